@@ -1,0 +1,35 @@
+import { Repo, status } from '@tdvc/core';
+import { printJson, say, type OutputOptions } from '../output.js';
+import { createProgress } from '../progress.js';
+
+export async function runStatus(g: OutputOptions, paths: string[]): Promise<void> {
+  const repo = await Repo.open();
+  const bar = createProgress(!g.quiet && !g.json);
+  let res;
+  try {
+    res = await status(repo, paths, { onProgress: (p) => bar.update(`${p.phase} ${p.path}`, p.done, p.total) });
+  } finally {
+    bar.stop();
+  }
+  if (g.json) return printJson(res);
+  if (res.datasets.length === 0) return say(g, "no tracked data (track some with 'tdvc add PATH')");
+  for (const d of res.datasets) {
+    if (d.state === 'clean' && d.notInCache.length === 0) continue;
+    if (d.state === 'manifest-missing') {
+      say(g, `${d.path}: file list not in the cache (run 'tdvc pull ${d.path}')`);
+      continue;
+    }
+    if (d.state === 'not-in-workspace') say(g, `${d.path}: not in the workspace (run 'tdvc checkout ${d.path}')`);
+    if (d.state === 'modified') {
+      say(g, `${d.path}: changed (run 'tdvc add ${d.path}' to record, 'tdvc checkout ${d.path}' to undo)`);
+      for (const p of d.added) say(g, `\tadded:    ${p}`);
+      for (const p of d.modified) say(g, `\tmodified: ${p}`);
+      for (const p of d.deleted) say(g, `\tdeleted:  ${p}`);
+    }
+    if (d.notInCache.length > 0) {
+      say(g, `${d.path}: ${d.notInCache.length} file(s) not in the cache (run 'tdvc fetch ${d.path}')`);
+      for (const p of d.notInCache.slice(0, 20)) say(g, `\tnot in cache: ${p}`);
+    }
+  }
+  if (res.clean) say(g, 'data and pointer files are up to date');
+}

@@ -1,0 +1,147 @@
+import { Command, CommanderError, Option } from 'commander';
+import { ExitCode } from '@tdvc/core';
+import { renderError } from './output.js';
+
+export const VERSION = '0.1.0';
+
+interface Globals {
+  json?: boolean;
+  quiet?: boolean;
+}
+
+/** Builds the command tree; each command's code is loaded only when it runs. */
+export function buildProgram(): Command {
+  const program = new Command('tdvc')
+    .description('data version control for ML teams: datasets and models versioned next to your Git code')
+    .version(VERSION)
+    .option('-q, --quiet', 'print nothing but errors')
+    .showHelpAfterError('(run tdvc --help for usage)')
+    .exitOverride();
+
+  const run =
+    <A extends unknown[]>(load: () => Promise<(g: Globals, ...args: A) => Promise<number | void>>) =>
+    async (...args: A): Promise<void> => {
+      const globals = program.opts<Globals>();
+      const cmd = args[args.length - 1] as Command;
+      const merged: Globals = { ...globals, ...(cmd.opts?.() as Globals) };
+      const fn = await load();
+      const code = await fn(merged, ...args);
+      if (typeof code === 'number') process.exitCode = code;
+    };
+
+  program
+    .command('init')
+    .description('make this Git repository a tdvc repository')
+    .option('--no-git', 'allow a repository that is not under Git')
+    .action(run(async () => (await import('./commands/init.js')).runInit));
+
+  program
+    .command('add')
+    .description('track files or folders: hash them into the cache and write PATH.tdvc pointer files')
+    .argument('<paths...>', 'files, folders or glob patterns')
+    .option('-j, --jobs <n>', 'files hashed at once', parsePositive)
+    .option('--json', 'machine-readable output')
+    .action(run(async () => (await import('./commands/add.js')).runAdd));
+
+  program
+    .command('status')
+    .description('show how tracked data differs from its pointer files, and what the cache lacks')
+    .argument('[paths...]', 'datasets or paths inside them (default: all)')
+    .option('--json', 'machine-readable output')
+    .action(run(async () => (await import('./commands/status.js')).runStatus));
+
+  program
+    .command('checkout')
+    .description('make the workspace match the pointer files')
+    .argument('[paths...]', 'datasets or paths inside them (default: all)')
+    .option('-f, --force', 'discard workspace changes that are not in the cache')
+    .option('-j, --jobs <n>', 'files written at once', parsePositive)
+    .option('--json', 'machine-readable output')
+    .action(run(async () => (await import('./commands/checkout.js')).runCheckout));
+
+  program
+    .command('config')
+    .description('get, set or list settings (e.g. cache.type, cache.dir, core.remote)')
+    .argument('[key]', 'SECTION.KEY')
+    .argument('[value]', 'new value')
+    .option('--local', 'write to .tdvc/config.local (git-ignored) instead of .tdvc/config')
+    .option('--unset', 'remove the setting')
+    .option('-l, --list', 'list all settings')
+    .option('--json', 'machine-readable output')
+    .action(run(async () => (await import('./commands/config.js')).runConfig));
+
+  const cache = program.command('cache').description('cache settings');
+  cache
+    .command('dir')
+    .description('show or set the cache folder (e.g. a shared EFS mount)')
+    .argument('[path]', 'new cache folder; relative paths are relative to .tdvc/')
+    .option('--local', 'only for this clone (.tdvc/config.local)')
+    .action(run(async () => (await import('./commands/config.js')).runCacheDir));
+
+  const remote = program.command('remote').description('manage remotes (S3 buckets, EFS or local folders)');
+  remote
+    .command('add')
+    .argument('<name>')
+    .argument('<url>', 's3://bucket/prefix, /mnt/efs/path or file:///path')
+    .option('-d, --default', 'make it the default remote')
+    .option('--local', 'only for this clone')
+    .action(run(async () => (await import('./commands/remote.js')).runRemoteAdd));
+  remote
+    .command('modify')
+    .argument('<name>')
+    .argument('<key>')
+    .argument('<value>')
+    .option('--local', 'write to .tdvc/config.local (git-ignored)')
+    .action(run(async () => (await import('./commands/remote.js')).runRemoteModify));
+  remote
+    .command('list')
+    .option('--json', 'machine-readable output')
+    .action(run(async () => (await import('./commands/remote.js')).runRemoteList));
+  remote
+    .command('remove')
+    .argument('<name>')
+    .action(run(async () => (await import('./commands/remote.js')).runRemoteRemove));
+  remote
+    .command('default')
+    .argument('<name>')
+    .action(run(async () => (await import('./commands/remote.js')).runRemoteDefault));
+
+  for (const [name, description] of [
+    ['push', 'upload the data of tracked datasets that the remote lacks'],
+    ['fetch', 'download the data of tracked datasets into the cache'],
+    ['pull', 'fetch, then check out'],
+  ] as const) {
+    const c = program
+      .command(name)
+      .description(description)
+      .argument('[paths...]', 'datasets or paths inside them (default: all)')
+      .option('-r, --remote <name>', 'remote to use (default: core.remote)')
+      .option('-j, --jobs <n>', 'transfers at once', parsePositive)
+      .option('--json', 'machine-readable output');
+    if (name === 'pull') c.option('-f, --force', 'discard workspace changes that are not in the cache');
+    c.action(run(async () => (await import('./commands/sync.js')).syncCommand(name)));
+  }
+  return program;
+}
+
+function parsePositive(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new CommanderError(ExitCode.usage, 'tdvc.badNumber', `not a positive whole number: ${v}`);
+  return n;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      return ExitCode.usage;
+    }
+    return renderError(err, argv.includes('--json'));
+  }
+}
+
+export { Option };

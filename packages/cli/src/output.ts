@@ -1,0 +1,51 @@
+import { ExitCode, TdvcError } from '@tdvc/core';
+
+export interface OutputOptions {
+  json?: boolean;
+  quiet?: boolean;
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+}
+
+export function say(opts: OutputOptions, line: string): void {
+  if (!opts.quiet && !opts.json) process.stdout.write(line + '\n');
+}
+
+export function warn(line: string): void {
+  process.stderr.write(`warning: ${line}\n`);
+}
+
+/** Renders any error as one clear message (no stack trace) and returns the exit code. */
+export function renderError(err: unknown, json = false): number {
+  if (err instanceof TdvcError) {
+    if (json) {
+      printJson({ error: { code: err.code, message: err.message, path: err.path, hint: err.hint, data: err.data } });
+    } else {
+      process.stderr.write(`error: ${err.message}\n`);
+      if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
+    }
+    return err.exitCode;
+  }
+  const e = err as NodeJS.ErrnoException;
+  if (e && typeof e === 'object' && typeof e.code === 'string' && typeof e.message === 'string') {
+    process.stderr.write(`error: ${e.message}\n`);
+    return ExitCode.error;
+  }
+  process.stderr.write(`internal error: ${String((err as Error)?.message ?? err)}\n`);
+  if (process.env['TDVC_DEBUG'] && (err as Error)?.stack) process.stderr.write(`${(err as Error).stack}\n`);
+  else process.stderr.write('(set TDVC_DEBUG=1 for a stack trace, and please report it)\n');
+  return ExitCode.internal;
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+}

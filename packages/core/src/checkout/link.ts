@@ -1,0 +1,108 @@
+import { constants } from 'node:fs';
+import { chmod, copyFile, link, readFile, rm, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isErrno } from '../errors.js';
+import { writeFileAtomic } from '../util/fs.js';
+import type { LinkType } from '../workspace/config.js';
+
+/** Errors that mean "this kind of link cannot be made between these two places", per link type. */
+const UNSUPPORTED: Record<LinkType, string[]> = {
+  reflink: ['EOPNOTSUPP', 'ENOTSUP', 'EXDEV', 'EINVAL', 'ENOSYS', 'ENOTTY', 'EBADF'],
+  hardlink: ['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'],
+  symlink: ['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'],
+  copy: [],
+};
+
+/**
+ * Materialises cache objects in the workspace with the first link type of `cache.type` that
+ * works here. A type that fails with a "not supported" error is dropped for the rest of the run,
+ * and the type that worked is remembered in `.tdvc/tmp` so the next run starts with it.
+ * Hardlinks and symlinks point at read-only objects, so editing them cannot corrupt the cache.
+ */
+export class Linker {
+  private types: LinkType[];
+  private remembered = false;
+  readonly fellBack: Array<{ from: LinkType; to: LinkType; reason: string }> = [];
+
+  private constructor(
+    types: LinkType[],
+    private readonly memoFile: string | undefined,
+    private readonly memoKey: string,
+  ) {
+    this.types = [...types];
+  }
+
+  static async create(types: LinkType[], stateDir?: string, cacheDir = ''): Promise<Linker> {
+    const memoFile = stateDir ? join(stateDir, 'link-type.json') : undefined;
+    const memoKey = `${types.join(',')}@${cacheDir}`;
+    const linker = new Linker(types, memoFile, memoKey);
+    if (memoFile) {
+      try {
+        const memo = JSON.parse(await readFile(memoFile, 'utf8')) as Record<string, LinkType>;
+        const known = memo[memoKey];
+        if (known && types.includes(known)) {
+          linker.types = types.slice(types.indexOf(known));
+          linker.remembered = true;
+        }
+      } catch {
+        // no memo yet, or an unreadable one: probe again
+      }
+    }
+    return linker;
+  }
+
+  /** The link type that will be tried first. */
+  get current(): LinkType {
+    return this.types[0] ?? 'copy';
+  }
+
+  /** Creates `dest` (which must not exist) as a link to / copy of `objectPath`; returns the type used. */
+  async link(objectPath: string, dest: string, exec: boolean): Promise<LinkType> {
+    for (;;) {
+      const type = this.current;
+      try {
+        await makeLink(type, objectPath, dest, exec);
+        await this.remember(type);
+        return type;
+      } catch (err) {
+        const last = this.types.length <= 1;
+        if (last || !isErrno(err, ...UNSUPPORTED[type])) throw err;
+        await rm(dest, { force: true });
+        this.types.shift();
+        this.fellBack.push({ from: type, to: this.current, reason: (err as NodeJS.ErrnoException).code ?? 'error' });
+      }
+    }
+  }
+
+  private async remember(type: LinkType): Promise<void> {
+    if (this.remembered || !this.memoFile) return;
+    this.remembered = true;
+    let memo: Record<string, LinkType> = {};
+    try {
+      memo = JSON.parse(await readFile(this.memoFile, 'utf8')) as Record<string, LinkType>;
+    } catch {
+      // start a new memo
+    }
+    memo[this.memoKey] = type;
+    await writeFileAtomic(this.memoFile, JSON.stringify(memo)).catch(() => {});
+  }
+}
+
+async function makeLink(type: LinkType, objectPath: string, dest: string, exec: boolean): Promise<void> {
+  switch (type) {
+    case 'reflink':
+      await copyFile(objectPath, dest, constants.COPYFILE_FICLONE_FORCE | constants.COPYFILE_EXCL);
+      await chmod(dest, exec ? 0o755 : 0o644);
+      return;
+    case 'copy':
+      await copyFile(objectPath, dest, constants.COPYFILE_EXCL);
+      await chmod(dest, exec ? 0o755 : 0o644);
+      return;
+    case 'hardlink':
+      await link(objectPath, dest);
+      return;
+    case 'symlink':
+      await symlink(objectPath, dest);
+      return;
+  }
+}

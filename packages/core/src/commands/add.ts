@@ -1,0 +1,187 @@
+import { rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { lstatSync, statSync } from 'node:fs';
+import fg from 'fast-glob';
+import { TdvcError, isErrno, InvalidPathError } from '../errors.js';
+import { serializeManifest, type ManifestEntry } from '../objects/manifest.js';
+import { serializePointer, POINTER_SUFFIX, type Pointer } from '../objects/pointer.js';
+import { StatIndex } from '../index/stat-index.js';
+import { scanPath, type ScanProgress, type ScannedFile } from '../index/scan.js';
+import { Linker } from '../checkout/link.js';
+import { ensureIgnored } from '../workspace/gitignore.js';
+import { findPointerFiles, dataPathOf } from '../workspace/datasets.js';
+import type { Repo } from '../workspace/repo.js';
+import type { LinkType } from '../workspace/config.js';
+import { uniqueTempName, writeFileAtomic } from '../util/fs.js';
+
+export interface AddOptions {
+  cwd?: string;
+  jobs?: number;
+  onProgress?: (p: ScanProgress & { path: string }) => void;
+}
+
+export interface AddedDataset {
+  path: string;
+  pointerPath: string;
+  type: 'file' | 'dir';
+  oid: string;
+  size: number;
+  files: number;
+  /** files read and hashed this time (the rest were vouched for by the stat index) */
+  hashed: number;
+  /** objects newly written to the cache */
+  stored: number;
+  linkType: LinkType;
+  changed: boolean;
+}
+
+/**
+ * `tdvc add PATH...`: hashes files and folders into the cache, writes `PATH.tdvc`, git-ignores
+ * PATH and links the workspace copy to the cache. Arguments may be glob patterns.
+ */
+export async function add(repo: Repo, paths: string[], opts: AddOptions = {}): Promise<AddedDataset[]> {
+  if (paths.length === 0) throw new TdvcError('EUSAGE', 'nothing to add', { hint: 'name one or more files or folders' });
+  const cwd = opts.cwd ?? process.cwd();
+  const targets = expandArgs(repo, paths, cwd);
+  const tracked = findPointerFiles(repo).map(dataPathOf);
+  for (const rel of targets) checkAddable(repo, rel, tracked);
+  const out: AddedDataset[] = [];
+  for (const rel of targets) out.push(await addOne(repo, rel, opts));
+  return out;
+}
+
+function expandArgs(repo: Repo, paths: string[], cwd: string): string[] {
+  const out: string[] = [];
+  for (const p of paths) {
+    const arg = p.endsWith(POINTER_SUFFIX) ? p.slice(0, -POINTER_SUFFIX.length) : p;
+    if (fg.isDynamicPattern(arg) && !existsLstat(join(cwd, arg))) {
+      const matches = fg.sync(arg, { cwd, onlyFiles: false, dot: false, ignore: ['**/.git/**', '**/.tdvc/**', '**/*.tdvc'] });
+      if (matches.length === 0) throw new TdvcError('ENOMATCH', `no files match ${arg}`, { path: arg });
+      for (const m of matches.sort()) out.push(repo.relPath(m, cwd));
+    } else {
+      out.push(repo.relPath(arg, cwd));
+    }
+  }
+  return [...new Set(out)];
+}
+
+function existsLstat(p: string): boolean {
+  try {
+    lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function checkAddable(repo: Repo, rel: string, tracked: string[]): void {
+  if (rel === '') throw new InvalidPathError('.', 'the repository root itself cannot be a dataset', 'add the folders inside it instead');
+  const parent = tracked.find((t) => rel.startsWith(t + '/'));
+  if (parent) {
+    throw new InvalidPathError(rel, `it is inside the tracked dataset ${parent}`, `run 'tdvc add ${parent}' to record changes inside it`);
+  }
+  const child = tracked.find((t) => t.startsWith(rel + '/'));
+  if (child) {
+    throw new InvalidPathError(rel, `it contains the tracked dataset ${child}`, `remove ${child}${POINTER_SUFFIX} first, or add the datasets separately`);
+  }
+  if (!existsLstat(repo.abs(rel))) {
+    throw new TdvcError('ENOENT', `no such file or folder: ${rel}`, { path: rel });
+  }
+}
+
+async function addOne(repo: Repo, rel: string, opts: AddOptions): Promise<AddedDataset> {
+  const odb = repo.odb;
+  const abs = repo.abs(rel);
+  const index = StatIndex.load(repo.indexDir, rel);
+  const linkTypes = repo.config.linkTypes();
+  const present = odb.listAllSync();
+  const scan = await scanPath(abs, index, {
+    store: odb,
+    reflink: linkTypes[0] === 'reflink',
+    requirePresent: present,
+    ...(opts.jobs ? { jobs: opts.jobs } : {}),
+    ...(opts.onProgress ? { onProgress: (p: ScanProgress) => opts.onProgress!({ ...p, path: rel }) } : {}),
+  });
+  if (scan.kind === 'missing') throw new TdvcError('EVANISHED', `${rel} vanished while it was being added`, { path: rel });
+  const files = scan.kind === 'dir' ? scan.files : [scan.file];
+
+  const name = basename(abs);
+  let pointer: Pointer;
+  if (scan.kind === 'dir') {
+    const entries: ManifestEntry[] = scan.files.map((f) => ({ path: f.rel, oid: f.oid, size: f.size, exec: f.exec }));
+    const manifest = await odb.putBytes(Buffer.from(serializeManifest(entries), 'utf8'));
+    const size = entries.reduce((s, e) => s + e.size, 0);
+    pointer = { version: 1, path: name, type: 'dir', oid: manifest.oid, size, files: entries.length };
+  } else {
+    pointer = { version: 1, path: name, type: 'file', oid: scan.file.oid, size: scan.file.size, exec: scan.file.exec };
+  }
+
+  const linker = await Linker.create(linkTypes, repo.tmpDir, odb.root);
+  const linkType = await linkWorkspace(repo, linker, files, scan.kind === 'dir' ? abs : dirname(abs));
+  for (const f of files) index.record(scan.kind === 'dir' ? f.rel : '', statOrSelf(f), f.oid);
+  await index.save();
+
+  const pointerPath = abs + POINTER_SUFFIX;
+  const text = serializePointer(pointer);
+  let changed = true;
+  try {
+    changed = (await repo.readText(rel + POINTER_SUFFIX)) !== text;
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT')) throw err;
+  }
+  if (changed) await writeFileAtomic(pointerPath, text);
+  if (repo.hasGit) await ensureIgnored(join(dirname(abs), '.gitignore'), name);
+  return {
+    path: rel,
+    pointerPath: rel + POINTER_SUFFIX,
+    type: pointer.type,
+    oid: pointer.oid,
+    size: pointer.size,
+    files: files.length,
+    hashed: scan.hashed,
+    stored: scan.stored,
+    linkType,
+    changed,
+  };
+}
+
+function statOrSelf(f: ScannedFile): ScannedFile {
+  // after linking, the workspace file may be a new inode; index what is there now
+  try {
+    const st = statSync(f.abs);
+    return { ...f, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
+  } catch {
+    return f;
+  }
+}
+
+/**
+ * Replaces workspace files by links to their cache objects when the link type is not `copy`
+ * (a plain copy already holds the same bytes, so there is nothing to do). A file that changed
+ * since it was hashed is left alone.
+ */
+async function linkWorkspace(repo: Repo, linker: Linker, files: ScannedFile[], _base: string): Promise<LinkType> {
+  if (linker.current === 'copy' || files.length === 0) return 'copy';
+  const scratch = await repo.makeScratchDir(uniqueTempName('scratch-add'));
+  try {
+    let i = 0;
+    for (const f of files) {
+      const tmp = join(scratch, `l${i++}`);
+      await linker.link(repo.odb.pathOf(f.oid), tmp, f.exec);
+      if ((linker.current as LinkType) === 'copy') {
+        // the first type that works here is a plain copy: the workspace is already right
+        await rm(tmp, { force: true });
+        return 'copy';
+      }
+      const st = lstatSync(f.abs);
+      if (st.ino !== f.ino || st.size !== f.size || st.mtimeMs !== f.mtimeMs) {
+        await rm(tmp, { force: true });
+        continue;
+      }
+      await rename(tmp, f.abs);
+    }
+    return linker.current;
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}

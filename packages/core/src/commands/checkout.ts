@@ -1,0 +1,127 @@
+import { mkdir, rm } from 'node:fs/promises';
+import type { Oid } from '../hash/oid.js';
+import { TdvcError, WouldLoseDataError } from '../errors.js';
+import { applyCheckout } from '../checkout/apply.js';
+import { Linker } from '../checkout/link.js';
+import { planCheckout, type CheckoutPlan } from '../checkout/plan.js';
+import { StatIndex } from '../index/stat-index.js';
+import { selectDatasets, type Dataset } from '../workspace/datasets.js';
+import type { Repo } from '../workspace/repo.js';
+import type { LinkType } from '../workspace/config.js';
+import { uniqueTempName } from '../util/fs.js';
+import { baseDirOf, readWorkspace, targetEntries, type WorkspaceState } from './dataset-state.js';
+
+export interface CheckoutOptions {
+  cwd?: string;
+  force?: boolean;
+  jobs?: number;
+  onProgress?: (p: { path: string; phase: 'hashing' | 'listing' | 'writing'; done: number; total: number }) => void;
+}
+
+export interface CheckedOutDataset {
+  path: string;
+  written: number;
+  removed: number;
+  unchanged: number;
+  /** files that could not be written because their content is not in the cache */
+  missing: string[];
+}
+
+export interface CheckoutResult {
+  datasets: CheckedOutDataset[];
+  linkTypes: LinkType[];
+  fellBack: Array<{ from: LinkType; to: LinkType; reason: string }>;
+}
+
+interface Planned {
+  ds: Dataset;
+  plan: CheckoutPlan;
+  ws: WorkspaceState | undefined;
+  /** the workspace holds the wrong kind of thing (a file where a folder belongs, or the reverse) */
+  typeClash: boolean;
+}
+
+/**
+ * `tdvc checkout [PATH...]`: makes the workspace match the pointer files. It first plans every
+ * dataset and refuses, before touching anything, when a change that is not in the cache would be
+ * overwritten or deleted (unless --force).
+ */
+export async function checkout(repo: Repo, paths: string[] = [], opts: CheckoutOptions = {}): Promise<CheckoutResult> {
+  const rels = paths.map((p) => repo.relPath(p, opts.cwd));
+  const selected = await selectDatasets(repo, rels);
+  const cached: Set<Oid> = repo.odb.listAllSync();
+  const inCache = (oid: Oid): boolean => cached.has(oid);
+  const planned: Planned[] = [];
+  const wouldLose: string[] = [];
+  const missingManifests: string[] = [];
+
+  for (const { dataset: ds, subPaths } of selected) {
+    let target;
+    try {
+      target = await targetEntries(repo, ds.pointer, ds.pointerPath);
+    } catch (err) {
+      if (err instanceof TdvcError && err.code === 'EMISSING') {
+        missingManifests.push(ds.dataPath);
+        continue;
+      }
+      throw err;
+    }
+    let ws: WorkspaceState | undefined;
+    let typeClash = false;
+    try {
+      ws = await readWorkspace(repo, ds, opts.onProgress ? { onProgress: (p) => opts.onProgress!({ ...p, path: ds.dataPath }) } : {});
+    } catch (err) {
+      if (!(err instanceof TdvcError && err.code === 'ETYPE')) throw err;
+      typeClash = true;
+      if (!opts.force) wouldLose.push(ds.dataPath);
+    }
+    const plan = planCheckout(target, ws?.present ?? new Map(), { subPaths, inCache });
+    for (const p of plan.wouldLose) wouldLose.push(ds.pointer.type === 'dir' ? `${ds.dataPath}/${p}` : ds.dataPath);
+    planned.push({ ds, plan, ws, typeClash });
+  }
+
+  if (wouldLose.length > 0 && !opts.force) {
+    const shown = wouldLose.slice(0, 20).map((p) => `  ${p}`).join('\n');
+    const more = wouldLose.length > 20 ? `\n  … and ${wouldLose.length - 20} more` : '';
+    throw new WouldLoseDataError(
+      `checkout would discard changes that are not saved in the cache:\n${shown}${more}`,
+      wouldLose,
+      "keep them with 'tdvc add <dataset>' (then commit the pointer file), or discard them with 'tdvc checkout --force'",
+    );
+  }
+
+  const linker = await Linker.create(repo.config.linkTypes(), repo.tmpDir, repo.odb.root);
+  const scratch = await repo.makeScratchDir(uniqueTempName('scratch-checkout'));
+  const results: CheckedOutDataset[] = [];
+  const used = new Set<LinkType>();
+  try {
+    for (const { ds, plan, ws, typeClash } of planned) {
+      if (typeClash) await rm(repo.abs(ds.dataPath), { recursive: true, force: true });
+      if (ds.pointer.type === 'dir') await mkdir(repo.abs(ds.dataPath), { recursive: true });
+      const index = ws?.index ?? StatIndex.load(repo.indexDir, ds.dataPath);
+      const res = await applyCheckout(plan, {
+        odb: repo.odb,
+        linker,
+        scratchDir: scratch,
+        destRoot: baseDirOf(repo, ds),
+        index,
+        ...(ds.pointer.type === 'file' ? { indexKey: () => '' } : {}),
+        ...(opts.jobs ? { jobs: opts.jobs } : {}),
+        ...(opts.onProgress ? { onProgress: (done: number, total: number) => opts.onProgress!({ path: ds.dataPath, phase: 'writing', done, total }) } : {}),
+      });
+      await index.save();
+      for (const t of res.linkTypes) used.add(t);
+      results.push({
+        path: ds.dataPath,
+        written: res.written,
+        removed: res.removed,
+        unchanged: plan.unchanged,
+        missing: plan.missing.map((e) => (ds.pointer.type === 'dir' ? `${ds.dataPath}/${e.path}` : ds.dataPath)),
+      });
+    }
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+  for (const p of missingManifests) results.push({ path: p, written: 0, removed: 0, unchanged: 0, missing: [p] });
+  return { datasets: results, linkTypes: [...used], fellBack: linker.fellBack };
+}

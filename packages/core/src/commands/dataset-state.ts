@@ -1,0 +1,63 @@
+import { dirname } from 'node:path';
+import type { Oid } from '../hash/oid.js';
+import { MissingObjectError, TdvcError } from '../errors.js';
+import { parseManifest, type ManifestEntry } from '../objects/manifest.js';
+import { StatIndex } from '../index/stat-index.js';
+import { scanPath, type ScanOptions, type ScanResult } from '../index/scan.js';
+import type { PresentFile } from '../checkout/plan.js';
+import type { Pointer } from '../objects/pointer.js';
+import type { Dataset } from '../workspace/datasets.js';
+import type { Repo } from '../workspace/repo.js';
+
+/**
+ * The files a pointer stands for, as manifest entries relative to the dataset's base folder:
+ * the data folder itself for a directory, the parent folder (one entry, its name) for a file.
+ */
+export async function targetEntries(repo: Repo, pointer: Pointer, where: string): Promise<ManifestEntry[]> {
+  if (pointer.type === 'file') return [{ path: pointer.path, oid: pointer.oid, size: pointer.size, exec: pointer.exec }];
+  return readManifest(repo, pointer.oid, where);
+}
+
+export async function readManifest(repo: Repo, oid: Oid, where: string): Promise<ManifestEntry[]> {
+  let data: Buffer;
+  try {
+    data = await repo.odb.read(oid);
+  } catch (err) {
+    if (err instanceof MissingObjectError) {
+      throw new TdvcError('EMISSING', `the file list (manifest ${oid.slice(0, 12)}…) of ${where} is not in the cache`, {
+        path: where,
+        exitCode: err.exitCode,
+        data: { oid },
+        hint: "run 'tdvc pull' (or 'tdvc fetch') to get it from a remote",
+      });
+    }
+    throw err;
+  }
+  return parseManifest(data.toString('utf8'), `manifest ${oid} of ${where}`);
+}
+
+/** Where a dataset's entries are rooted in the workspace. */
+export function baseDirOf(repo: Repo, ds: Dataset): string {
+  return ds.pointer.type === 'dir' ? repo.abs(ds.dataPath) : dirname(repo.abs(ds.dataPath));
+}
+
+export interface WorkspaceState {
+  scan: ScanResult;
+  present: Map<string, PresentFile & { size: number }>;
+  index: StatIndex;
+}
+
+/** Hashes what the workspace holds for a dataset (stat index first) in the shape of its entries. */
+export async function readWorkspace(repo: Repo, ds: Dataset, opts: ScanOptions = {}): Promise<WorkspaceState> {
+  const index = StatIndex.load(repo.indexDir, ds.dataPath);
+  const scan = await scanPath(repo.abs(ds.dataPath), index, opts);
+  const present = new Map<string, PresentFile & { size: number }>();
+  if (scan.kind === 'dir') {
+    if (ds.pointer.type === 'dir') for (const f of scan.files) present.set(f.rel, { oid: f.oid, exec: f.exec, size: f.size });
+    else throw new TdvcError('ETYPE', `${ds.dataPath} is a folder but ${ds.pointerPath} records a file`, { path: ds.dataPath, hint: 'move the folder away, or re-add it with tdvc add' });
+  } else if (scan.kind === 'file') {
+    if (ds.pointer.type === 'file') present.set(ds.pointer.path, { oid: scan.file.oid, exec: scan.file.exec, size: scan.file.size });
+    else throw new TdvcError('ETYPE', `${ds.dataPath} is a file but ${ds.pointerPath} records a folder`, { path: ds.dataPath, hint: 'move the file away, or re-add it with tdvc add' });
+  }
+  return { scan, present, index };
+}

@@ -1,0 +1,14 @@
+export { init } from './init.js';
+export type { InitOptions, InitResult } from './init.js';
+export { add } from './add.js';
+export type { AddOptions, AddedDataset } from './add.js';
+export { status } from './status.js';
+export type { StatusOptions, StatusResult, DatasetStatus, DatasetState } from './status.js';
+export { checkout } from './checkout.js';
+export type { CheckoutOptions, CheckoutResult, CheckedOutDataset } from './checkout.js';
+export { getSetting, setSetting, unsetSetting, listSettings } from './config.js';
+export { addRemote, modifyRemote, removeRemote, setDefaultRemote, listRemotes, openRemote } from './remote.js';
+export type { RemoteInfo } from './remote.js';
+export { push, fetch, pull } from './sync.js';
+export type { SyncOptions, SyncResult } from './sync.js';
+export { readManifest, targetEntries } from './dataset-state.js';

@@ -1,0 +1,77 @@
+import type { Oid } from '../hash/oid.js';
+import type { ScanProgress } from '../index/scan.js';
+import { selectDatasets } from '../workspace/datasets.js';
+import type { Repo } from '../workspace/repo.js';
+import { TdvcError } from '../errors.js';
+import { readWorkspace, targetEntries } from './dataset-state.js';
+
+export type DatasetState = 'clean' | 'modified' | 'not-in-workspace' | 'manifest-missing';
+
+export interface DatasetStatus {
+  path: string;
+  pointerPath: string;
+  type: 'file' | 'dir';
+  state: DatasetState;
+  added: string[];
+  modified: string[];
+  deleted: string[];
+  /** files recorded in the pointer whose content is not in the local cache */
+  notInCache: string[];
+}
+
+export interface StatusResult {
+  clean: boolean;
+  datasets: DatasetStatus[];
+}
+
+export interface StatusOptions {
+  cwd?: string;
+  onProgress?: (p: ScanProgress & { path: string }) => void;
+}
+
+/** `tdvc status`: how the workspace differs from the pointer files, and what the cache lacks. */
+export async function status(repo: Repo, paths: string[] = [], opts: StatusOptions = {}): Promise<StatusResult> {
+  const rels = paths.map((p) => repo.relPath(p, opts.cwd));
+  const selected = await selectDatasets(repo, rels);
+  let cached: Set<Oid> | undefined;
+  const out: DatasetStatus[] = [];
+  for (const { dataset: ds, subPaths } of selected) {
+    const st: DatasetStatus = { path: ds.dataPath, pointerPath: ds.pointerPath, type: ds.pointer.type, state: 'clean', added: [], modified: [], deleted: [], notInCache: [] };
+    out.push(st);
+    let target;
+    try {
+      target = await targetEntries(repo, ds.pointer, ds.pointerPath);
+    } catch (err) {
+      if (err instanceof TdvcError && err.code === 'EMISSING') {
+        st.state = 'manifest-missing';
+        continue;
+      }
+      throw err;
+    }
+    const inScope = (p: string): boolean => subPaths.includes('') || subPaths.some((s) => p === s || p.startsWith(s + '/'));
+    cached ??= repo.odb.listAllSync();
+    for (const e of target) if (inScope(e.path) && !cached.has(e.oid)) st.notInCache.push(prefix(ds, e.path));
+    const ws = await readWorkspace(repo, ds, opts.onProgress ? { onProgress: (p) => opts.onProgress!({ ...p, path: ds.dataPath }) } : {});
+    await ws.index.save();
+    if (ws.scan.kind === 'missing') {
+      st.state = 'not-in-workspace';
+      continue;
+    }
+    const seen = new Set<string>();
+    for (const e of target) {
+      if (!inScope(e.path)) continue;
+      seen.add(e.path);
+      const have = ws.present.get(e.path);
+      if (!have) st.deleted.push(prefix(ds, e.path));
+      else if (have.oid !== e.oid || have.exec !== e.exec) st.modified.push(prefix(ds, e.path));
+    }
+    for (const p of ws.present.keys()) if (!seen.has(p) && inScope(p)) st.added.push(prefix(ds, p));
+    st.added.sort();
+    if (st.added.length + st.modified.length + st.deleted.length > 0) st.state = 'modified';
+  }
+  return { clean: out.every((d) => d.state === 'clean' && d.notInCache.length === 0), datasets: out };
+}
+
+function prefix(ds: { dataPath: string; pointer: { type: string } }, p: string): string {
+  return ds.pointer.type === 'dir' ? `${ds.dataPath}/${p}` : ds.dataPath;
+}

@@ -1,0 +1,105 @@
+import type { Oid } from '../hash/oid.js';
+import { TdvcError, ExitCode } from '../errors.js';
+import { fetchObjects, pushObjects, type TransferItem, type TransferResult } from '../transfer/transfer.js';
+import type { RemoteOpener } from '../transfer/remote.js';
+import { selectDatasets, type Dataset } from '../workspace/datasets.js';
+import type { Repo } from '../workspace/repo.js';
+import { checkout, type CheckoutResult } from './checkout.js';
+import { readManifest } from './dataset-state.js';
+import { openRemote } from './remote.js';
+
+export interface SyncOptions {
+  cwd?: string;
+  remote?: string;
+  jobs?: number;
+  onProgress?: (p: { phase: 'upload' | 'download'; done: number; total: number; bytes: number; totalBytes: number }) => void;
+}
+
+export interface SyncResult extends TransferResult {
+  remote: string;
+}
+
+async function selected(repo: Repo, paths: string[], cwd?: string): Promise<Array<{ dataset: Dataset; subPaths: string[] }>> {
+  return selectDatasets(repo, paths.map((p) => repo.relPath(p, cwd)));
+}
+
+function inScope(subPaths: string[], p: string): boolean {
+  return subPaths.includes('') || subPaths.some((s) => p === s || p.startsWith(s + '/'));
+}
+
+/** `tdvc push [PATH...]`: uploads the objects of the selected datasets that the remote lacks. */
+export async function push(repo: Repo, opener: RemoteOpener, paths: string[] = [], opts: SyncOptions = {}): Promise<SyncResult> {
+  const items: TransferItem[] = [];
+  for (const { dataset: ds } of await selected(repo, paths, opts.cwd)) {
+    if (ds.pointer.type === 'file') {
+      items.push({ oid: ds.pointer.oid, size: ds.pointer.size, isManifest: false });
+      continue;
+    }
+    const entries = await readManifest(repo, ds.pointer.oid, ds.pointerPath);
+    for (const e of entries) items.push({ oid: e.oid, size: e.size, isManifest: false });
+    items.push({ oid: ds.pointer.oid, size: 0, isManifest: true });
+  }
+  const local = await repo.odb.hasMany(items.map((i) => i.oid));
+  const missingLocally = items.filter((i) => !local.has(i.oid));
+  if (missingLocally.length > 0) {
+    throw new TdvcError('EMISSING', `${missingLocally.length} object(s) to push are not in the local cache (first: ${missingLocally[0]!.oid})`, {
+      exitCode: ExitCode.integrity,
+      hint: "run 'tdvc status' to see which files; 'tdvc pull' or re-adding the data restores them",
+    });
+  }
+  const remote = await openRemote(repo, opener, opts.remote, opts.jobs);
+  try {
+    const res = await pushObjects(repo.odb, remote, items, {
+      ...(opts.jobs ? { jobs: opts.jobs } : {}),
+      ...(opts.onProgress ? { onProgress: (p) => opts.onProgress!({ phase: 'upload', ...p }) } : {}),
+    });
+    return { remote: remote.name, ...res };
+  } finally {
+    await remote.close?.();
+  }
+}
+
+/** `tdvc fetch [PATH...]`: downloads what the selected datasets need into the cache, manifests first. */
+export async function fetch(repo: Repo, opener: RemoteOpener, paths: string[] = [], opts: SyncOptions = {}): Promise<SyncResult> {
+  const sel = await selected(repo, paths, opts.cwd);
+  const remote = await openRemote(repo, opener, opts.remote, opts.jobs);
+  const progress = opts.onProgress ? { onProgress: (p: { done: number; total: number; bytes: number; totalBytes: number }) => opts.onProgress!({ phase: 'download', ...p }) } : {};
+  const jobs = opts.jobs ? { jobs: opts.jobs } : {};
+  try {
+    const manifests: TransferItem[] = sel.filter((s) => s.dataset.pointer.type === 'dir').map((s) => ({ oid: s.dataset.pointer.oid, size: 0, isManifest: true }));
+    const first = await fetchObjects(repo.odb, remote, manifests, jobs);
+    const failedManifests = new Set<Oid>(first.failed.map((f) => f.oid));
+    const files: TransferItem[] = [];
+    for (const { dataset: ds, subPaths } of sel) {
+      if (ds.pointer.type === 'file') {
+        files.push({ oid: ds.pointer.oid, size: ds.pointer.size, isManifest: false });
+      } else if (!failedManifests.has(ds.pointer.oid)) {
+        for (const e of await readManifest(repo, ds.pointer.oid, ds.pointerPath)) {
+          if (inScope(subPaths, e.path)) files.push({ oid: e.oid, size: e.size, isManifest: false });
+        }
+      }
+    }
+    const second = await fetchObjects(repo.odb, remote, files, { ...jobs, ...progress });
+    return {
+      remote: remote.name,
+      transferred: first.transferred + second.transferred,
+      bytes: first.bytes + second.bytes,
+      skipped: first.skipped + second.skipped,
+      failed: [...first.failed, ...second.failed],
+    };
+  } finally {
+    await remote.close?.();
+  }
+}
+
+/** `tdvc pull [PATH...]` = fetch, then checkout of the same paths. */
+export async function pull(
+  repo: Repo,
+  opener: RemoteOpener,
+  paths: string[] = [],
+  opts: SyncOptions & { force?: boolean } = {},
+): Promise<{ fetch: SyncResult; checkout: CheckoutResult }> {
+  const fetched = await fetch(repo, opener, paths, opts);
+  const co = await checkout(repo, paths, { ...(opts.cwd ? { cwd: opts.cwd } : {}), ...(opts.force ? { force: true } : {}) });
+  return { fetch: fetched, checkout: co };
+}

@@ -1,0 +1,92 @@
+import { createRequire } from 'node:module';
+import { open } from 'node:fs/promises';
+
+const require = createRequire(import.meta.url);
+
+/** A streaming BLAKE3 hasher; both back ends produce identical 32-byte digests. */
+export interface Hasher {
+  update(data: Uint8Array): void;
+  digestHex(): string;
+}
+
+export type HasherBackend = 'native' | 'wasm';
+
+interface NativeModule {
+  Blake3Hasher: new () => { update(b: Uint8Array): unknown; digest(format?: string): string };
+}
+interface WasmModule {
+  createHash(): { update(b: Uint8Array): unknown; digest(encoding: 'hex'): string };
+}
+
+let chosen: { backend: HasherBackend; create: () => Hasher } | undefined;
+
+function loadNative(): (() => Hasher) | undefined {
+  try {
+    const mod = require('@napi-rs/blake-hash') as NativeModule;
+    return () => {
+      const h = new mod.Blake3Hasher();
+      return { update: (b) => void h.update(b as Buffer), digestHex: () => h.digest('hex') };
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+function loadWasm(): () => Hasher {
+  const mod = require('blake3-wasm') as WasmModule;
+  return () => {
+    const h = mod.createHash();
+    return { update: (b) => void h.update(b), digestHex: () => h.digest('hex') };
+  };
+}
+
+/**
+ * Selects the BLAKE3 back end once per process: the native binding when it loads (several times
+ * faster on large files), otherwise WASM. TDVC_HASH_BACKEND=wasm|native forces one.
+ */
+export function selectBackend(force?: HasherBackend): HasherBackend {
+  const wanted = force ?? (process.env['TDVC_HASH_BACKEND'] as HasherBackend | undefined);
+  if (chosen && (!wanted || wanted === chosen.backend)) return chosen.backend;
+  if (wanted !== 'wasm') {
+    const native = loadNative();
+    if (native) {
+      chosen = { backend: 'native', create: native };
+      return 'native';
+    }
+    if (wanted === 'native') throw new Error('the native BLAKE3 binding @napi-rs/blake-hash is not installed');
+  }
+  chosen = { backend: 'wasm', create: loadWasm() };
+  return 'wasm';
+}
+
+export function createHasher(): Hasher {
+  if (!chosen) selectBackend();
+  return chosen!.create();
+}
+
+export function hashBytes(data: Uint8Array): string {
+  const h = createHasher();
+  h.update(data);
+  return h.digestHex();
+}
+
+const CHUNK = 1 << 20;
+
+/** Streams a file through BLAKE3 without holding it in memory. */
+export async function hashFile(path: string): Promise<{ oid: string; size: number }> {
+  const fh = await open(path, 'r');
+  try {
+    const h = createHasher();
+    const buf = Buffer.allocUnsafe(CHUNK);
+    let size = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, CHUNK, null);
+      if (bytesRead === 0) break;
+      h.update(buf.subarray(0, bytesRead));
+      size += bytesRead;
+    }
+    return { oid: h.digestHex(), size };
+  } finally {
+    await fh.close();
+  }
+}

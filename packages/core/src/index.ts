@@ -1,0 +1,10 @@
+export * from './errors.js';
+export * from './hash/index.js';
+export * from './odb/index.js';
+export * from './objects/index.js';
+export * from './index/index.js';
+export * from './workspace/index.js';
+export * from './checkout/index.js';
+export * from './transfer/index.js';
+export * from './commands/index.js';
+export { uniqueTempName, writeFileAtomic, forEachLimit, isOwnedByDeadLocalProcess } from './util/fs.js';

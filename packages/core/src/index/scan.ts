@@ -1,0 +1,134 @@
+import { open } from 'node:fs/promises';
+import { createHasher } from '../hash/blake3.js';
+import type { Oid } from '../hash/oid.js';
+import { FileChangedError, fromSystemError, isErrno, TdvcError } from '../errors.js';
+import type { ObjectStore } from '../odb/store.js';
+import { forEachLimit } from '../util/fs.js';
+import { walkFiles, statPath, type WalkedFile } from '../util/walk.js';
+import { StatIndex } from './stat-index.js';
+
+export interface ScannedFile {
+  rel: string;
+  abs: string;
+  oid: Oid;
+  size: number;
+  exec: boolean;
+  ino: number;
+  mtimeMs: number;
+}
+
+export interface ScanCounts {
+  /** files read and hashed (the stat index could not vouch for them) */
+  hashed: number;
+  /** objects newly written to the store */
+  stored: number;
+}
+
+export type ScanResult =
+  | { kind: 'missing' }
+  | ({ kind: 'file'; file: ScannedFile } & ScanCounts)
+  | ({ kind: 'dir'; files: ScannedFile[] } & ScanCounts);
+
+export interface ScanProgress {
+  phase: 'listing' | 'hashing';
+  done: number;
+  total: number;
+}
+
+export interface ScanOptions {
+  /** store every file in this object store while hashing it (tdvc add) */
+  store?: ObjectStore;
+  /** clone large files into the store (copy-on-write) instead of copying them */
+  reflink?: boolean;
+  /** files whose stat data matches the index are only trusted when their object is in this set */
+  requirePresent?: Set<Oid>;
+  jobs?: number;
+  onProgress?: (p: ScanProgress) => void;
+}
+
+/**
+ * Computes the hash of every file at `abs`, reading only files the stat index cannot vouch for,
+ * and records what it learns in the index (the caller saves it).
+ */
+export async function scanPath(abs: string, index: StatIndex, opts: ScanOptions = {}): Promise<ScanResult> {
+  const st = statPath(abs);
+  if (!st) return { kind: 'missing' };
+  if (st.isFile()) {
+    const w: WalkedFile = { rel: '', abs, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, exec: (st.mode & 0o100) !== 0 };
+    const { files, ...counts } = await hashAll([w], index, opts);
+    return { kind: 'file', file: files[0]!, ...counts };
+  }
+  if (!st.isDirectory()) {
+    throw new TdvcError('EBADFILE', `not a regular file or folder: ${abs}`, { path: abs });
+  }
+  const walked = walkFiles(abs, (n) => opts.onProgress?.({ phase: 'listing', done: n, total: 0 }));
+  const result = await hashAll(walked, index, opts);
+  index.retainOnly(new Set(walked.map((w) => w.rel)));
+  return { kind: 'dir', ...result };
+}
+
+async function hashAll(walked: WalkedFile[], index: StatIndex, opts: ScanOptions): Promise<{ files: ScannedFile[] } & ScanCounts> {
+  const out: ScannedFile[] = new Array(walked.length);
+  const todo: number[] = [];
+  for (let i = 0; i < walked.length; i++) {
+    const w = walked[i]!;
+    const oid = index.lookup(w.rel, w);
+    if (oid !== undefined && (!opts.requirePresent || opts.requirePresent.has(oid))) {
+      out[i] = { rel: w.rel, abs: w.abs, oid, size: w.size, exec: w.exec, ino: w.ino, mtimeMs: w.mtimeMs };
+    } else {
+      todo.push(i);
+    }
+  }
+  let done = 0;
+  let stored = 0;
+  const total = todo.length;
+  opts.onProgress?.({ phase: 'hashing', done, total });
+  await forEachLimit(todo, opts.jobs ?? 32, async (i) => {
+    const w = walked[i]!;
+    const r = opts.store ? await opts.store.putFile(w.abs, { reflink: opts.reflink === true }) : await hashWorkspaceFile(w.abs);
+    if ('created' in r && r.created) stored++;
+    const file: ScannedFile = { rel: w.rel, abs: w.abs, oid: r.oid, size: r.size, exec: w.exec, ino: r.ino, mtimeMs: r.mtimeMs };
+    out[i] = file;
+    index.record(w.rel, file, file.oid);
+    done++;
+    if ((done & 255) === 0) opts.onProgress?.({ phase: 'hashing', done, total });
+  });
+  opts.onProgress?.({ phase: 'hashing', done, total });
+  return { files: out, hashed: total, stored };
+}
+
+const CHUNK = 1 << 20;
+
+/** Hashes a workspace file, refusing it if it changes while being read. */
+export async function hashWorkspaceFile(path: string): Promise<{ oid: Oid; size: number; ino: number; mtimeMs: number }> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) throw new TdvcError('EVANISHED', `file vanished while it was being read: ${path}`, { path, hint: 'run the command again' });
+    throw fromSystemError(err, path);
+  }
+  try {
+    const before = await fh.stat();
+    const h = createHasher();
+    let size = 0;
+    if (before.size <= 8 * CHUNK) {
+      const data = await fh.readFile();
+      h.update(data);
+      size = data.byteLength;
+    } else {
+      const buf = Buffer.allocUnsafe(CHUNK);
+      for (;;) {
+        const { bytesRead } = await fh.read(buf, 0, CHUNK, null);
+        if (bytesRead === 0) break;
+        h.update(buf.subarray(0, bytesRead));
+        size += bytesRead;
+      }
+    }
+    const after = await fh.stat();
+    if (after.mtimeMs !== before.mtimeMs || after.size !== before.size || size !== before.size) throw new FileChangedError(path);
+    return { oid: h.digestHex(), size, ino: before.ino, mtimeMs: before.mtimeMs };
+  } finally {
+    await fh.close();
+  }
+}

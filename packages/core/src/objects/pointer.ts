@@ -1,0 +1,80 @@
+import { HASH_PREFIX, isOid, type Oid } from '../hash/oid.js';
+import { MalformedFileError } from '../errors.js';
+
+export const POINTER_SUFFIX = '.tdvc';
+export const POINTER_VERSION = 1;
+
+/** What a `PATH.tdvc` file records about the data at PATH. */
+export type Pointer =
+  | { version: 1; path: string; type: 'file'; oid: Oid; size: number; exec: boolean }
+  | { version: 1; path: string; type: 'dir'; oid: Oid; size: number; files: number };
+
+const COMMENT = '# tdvc pointer file: commit it to Git. The data it names lives in the tdvc cache and remotes.';
+
+export function serializePointer(p: Pointer): string {
+  const lines = [COMMENT, `tdvc: ${POINTER_VERSION}`, `path: ${p.path}`, `type: ${p.type}`, `hash: ${HASH_PREFIX}${p.oid}`, `size: ${p.size}`];
+  if (p.type === 'dir') lines.push(`files: ${p.files}`);
+  else if (p.exec) lines.push('exec: true');
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * Strict parser: unknown keys, a missing key, a wrong hash format or a path that is not a plain
+ * name are errors naming the file and line. Windows line endings are accepted.
+ */
+export function parsePointer(text: string, where: string): Pointer {
+  const fields = new Map<string, { value: string; line: number }>();
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.replace(/\r$/, '');
+    if (line.trim() === '' || line.startsWith('#')) continue;
+    const m = /^([a-z]+):[ \t]*(.*?)[ \t]*$/.exec(line);
+    if (!m) throw new MalformedFileError(where, `expected "key: value", got "${truncate(line)}"`, i + 1);
+    const key = m[1]!;
+    if (!KNOWN.has(key)) throw new MalformedFileError(where, `unknown key "${key}"`, i + 1);
+    if (fields.has(key)) throw new MalformedFileError(where, `duplicate key "${key}"`, i + 1);
+    fields.set(key, { value: m[2]!, line: i + 1 });
+  }
+  const get = (k: string): { value: string; line: number } => {
+    const f = fields.get(k);
+    if (!f) throw new MalformedFileError(where, `missing "${k}"`);
+    return f;
+  };
+  const version = get('tdvc');
+  if (version.value !== '1') {
+    throw new MalformedFileError(where, `pointer format version ${version.value} is not supported by this tdvc (it reads version 1)`, version.line);
+  }
+  const path = get('path');
+  if (path.value === '' || path.value.includes('/') || path.value.includes('\\') || path.value === '.' || path.value === '..') {
+    throw new MalformedFileError(where, `"path" must be the plain name of the data beside this file, got "${path.value}"`, path.line);
+  }
+  const hash = get('hash');
+  if (!hash.value.startsWith(HASH_PREFIX) || !isOid(hash.value.slice(HASH_PREFIX.length))) {
+    throw new MalformedFileError(where, `"hash" must be "${HASH_PREFIX}" and 64 lowercase hex digits`, hash.line);
+  }
+  const oid = hash.value.slice(HASH_PREFIX.length);
+  const size = parseCount(get('size'), where);
+  const type = get('type');
+  if (type.value === 'dir') {
+    if (fields.has('exec')) throw new MalformedFileError(where, '"exec" is only for files', fields.get('exec')!.line);
+    return { version: 1, path: path.value, type: 'dir', oid, size, files: parseCount(get('files'), where) };
+  }
+  if (type.value === 'file') {
+    if (fields.has('files')) throw new MalformedFileError(where, '"files" is only for directories', fields.get('files')!.line);
+    const exec = fields.get('exec');
+    if (exec && exec.value !== 'true' && exec.value !== 'false') throw new MalformedFileError(where, '"exec" must be true or false', exec.line);
+    return { version: 1, path: path.value, type: 'file', oid, size, exec: exec?.value === 'true' };
+  }
+  throw new MalformedFileError(where, `"type" must be "file" or "dir", got "${type.value}"`, type.line);
+}
+
+const KNOWN = new Set(['tdvc', 'path', 'type', 'hash', 'size', 'files', 'exec']);
+
+function parseCount(f: { value: string; line: number }, where: string): number {
+  if (!/^\d{1,16}$/.test(f.value)) throw new MalformedFileError(where, `expected a whole number, got "${f.value}"`, f.line);
+  return Number(f.value);
+}
+
+function truncate(s: string): string {
+  return s.length > 60 ? s.slice(0, 57) + '...' : s;
+}

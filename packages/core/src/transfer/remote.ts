@@ -1,0 +1,36 @@
+import type { Oid } from '../hash/oid.js';
+import { objectRelPath } from '../odb/store.js';
+
+/**
+ * What every remote (local folder, EFS/FSx mount, S3) implements. Core never imports a remote
+ * package: the caller passes a `RemoteOpener` that builds one from the remote's settings.
+ * Objects live under the same relative layout as the cache: `b3v1/<oid[0:2]>/<oid[2:]>`.
+ */
+export interface Remote {
+  readonly name: string;
+  readonly url: string;
+  /** Which of `oids` the remote holds. Implementations should batch (listing beats one request per object). */
+  has(oids: readonly Oid[]): Promise<Set<Oid>>;
+  /** Uploads the local file `path` (a verified cache object) as object `oid`. Must be atomic on the remote. */
+  upload(oid: Oid, path: string, size: number, progress?: (bytes: number) => void): Promise<void>;
+  /** Streams object `oid` to `sink`, in order. The caller verifies the hash before publishing it. */
+  download(oid: Oid, sink: (chunk: Uint8Array) => Promise<void>, progress?: (bytes: number) => void): Promise<void>;
+  /** Frees connections and handles. */
+  close?(): Promise<void>;
+}
+
+export interface RemoteSettings {
+  name: string;
+  url: string;
+  /** every `remote.NAME.KEY` setting, committed and local */
+  options: Record<string, string>;
+  /** a workspace folder the remote may keep state in (resumable uploads) */
+  stateDir: string;
+  jobs?: number;
+}
+
+export type RemoteOpener = (settings: RemoteSettings) => Promise<Remote>;
+
+export function remoteObjectKey(oid: Oid): string {
+  return objectRelPath(oid);
+}

@@ -1,0 +1,102 @@
+import type { Oid } from '../hash/oid.js';
+import type { ObjectStore } from '../odb/store.js';
+import { forEachLimit } from '../util/fs.js';
+import type { Remote } from './remote.js';
+
+export interface TransferItem {
+  oid: Oid;
+  size: number;
+  /** manifests are uploaded after all the files they list, so a manifest on the remote means the whole folder is there */
+  isManifest: boolean;
+}
+
+export interface TransferFailure {
+  oid: Oid;
+  code: string;
+  message: string;
+}
+
+export interface TransferResult {
+  transferred: number;
+  bytes: number;
+  /** already where they had to go */
+  skipped: number;
+  failed: TransferFailure[];
+}
+
+export interface TransferOptions {
+  jobs?: number;
+  onProgress?: (p: { done: number; total: number; bytes: number; totalBytes: number }) => void;
+}
+
+function dedupe(items: TransferItem[]): TransferItem[] {
+  const seen = new Map<Oid, TransferItem>();
+  for (const it of items) if (!seen.has(it.oid)) seen.set(it.oid, it);
+  return [...seen.values()];
+}
+
+function failureOf(oid: Oid, err: unknown): TransferFailure {
+  const e = err as { code?: unknown; name?: unknown; message?: unknown };
+  return { oid, code: typeof e?.code === 'string' ? e.code : typeof e?.name === 'string' ? e.name : 'ERROR', message: String(e?.message ?? err) };
+}
+
+/** Uploads the objects the remote lacks: files first, manifests last. Failures are collected, not thrown. */
+export async function pushObjects(odb: ObjectStore, remote: Remote, items: TransferItem[], opts: TransferOptions = {}): Promise<TransferResult> {
+  const all = dedupe(items);
+  const present = await remote.has(all.map((i) => i.oid));
+  const todo = all.filter((i) => !present.has(i.oid));
+  const result: TransferResult = { transferred: 0, bytes: 0, skipped: all.length - todo.length, failed: [] };
+  const totalBytes = todo.reduce((s, i) => s + i.size, 0);
+  let done = 0;
+  const report = (): void => opts.onProgress?.({ done, total: todo.length, bytes: result.bytes, totalBytes });
+  const failedFiles = new Set<Oid>();
+  const run = async (batch: TransferItem[]): Promise<void> => {
+    await forEachLimit(batch, opts.jobs ?? 32, async (it) => {
+      try {
+        await remote.upload(it.oid, odb.pathOf(it.oid), it.size);
+        result.transferred++;
+        result.bytes += it.size;
+      } catch (err) {
+        result.failed.push(failureOf(it.oid, err));
+        failedFiles.add(it.oid);
+      }
+      done++;
+      report();
+    });
+  };
+  await run(todo.filter((i) => !i.isManifest));
+  // a manifest is only uploaded when none of the files failed: a partial folder must not look complete
+  const manifests = todo.filter((i) => i.isManifest);
+  if (failedFiles.size > 0) {
+    for (const m of manifests) result.failed.push({ oid: m.oid, code: 'ESKIPPED', message: 'not uploaded because files of its folder failed' });
+  } else {
+    await run(manifests);
+  }
+  report();
+  return result;
+}
+
+/** Downloads objects the cache lacks, verifying each hash before it enters the cache. */
+export async function fetchObjects(odb: ObjectStore, remote: Remote, items: TransferItem[], opts: TransferOptions = {}): Promise<TransferResult> {
+  const all = dedupe(items);
+  const local = await odb.hasMany(all.map((i) => i.oid));
+  const todo = all.filter((i) => !local.has(i.oid));
+  const result: TransferResult = { transferred: 0, bytes: 0, skipped: all.length - todo.length, failed: [] };
+  const totalBytes = todo.reduce((s, i) => s + i.size, 0);
+  let done = 0;
+  await forEachLimit(todo, opts.jobs ?? 32, async (it) => {
+    const writer = await odb.openWriter(it.oid, `${remote.name}:${it.oid}`);
+    try {
+      await remote.download(it.oid, (chunk) => writer.write(chunk));
+      await writer.commit();
+      result.transferred++;
+      result.bytes += writer.bytesWritten;
+    } catch (err) {
+      await writer.abort();
+      result.failed.push(failureOf(it.oid, err));
+    }
+    done++;
+    opts.onProgress?.({ done, total: todo.length, bytes: result.bytes, totalBytes });
+  });
+  return result;
+}

@@ -1,0 +1,81 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { open, rename, rm, mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { isErrno } from '../errors.js';
+
+const HOST = hostname().replace(/[^A-Za-z0-9_.-]/g, '_');
+
+/**
+ * A temp name that no other writer can pick: host, pid and randomness, so concurrent
+ * writers on a shared NFS/EFS folder never collide.
+ */
+export function uniqueTempName(prefix = '.tmp'): string {
+  return `${prefix}-${HOST}-${process.pid}-${randomBytes(6).toString('hex')}`;
+}
+
+export function tempNameOwner(name: string): { host: string; pid: number } | undefined {
+  const m = /-([A-Za-z0-9_.-]+)-(\d+)-[0-9a-f]{12}$/.exec(name);
+  return m ? { host: m[1]!, pid: Number(m[2]) } : undefined;
+}
+
+export function isOwnedByDeadLocalProcess(name: string): boolean {
+  const owner = tempNameOwner(name);
+  if (!owner || owner.host !== HOST) return false;
+  if (owner.pid === process.pid) return false;
+  try {
+    process.kill(owner.pid, 0);
+    return false;
+  } catch (err) {
+    return isErrno(err, 'ESRCH');
+  }
+}
+
+/** Writes a whole file atomically: exclusive temp file beside it, fsync, rename over. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  const tmp = join(dirname(path), uniqueTempName());
+  const fh = await open(tmp, 'wx', mode);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } catch (err) {
+    await fh.close().catch(() => {});
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await fh.close();
+  try {
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+export async function ensureDir(path: string, mode?: number): Promise<void> {
+  await mkdir(path, { recursive: true, ...(mode === undefined ? {} : { mode }) });
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight; collects nothing, rethrows the first error after all settle. */
+export async function forEachLimit<T>(items: Iterable<T>, limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  const it = items[Symbol.iterator]();
+  let firstError: unknown;
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    for (;;) {
+      if (failed) return;
+      const next = it.next();
+      if (next.done) return;
+      try {
+        await fn(next.value);
+      } catch (err) {
+        if (!failed) {
+          failed = true;
+          firstError = err;
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, limit) }, worker));
+  if (failed) throw firstError;
+}

@@ -1,0 +1,127 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ConfigError, isErrno } from '../errors.js';
+import { writeFileAtomic } from '../util/fs.js';
+import { parseIni, serializeIni, type IniData } from './ini.js';
+
+export type ConfigLevel = 'repo' | 'local';
+
+export const LINK_TYPES = ['reflink', 'hardlink', 'symlink', 'copy'] as const;
+export type LinkType = (typeof LINK_TYPES)[number];
+
+/** Settings tdvc knows, with a validator each. `remote.NAME.KEY` is validated by the remote. */
+const KNOWN: Record<string, (v: string) => string | undefined> = {
+  'cache.type': (v) => {
+    const parts = v.split(',').map((s) => s.trim());
+    if (parts.length === 0 || parts.some((p) => !(LINK_TYPES as readonly string[]).includes(p))) {
+      return `must be a comma-separated list of ${LINK_TYPES.join(', ')}`;
+    }
+    return new Set(parts).size === parts.length ? undefined : 'lists a link type twice';
+  },
+  'cache.dir': (v) => (v.trim() === '' ? 'must be a path' : undefined),
+  'cache.shared': (v) => (v === 'group' || v === 'none' ? undefined : 'must be "group" or "none"'),
+  'cache.fsync': (v) => (v === 'true' || v === 'false' ? undefined : 'must be true or false'),
+  'core.remote': (v) => (/^[A-Za-z0-9_.-]+$/.test(v) ? undefined : 'must be a remote name'),
+  'core.jobs': (v) => (/^[1-9]\d{0,3}$/.test(v) ? undefined : 'must be a whole number from 1 to 9999'),
+};
+
+export function validateSetting(key: string, value: string): void {
+  const m = /^([a-z]+)\.(?:([A-Za-z0-9_.-]+)\.)?([a-z_]+)$/.exec(key);
+  if (!m) throw new ConfigError(`bad setting name "${key}"`, 'settings are named SECTION.KEY, e.g. cache.type, or remote.NAME.KEY');
+  if (m[1] === 'remote' && m[2]) return;
+  const check = KNOWN[key];
+  if (!check) throw new ConfigError(`unknown setting "${key}"`, `known settings: ${Object.keys(KNOWN).join(', ')}, remote.NAME.KEY`);
+  const problem = check(value);
+  if (problem) throw new ConfigError(`${key} ${problem} (got "${value}")`);
+}
+
+function splitKey(key: string): { section: string; option: string } {
+  const last = key.lastIndexOf('.');
+  return { section: key.slice(0, last), option: key.slice(last + 1) };
+}
+
+/**
+ * Repository config: `.tdvc/config` is committed; `.tdvc/config.local` is git-ignored and wins.
+ * Secrets never belong in either; credentials come from each tool's own provider chain.
+ */
+export class Config {
+  private constructor(
+    private readonly dir: string,
+    private readonly levels: Record<ConfigLevel, IniData>,
+  ) {}
+
+  static fileFor(tdvcDir: string, level: ConfigLevel): string {
+    return join(tdvcDir, level === 'repo' ? 'config' : 'config.local');
+  }
+
+  static async load(tdvcDir: string): Promise<Config> {
+    const read = async (level: ConfigLevel): Promise<IniData> => {
+      const file = Config.fileFor(tdvcDir, level);
+      try {
+        return parseIni(await readFile(file, 'utf8'), file);
+      } catch (err) {
+        if (isErrno(err, 'ENOENT')) return new Map();
+        throw err;
+      }
+    };
+    return new Config(tdvcDir, { repo: await read('repo'), local: await read('local') });
+  }
+
+  get(key: string): string | undefined {
+    const { section, option } = splitKey(key);
+    return this.levels.local.get(section)?.get(option) ?? this.levels.repo.get(section)?.get(option);
+  }
+
+  /** All settings, local ones overriding, as flat `section.key` names. */
+  entries(): Array<[string, string]> {
+    const flat = new Map<string, string>();
+    for (const level of ['repo', 'local'] as const) {
+      for (const [section, values] of this.levels[level]) for (const [k, v] of values) flat.set(`${section}.${k}`, v);
+    }
+    return [...flat.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
+  }
+
+  sections(prefix: string): string[] {
+    const names = new Set<string>();
+    for (const level of ['repo', 'local'] as const) {
+      for (const s of this.levels[level].keys()) if (s.startsWith(prefix + '.')) names.add(s.slice(prefix.length + 1));
+    }
+    return [...names].sort();
+  }
+
+  async set(key: string, value: string, level: ConfigLevel = 'repo'): Promise<void> {
+    validateSetting(key, value);
+    const { section, option } = splitKey(key);
+    const data = this.levels[level];
+    const values = data.get(section) ?? new Map<string, string>();
+    values.set(option, value);
+    data.set(section, values);
+    await this.save(level);
+  }
+
+  async unset(key: string, level: ConfigLevel = 'repo'): Promise<boolean> {
+    const { section, option } = splitKey(key);
+    const removed = this.levels[level].get(section)?.delete(option) ?? false;
+    if (removed) await this.save(level);
+    return removed;
+  }
+
+  async removeSection(section: string): Promise<boolean> {
+    let removed = false;
+    for (const level of ['repo', 'local'] as const) {
+      if (this.levels[level].delete(section)) {
+        removed = true;
+        await this.save(level);
+      }
+    }
+    return removed;
+  }
+
+  private async save(level: ConfigLevel): Promise<void> {
+    await writeFileAtomic(Config.fileFor(this.dir, level), serializeIni(this.levels[level]));
+  }
+
+  linkTypes(): LinkType[] {
+    return (this.get('cache.type') ?? 'reflink,copy').split(',').map((s) => s.trim()) as LinkType[];
+  }
+}

@@ -1,0 +1,102 @@
+import { readdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { MalformedFileError, isErrno, TdvcError } from '../errors.js';
+import { parsePointer, POINTER_SUFFIX, type Pointer } from '../objects/pointer.js';
+import type { Repo } from './repo.js';
+
+/** A tracked dataset: the pointer file and the data path beside it (both relative to the root). */
+export interface Dataset {
+  pointerPath: string;
+  dataPath: string;
+  pointer: Pointer;
+}
+
+const SKIP = new Set(['.git', '.tdvc', 'node_modules']);
+
+/**
+ * Finds every `*.tdvc` pointer file in the repository without descending into tracked data
+ * folders (a folder X is skipped when X.tdvc sits beside it): listing 100k data files to find one
+ * pointer would make every command pay for the size of the data.
+ */
+export function findPointerFiles(repo: Repo): string[] {
+  const out: string[] = [];
+  const stack: string[] = [''];
+  while (stack.length > 0) {
+    const rel = stack.pop()!;
+    let entries;
+    try {
+      entries = readdirSync(repo.abs(rel), { withFileTypes: true });
+    } catch (err) {
+      if (isErrno(err, 'ENOENT', 'EACCES', 'ENOTDIR')) continue;
+      throw err;
+    }
+    const names = new Set(entries.map((e) => e.name));
+    for (const e of entries) {
+      const childRel = rel === '' ? e.name : `${rel}/${e.name}`;
+      if (e.isDirectory()) {
+        if (SKIP.has(e.name) || names.has(e.name + POINTER_SUFFIX)) continue;
+        stack.push(childRel);
+      } else if (e.name.endsWith(POINTER_SUFFIX) && e.name.length > POINTER_SUFFIX.length && (e.isFile() || e.isSymbolicLink())) {
+        out.push(childRel);
+      }
+    }
+  }
+  return out.sort();
+}
+
+export function dataPathOf(pointerPath: string): string {
+  return pointerPath.slice(0, -POINTER_SUFFIX.length);
+}
+
+export async function loadDataset(repo: Repo, pointerPath: string): Promise<Dataset> {
+  const abs = repo.abs(pointerPath);
+  let text: string;
+  try {
+    text = await readFile(abs, 'utf8');
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) throw new TdvcError('ENOTTRACKED', `no pointer file ${pointerPath}`, { path: pointerPath, hint: "run 'tdvc add' first" });
+    throw err;
+  }
+  const pointer = parsePointer(text, pointerPath);
+  const dataPath = dataPathOf(pointerPath);
+  const name = dataPath.slice(dataPath.lastIndexOf('/') + 1);
+  if (pointer.path !== name) {
+    throw new MalformedFileError(pointerPath, `"path: ${pointer.path}" does not name the data beside it ("${name}")`);
+  }
+  return { pointerPath, dataPath, pointer };
+}
+
+export async function loadAllDatasets(repo: Repo): Promise<Dataset[]> {
+  return Promise.all(findPointerFiles(repo).map((p) => loadDataset(repo, p)));
+}
+
+/**
+ * Maps the paths a user named to datasets: a data path, a path inside a tracked folder, or the
+ * pointer file itself. Returns, per dataset, the sub-paths asked for ('' = the whole dataset).
+ */
+export async function selectDatasets(repo: Repo, relPaths: string[]): Promise<Array<{ dataset: Dataset; subPaths: string[] }>> {
+  const all = await loadAllDatasets(repo);
+  if (relPaths.length === 0) return all.map((dataset) => ({ dataset, subPaths: [''] }));
+  const picked = new Map<string, { dataset: Dataset; subPaths: string[] }>();
+  for (const rel of relPaths) {
+    const target = rel.endsWith(POINTER_SUFFIX) ? dataPathOf(rel) : rel;
+    const ds = all.find((d) => target === d.dataPath || target.startsWith(d.dataPath + '/'));
+    const inside = ds ? [] : all.filter((d) => target === '' || d.dataPath.startsWith(target + '/'));
+    if (!ds && inside.length === 0) {
+      throw new TdvcError('ENOTTRACKED', `${rel || '.'} is not tracked by tdvc`, { path: rel, hint: "run 'tdvc add PATH' to track it" });
+    }
+    for (const d of ds ? [ds] : inside) {
+      const sub = ds && target !== d.dataPath ? target.slice(d.dataPath.length + 1) : '';
+      const entry = picked.get(d.pointerPath) ?? { dataset: d, subPaths: [] };
+      entry.subPaths.push(sub);
+      picked.set(d.pointerPath, entry);
+    }
+  }
+  for (const entry of picked.values()) if (entry.subPaths.includes('')) entry.subPaths = [''];
+  return [...picked.values()];
+}
+
+export function pointerAbs(repo: Repo, dataPath: string): string {
+  return join(repo.abs(dataPath) + POINTER_SUFFIX);
+}

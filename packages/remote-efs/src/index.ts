@@ -1,0 +1,1 @@
+export { FsRemote, openFsRemote } from './fs-remote.js';

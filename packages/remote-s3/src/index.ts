@@ -1,0 +1,1 @@
+export { openS3Remote } from './s3-remote.js';
