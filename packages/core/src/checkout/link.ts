@@ -65,11 +65,14 @@ export class Linker {
         await this.remember(type);
         return type;
       } catch (err) {
-        const last = this.types.length <= 1;
-        if (last || !isErrno(err, ...UNSUPPORTED[type])) throw err;
+        if (!isErrno(err, ...UNSUPPORTED[type])) throw err;
         await rm(dest, { force: true });
-        this.types.shift();
-        this.fellBack.push({ from: type, to: this.current, reason: (err as NodeJS.ErrnoException).code ?? 'error' });
+        // concurrent links may all fail with the same type; only the first one drops it
+        if (this.types[0] === type) {
+          if (this.types.length <= 1) throw err;
+          this.types.shift();
+          this.fellBack.push({ from: type, to: this.current, reason: (err as NodeJS.ErrnoException).code ?? 'error' });
+        }
       }
     }
   }

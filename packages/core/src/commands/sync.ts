@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import type { Oid } from '../hash/oid.js';
 import { TdvcError, ExitCode } from '../errors.js';
 import { fetchObjects, pushObjects, type TransferItem, type TransferResult } from '../transfer/transfer.js';
@@ -37,7 +38,7 @@ export async function push(repo: Repo, opener: RemoteOpener, paths: string[] = [
     }
     const entries = await readManifest(repo, ds.pointer.oid, ds.pointerPath);
     for (const e of entries) items.push({ oid: e.oid, size: e.size, isManifest: false });
-    items.push({ oid: ds.pointer.oid, size: 0, isManifest: true });
+    items.push({ oid: ds.pointer.oid, size: (await stat(repo.odb.pathOf(ds.pointer.oid))).size, isManifest: true });
   }
   const local = await repo.odb.hasMany(items.map((i) => i.oid));
   const missingLocally = items.filter((i) => !local.has(i.oid));
