@@ -94,7 +94,7 @@ async function addOne(repo: Repo, rel: string, opts: AddOptions): Promise<AddedD
   const abs = repo.abs(rel);
   const index = StatIndex.load(repo.indexDir, rel);
   const linkTypes = repo.config.linkTypes();
-  const present = odb.listAllSync();
+  const present = odb.knownObjects();
   const scan = await scanPath(abs, index, {
     store: odb,
     reflink: linkTypes[0] === 'reflink',

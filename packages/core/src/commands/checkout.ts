@@ -49,7 +49,7 @@ interface Planned {
 export async function checkout(repo: Repo, paths: string[] = [], opts: CheckoutOptions = {}): Promise<CheckoutResult> {
   const rels = paths.map((p) => repo.relPath(p, opts.cwd));
   const selected = await selectDatasets(repo, rels);
-  const cached: Set<Oid> = repo.odb.listAllSync();
+  const cached: Set<Oid> = repo.odb.knownObjects();
   const inCache = (oid: Oid): boolean => cached.has(oid);
   const planned: Planned[] = [];
   const wouldLose: string[] = [];

@@ -49,7 +49,7 @@ export async function status(repo: Repo, paths: string[] = [], opts: StatusOptio
       throw err;
     }
     const inScope = (p: string): boolean => subPaths.includes('') || subPaths.some((s) => p === s || p.startsWith(s + '/'));
-    cached ??= repo.odb.listAllSync();
+    cached ??= repo.odb.knownObjects();
     for (const e of target) if (inScope(e.path) && !cached.has(e.oid)) st.notInCache.push(prefix(ds, e.path));
     const ws = await readWorkspace(repo, ds, opts.onProgress ? { onProgress: (p) => opts.onProgress!({ ...p, path: ds.dataPath }) } : {});
     await ws.index.save();

@@ -61,7 +61,20 @@ export class ObjectStore {
     return join(this.root, LAYOUT, oid.slice(0, 2), oid.slice(2));
   }
 
+  /**
+   * Object ids known to be present: filled by one listing of the fan-out folders, then kept up to
+   * date by this process's own writes. Once loaded it answers `has` without a stat per object;
+   * an object another process adds meanwhile is at worst written again, which is harmless.
+   */
+  private known: Set<Oid> | undefined;
+
+  knownObjects(): Set<Oid> {
+    this.known ??= this.listAllSync();
+    return this.known;
+  }
+
   async has(oid: Oid): Promise<boolean> {
+    if (this.known) return this.known.has(oid);
     try {
       await lstat(this.pathOf(oid));
       return true;
@@ -78,11 +91,11 @@ export class ObjectStore {
   async hasMany(oids: Iterable<Oid>): Promise<Set<Oid>> {
     const list = [...oids];
     const present = new Set<Oid>();
-    if (list.length < 2048) {
+    if (list.length < 2048 && !this.known) {
       await Promise.all(list.map(async (o) => void ((await this.has(o)) && present.add(o))));
       return present;
     }
-    const all = this.listAllSync();
+    const all = this.knownObjects();
     for (const o of list) if (all.has(o)) present.add(o);
     return present;
   }
@@ -125,11 +138,11 @@ export class ObjectStore {
     const oid = hashBytes(data);
     const size = data.byteLength;
     if (await this.has(oid)) return { oid, size, created: false };
-    const { tmp, final } = await this.tempFor(oid);
+    const tmp = await this.tempFor(oid);
     await this.writeTemp(tmp, async (fh) => {
       await fh.writeFile(data);
     });
-    return { oid, size, created: await this.publish(tmp, final) };
+    return { oid, size, created: await this.publish(oid, tmp) };
   }
 
   /**
@@ -173,7 +186,7 @@ export class ObjectStore {
       }
       const oid = h.digestHex();
       if (await this.has(oid)) return { oid, size, created: false, mtimeMs: before.mtimeMs, ino: before.ino };
-      const { tmp, final } = await this.tempFor(oid);
+      const tmp = await this.tempFor(oid);
       try {
         const copied = await this.copyVerified(path, tmp, opts.reflink === true);
         if (copied !== oid) throw new FileChangedError(path);
@@ -181,7 +194,7 @@ export class ObjectStore {
         await rm(tmp, { force: true });
         throw fromSystemError(err, path);
       }
-      return { oid, size, created: await this.publish(tmp, final), mtimeMs: before.mtimeMs, ino: before.ino };
+      return { oid, size, created: await this.publish(oid, tmp), mtimeMs: before.mtimeMs, ino: before.ino };
     } finally {
       await fh.close();
     }
@@ -192,9 +205,9 @@ export class ObjectStore {
    * as they arrive; `commit` publishes only when they match, `abort` leaves nothing behind.
    */
   async openWriter(oid: Oid, source: string): Promise<ObjectWriter> {
-    const { tmp, final } = await this.tempFor(oid);
+    const tmp = await this.tempFor(oid);
     const fh = await open(tmp, 'wx', this.objectMode);
-    return new ObjectWriter(this, oid, source, tmp, final, fh);
+    return new ObjectWriter(this, oid, source, tmp, fh);
   }
 
   /** Copies an object out of the store into an exclusive temp-free destination path. */
@@ -223,7 +236,7 @@ export class ObjectStore {
 
   // --- internals -------------------------------------------------------------------------
 
-  private async tempFor(oid: Oid): Promise<{ tmp: string; final: string }> {
+  private async tempFor(oid: Oid): Promise<string> {
     const dir = join(this.root, LAYOUT, oid.slice(0, 2));
     if (!this.knownDirs.has(dir)) {
       await mkdir(dir, { recursive: true, mode: this.dirMode });
@@ -231,7 +244,7 @@ export class ObjectStore {
       if (this.shared === 'group') await chmod(dir, this.dirMode).catch(() => {});
       this.knownDirs.add(dir);
     }
-    return { tmp: join(dir, uniqueTempName()), final: join(dir, oid.slice(2)) };
+    return join(dir, uniqueTempName());
   }
 
   private async writeTemp(tmp: string, write: (fh: Awaited<ReturnType<typeof open>>) => Promise<void>): Promise<void> {
@@ -248,19 +261,25 @@ export class ObjectStore {
   }
 
   /** @internal renames a finished temp file into place; false when an identical object won the race. */
-  async publish(tmp: string, final: string): Promise<boolean> {
+  async publish(oid: Oid, tmp: string): Promise<boolean> {
+    const final = this.pathOf(oid);
     try {
       // the open() mode is filtered by the umask; objects must be readable by every cache user.
       if (this.shared === 'group') await chmod(tmp, this.objectMode);
-      const existed = await stat(final).then(
-        () => true,
-        () => false,
-      );
+      // With the listing loaded, a stat is not needed: renaming over an identical object that a
+      // concurrent writer just published is harmless (same bytes, and old links stay valid).
+      const existed = this.known
+        ? this.known.has(oid)
+        : await stat(final).then(
+            () => true,
+            () => false,
+          );
       if (existed) {
         await rm(tmp, { force: true });
         return false;
       }
       await rename(tmp, final);
+      this.known?.add(oid);
       return true;
     } catch (err) {
       await rm(tmp, { force: true });
@@ -315,7 +334,6 @@ export class ObjectWriter {
     readonly oid: Oid,
     private readonly source: string,
     readonly tempPath: string,
-    private readonly finalPath: string,
     private readonly fh: Awaited<ReturnType<typeof open>>,
   ) {}
 
@@ -342,7 +360,7 @@ export class ObjectWriter {
       await rm(this.tempPath, { force: true });
       throw new CorruptObjectError(this.oid, found, this.source);
     }
-    return this.store.publish(this.tempPath, this.finalPath);
+    return this.store.publish(this.oid, this.tempPath);
   }
 
   async abort(): Promise<void> {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { open, rename, rm, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { isErrno } from '../errors.js';
+import { fromSystemError, isErrno } from '../errors.js';
 
 const HOST = hostname().replace(/[^A-Za-z0-9_.-]/g, '_');
 
@@ -34,21 +34,27 @@ export function isOwnedByDeadLocalProcess(name: string): boolean {
 /** Writes a whole file atomically: exclusive temp file beside it, fsync, rename over. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
   const tmp = join(dirname(path), uniqueTempName());
-  const fh = await open(tmp, 'wx', mode);
+  // system errors (ENOSPC from write(), which carries no path) are reported against `path`
+  let fh;
+  try {
+    fh = await open(tmp, 'wx', mode);
+  } catch (err) {
+    throw fromSystemError(err, path);
+  }
   try {
     await fh.writeFile(data);
     await fh.sync();
   } catch (err) {
     await fh.close().catch(() => {});
     await rm(tmp, { force: true });
-    throw err;
+    throw fromSystemError(err, path);
   }
-  await fh.close();
   try {
+    await fh.close();
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });
-    throw err;
+    throw fromSystemError(err, path);
   }
 }
 
