@@ -52,12 +52,55 @@ export function buildProgram(): Command {
 
   program
     .command('checkout')
-    .description('make the workspace match the pointer files')
-    .argument('[paths...]', 'datasets or paths inside them (default: all)')
+    .description('make the workspace match the pointer files; with REV, switch Git to REV and check out its data')
+    .usage('[options] [REV] [-- PATH...]')
+    .argument('[args...]', 'a revision (commit, branch, tag) and/or, after --, datasets or paths inside them')
     .option('-f, --force', 'discard workspace changes that are not in the cache')
+    .option('--rev <rev>', 'restore PATHs as of this revision without moving HEAD')
+    .option('--ours', 'after a conflicted merge: take our version of the conflicting files under PATH')
+    .option('--theirs', 'after a conflicted merge: take their version of the conflicting files under PATH')
+    .option('-n, --dry-run', 'only say what would be written and removed')
     .option('-j, --jobs <n>', 'files written at once', parsePositive)
     .option('--json', 'machine-readable output')
     .action(run(async () => (await import('./commands/checkout.js')).runCheckout));
+
+  program
+    .command('diff')
+    .description('files added, modified and deleted per dataset between two revisions (default: HEAD and the workspace)')
+    .argument('[revA]', 'older revision (default HEAD)')
+    .argument('[revB]', 'newer revision (default: the workspace)')
+    .option('--json', 'machine-readable output')
+    .action(run(async () => (await import('./commands/history.js')).runDiff));
+
+  program
+    .command('ls')
+    .description('list the files of tracked datasets at a revision')
+    .argument('[path]', 'a dataset or a path inside one')
+    .option('--rev <rev>', 'revision (default: the pointer files in the working tree)')
+    .option('-l, --long', 'show sizes and hashes')
+    .option('--json', 'machine-readable output')
+    .action(run(async () => (await import('./commands/history.js')).runLs));
+
+  program
+    .command('install')
+    .description('set up Git hooks (post-checkout, pre-push) and the dataset merge driver so plain git commands handle data')
+    .action(run(async () => (await import('./commands/history.js')).runInstall));
+
+  program
+    .command('merge')
+    .description('merge a branch, datasets included, without the Git CLI (file-level merge of dataset manifests)')
+    .argument('<branch>')
+    .option('--json', 'machine-readable output')
+    .action(run(async () => (await import('./commands/history.js')).runMerge));
+
+  program
+    .command('merge-driver', { hidden: true })
+    .description('Git merge driver for *.tdvc files (set up by tdvc install)')
+    .argument('<ancestor>')
+    .argument('<ours>')
+    .argument('<theirs>')
+    .argument('[path]')
+    .action(run(async () => (await import('./commands/history.js')).runMergeDriver));
 
   program
     .command('config')
@@ -119,6 +162,7 @@ export function buildProgram(): Command {
       .option('-j, --jobs <n>', 'transfers at once', parsePositive)
       .option('--json', 'machine-readable output');
     if (name === 'pull') c.option('-f, --force', 'discard workspace changes that are not in the cache');
+    if (name === 'push') c.option('--if-remote', 'do nothing (successfully) when no remote is configured (for hooks)');
     c.action(run(async () => (await import('./commands/sync.js')).syncCommand(name)));
   }
   return program;

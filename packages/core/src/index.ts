@@ -8,3 +8,5 @@ export * from './checkout/index.js';
 export * from './transfer/index.js';
 export * from './commands/index.js';
 export { uniqueTempName, writeFileAtomic, forEachLimit, isOwnedByDeadLocalProcess } from './util/fs.js';
+export * from './git/index.js';
+export * from './merge/index.js';

@@ -1,13 +1,14 @@
-import { ExitCode, fetch, pull, push, Repo, type SyncResult } from '@tdvc/core';
+import { ExitCode, fetch, listRemotes, pull, push, Repo, type SyncResult } from '@tdvc/core';
 import { formatBytes, printJson, say, type OutputOptions } from '../output.js';
 import { createProgress } from '../progress.js';
 import { openRemoteByUrl } from '../remotes.js';
 
-type SyncOpts = OutputOptions & { remote?: string; jobs?: number; force?: boolean };
+type SyncOpts = OutputOptions & { remote?: string; jobs?: number; force?: boolean; ifRemote?: boolean };
 
 export function syncCommand(name: 'push' | 'fetch' | 'pull') {
   return async (g: SyncOpts, paths: string[]): Promise<number> => {
     const repo = await Repo.open();
+    if (g.ifRemote && !g.remote && listRemotes(repo).every((r) => !r.isDefault)) return ExitCode.ok;
     const bar = createProgress(!g.quiet && !g.json);
     const opts = {
       ...(g.remote ? { remote: g.remote } : {}),

@@ -8,12 +8,17 @@ import { StatIndex } from '../index/stat-index.js';
 import { selectDatasets, type Dataset } from '../workspace/datasets.js';
 import type { Repo } from '../workspace/repo.js';
 import type { LinkType } from '../workspace/config.js';
-import { uniqueTempName } from '../util/fs.js';
+import { uniqueTempName, writeFileAtomic } from '../util/fs.js';
+import { datasetsAt } from './revision.js';
 import { baseDirOf, readWorkspace, targetEntries, type WorkspaceState } from './dataset-state.js';
 
 export interface CheckoutOptions {
   cwd?: string;
   force?: boolean;
+  /** take the data (and, for whole datasets, the pointer file) as of this revision, without moving HEAD */
+  rev?: string;
+  /** plan only: report what would be written and removed, change nothing */
+  dryRun?: boolean;
   jobs?: number;
   onProgress?: (p: { path: string; phase: 'hashing' | 'listing' | 'writing'; done: number; total: number }) => void;
 }
@@ -39,6 +44,8 @@ interface Planned {
   ws: WorkspaceState | undefined;
   /** the workspace holds the wrong kind of thing (a file where a folder belongs, or the reverse) */
   typeClash: boolean;
+  /** the whole dataset is checked out, not a path inside it */
+  whole: boolean;
 }
 
 /**
@@ -48,7 +55,7 @@ interface Planned {
  */
 export async function checkout(repo: Repo, paths: string[] = [], opts: CheckoutOptions = {}): Promise<CheckoutResult> {
   const rels = paths.map((p) => repo.relPath(p, opts.cwd));
-  const selected = await selectDatasets(repo, rels);
+  const selected = await selectDatasets(repo, rels, opts.rev === undefined ? undefined : await datasetsAt(repo, opts.rev));
   const cached: Set<Oid> = repo.odb.knownObjects();
   const inCache = (oid: Oid): boolean => cached.has(oid);
   const planned: Planned[] = [];
@@ -77,7 +84,7 @@ export async function checkout(repo: Repo, paths: string[] = [], opts: CheckoutO
     }
     const plan = planCheckout(target, ws?.present ?? new Map(), { subPaths, inCache });
     for (const p of plan.wouldLose) wouldLose.push(ds.pointer.type === 'dir' ? `${ds.dataPath}/${p}` : ds.dataPath);
-    planned.push({ ds, plan, ws, typeClash });
+    planned.push({ ds, plan, ws, typeClash, whole: subPaths.includes('') });
   }
 
   if (wouldLose.length > 0 && !opts.force) {
@@ -90,12 +97,25 @@ export async function checkout(repo: Repo, paths: string[] = [], opts: CheckoutO
     );
   }
 
+  if (opts.dryRun) {
+    const datasets = planned.map(({ ds, plan }) => ({
+      path: ds.dataPath,
+      written: plan.write.length,
+      removed: plan.remove.length,
+      unchanged: plan.unchanged,
+      missing: plan.missing.map((e) => (ds.pointer.type === 'dir' ? `${ds.dataPath}/${e.path}` : ds.dataPath)),
+    }));
+    for (const p of missingManifests) datasets.push({ path: p, written: 0, removed: 0, unchanged: 0, missing: [p] });
+    return { datasets, linkTypes: [], fellBack: [] };
+  }
+
   const linker = await Linker.create(repo.config.linkTypes(), repo.tmpDir, repo.odb.root);
   const scratch = await repo.makeScratchDir(uniqueTempName('scratch-checkout'));
   const results: CheckedOutDataset[] = [];
   const used = new Set<LinkType>();
   try {
-    for (const { ds, plan, ws, typeClash } of planned) {
+    for (const { ds, plan, ws, typeClash, whole } of planned) {
+      if (opts.rev !== undefined && whole && ds.text !== undefined) await writeFileAtomic(repo.abs(ds.pointerPath), ds.text);
       if (typeClash) await rm(repo.abs(ds.dataPath), { recursive: true, force: true });
       if (ds.pointer.type === 'dir') await mkdir(repo.abs(ds.dataPath), { recursive: true });
       const index = ws?.index ?? StatIndex.load(repo.indexDir, ds.dataPath);

@@ -14,13 +14,20 @@ export function uniqueTempName(prefix = '.tmp'): string {
   return `${prefix}-${HOST}-${process.pid}-${randomBytes(6).toString('hex')}`;
 }
 
-export function tempNameOwner(name: string): { host: string; pid: number } | undefined {
-  const m = /-([A-Za-z0-9_.-]+)-(\d+)-[0-9a-f]{12}$/.exec(name);
-  return m ? { host: m[1]!, pid: Number(m[2]) } : undefined;
+/**
+ * Who made a `uniqueTempName(prefix)` name. Host names may contain '-', so a prefix that does too
+ * (e.g. 'scratch-checkout') must be passed: otherwise part of it would be read as the host.
+ */
+export function tempNameOwner(name: string, prefix?: string): { host: string; pid: number } | undefined {
+  if (prefix !== undefined && !name.startsWith(prefix + '-')) return undefined;
+  const rest = prefix === undefined ? name : name.slice(prefix.length);
+  const m = /-([A-Za-z0-9_.-]+)-(\d+)-[0-9a-f]{12}$/.exec(rest);
+  if (!m || (prefix !== undefined && m.index !== 0)) return undefined;
+  return { host: m[1]!, pid: Number(m[2]) };
 }
 
-export function isOwnedByDeadLocalProcess(name: string): boolean {
-  const owner = tempNameOwner(name);
+export function isOwnedByDeadLocalProcess(name: string, prefix?: string): boolean {
+  const owner = tempNameOwner(name, prefix);
   if (!owner || owner.host !== HOST) return false;
   if (owner.pid === process.pid) return false;
   try {

@@ -10,6 +10,8 @@ export interface Dataset {
   pointerPath: string;
   dataPath: string;
   pointer: Pointer;
+  /** the pointer file's text as committed, when read from a revision */
+  text?: string;
 }
 
 const SKIP = new Set(['.git', '.tdvc', 'node_modules']);
@@ -75,8 +77,12 @@ export async function loadAllDatasets(repo: Repo): Promise<Dataset[]> {
  * Maps the paths a user named to datasets: a data path, a path inside a tracked folder, or the
  * pointer file itself. Returns, per dataset, the sub-paths asked for ('' = the whole dataset).
  */
-export async function selectDatasets(repo: Repo, relPaths: string[]): Promise<Array<{ dataset: Dataset; subPaths: string[] }>> {
-  const all = await loadAllDatasets(repo);
+export async function selectDatasets(
+  repo: Repo,
+  relPaths: string[],
+  among?: Dataset[],
+): Promise<Array<{ dataset: Dataset; subPaths: string[] }>> {
+  const all = among ?? (await loadAllDatasets(repo));
   if (relPaths.length === 0) return all.map((dataset) => ({ dataset, subPaths: [''] }));
   const picked = new Map<string, { dataset: Dataset; subPaths: string[] }>();
   for (const rel of relPaths) {

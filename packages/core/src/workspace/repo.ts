@@ -83,7 +83,9 @@ export class Repo {
   async makeScratchDir(name: string): Promise<string> {
     await mkdir(this.tmpDir, { recursive: true });
     for (const entry of readdirSafe(this.tmpDir)) {
-      if (entry.startsWith('scratch-') && isOwnedByDeadLocalProcess(entry)) {
+      // scratch names are uniqueTempName('scratch-<kind>'), with no '-' in <kind>
+      const prefix = entry.split('-', 2).join('-');
+      if (entry.startsWith('scratch-') && isOwnedByDeadLocalProcess(entry, prefix)) {
         await rm(join(this.tmpDir, entry), { recursive: true, force: true });
       }
     }

@@ -1,0 +1,47 @@
+import { diff, ExitCode, install, ls, merge, Repo, runMergeDriver as mergeDriver } from '@tdvc/core';
+import { formatBytes, printJson, say, type OutputOptions } from '../output.js';
+
+export async function runDiff(g: OutputOptions, revA: string | undefined, revB: string | undefined): Promise<void> {
+  const res = await diff(await Repo.open(), revA ?? 'HEAD', revB);
+  if (g.json) return printJson(res);
+  if (res.datasets.length === 0) return say(g, `no data changes between ${res.from} and ${res.to}`);
+  for (const d of res.datasets) {
+    say(g, `${d.path}: ${d.added.length} added, ${d.modified.length} modified, ${d.deleted.length} deleted`);
+    for (const f of d.added) say(g, `\tadded:    ${f.path} (${formatBytes(f.size)})`);
+    for (const f of d.modified) say(g, `\tmodified: ${f.path} (${formatBytes(f.oldSize)} -> ${formatBytes(f.newSize)})`);
+    for (const f of d.deleted) say(g, `\tdeleted:  ${f.path} (${formatBytes(f.size)})`);
+  }
+}
+
+export async function runLs(g: OutputOptions & { rev?: string; long?: boolean }, path: string | undefined): Promise<void> {
+  const files = await ls(await Repo.open(), { ...(g.rev ? { rev: g.rev } : {}), ...(path ? { path } : {}) });
+  if (g.json) return printJson(files);
+  const out: string[] = [];
+  for (const f of files) out.push(g.long ? `${f.oid}  ${String(f.size).padStart(12)}  ${f.path}` : f.path);
+  if (out.length > 0) process.stdout.write(out.join('\n') + '\n');
+}
+
+export async function runInstall(g: OutputOptions): Promise<void> {
+  const command = `'${process.execPath.replace(/'/g, `'\\''`)}' '${process.argv[1]!.replace(/'/g, `'\\''`)}'`;
+  const res = await install(await Repo.open(), { command });
+  for (const h of res.hooks) say(g, `hook ${h.name}: ${h.action}`);
+  say(g, `merge driver for *.tdvc: ${res.mergeDriver ? 'registered in .git/config' : 'already registered'}${res.gitattributes ? ' (.gitattributes updated: commit it)' : ''}`);
+}
+
+export async function runMerge(g: OutputOptions, branch: string): Promise<number> {
+  const res = await merge(await Repo.open(), branch);
+  if (g.json) printJson(res);
+  else if (res.conflicts.length > 0) {
+    for (const c of res.conflicts) process.stderr.write(`${c.message}\n`);
+  } else if (res.alreadyMerged) say(g, `already up to date with ${branch}`);
+  else say(g, `merged ${branch}${res.fastForward ? ' (fast-forward)' : ''}`);
+  return res.conflicts.length > 0 || res.commit === undefined && !res.alreadyMerged ? ExitCode.error : ExitCode.ok;
+}
+
+/** Called by Git as `tdvc merge-driver %O %A %B %P`; a non-zero exit marks the file conflicted. */
+export async function runMergeDriver(_g: OutputOptions, ancestor: string, ours: string, theirs: string, path: string | undefined): Promise<number> {
+  const repo = await Repo.open();
+  const res = await mergeDriver(repo, ancestor, ours, theirs, path ?? ours);
+  if (!res.clean && res.message) process.stderr.write(`${res.message}\n`);
+  return res.clean ? ExitCode.ok : ExitCode.error;
+}

@@ -1,0 +1,68 @@
+import { TdvcError } from '../errors.js';
+import { serializeManifest } from '../objects/manifest.js';
+import { serializePointer, type Pointer } from '../objects/pointer.js';
+import { compareUtf8 } from '../objects/paths.js';
+import { selectDatasets } from '../workspace/datasets.js';
+import type { Repo } from '../workspace/repo.js';
+import { writeFileAtomic } from '../util/fs.js';
+import { checkout, type CheckoutResult } from './checkout.js';
+import { readManifest } from './dataset-state.js';
+import { clearMergeState, loadMergeState, saveMergeState } from './merge-driver.js';
+
+export interface ResolveResult {
+  resolved: string[];
+  remaining: number;
+  checkout: CheckoutResult;
+}
+
+/**
+ * `tdvc checkout --ours|--theirs -- PATH...` after a conflicted merge: takes one side's version of
+ * the conflicting files under PATH (or of the whole pointer), records it in the pointer file and
+ * materialises it. What is left conflicted stays listed in the pointer file's comments.
+ */
+export async function resolveConflict(repo: Repo, side: 'ours' | 'theirs', paths: string[], cwd?: string): Promise<ResolveResult> {
+  if (paths.length === 0) throw new TdvcError('EUSAGE', `--${side} needs the paths to resolve`, { hint: `tdvc checkout --${side} -- DATASET/PATH` });
+  const selected = await selectDatasets(repo, paths.map((p) => repo.relPath(p, cwd)));
+  const resolved: string[] = [];
+  let remaining = 0;
+  for (const { dataset: ds, subPaths } of selected) {
+    const state = await loadMergeState(repo, ds.pointerPath);
+    if (!state) throw new TdvcError('ENOCONFLICT', `${ds.dataPath} has no unresolved tdvc merge conflict`, { path: ds.dataPath });
+    const chosen = side === 'ours' ? state.ours : state.theirs;
+    if (state.whole !== undefined) {
+      if (chosen) await writeFileAtomic(repo.abs(ds.pointerPath), serializePointer(chosen));
+      await clearMergeState(repo, ds.pointerPath);
+      resolved.push(ds.dataPath);
+      continue;
+    }
+    const inScope = (p: string): boolean => subPaths.includes('') || subPaths.some((s) => p === s || p.startsWith(s + '/'));
+    const entries = new Map((await readManifest(repo, ds.pointer.oid, ds.pointerPath)).map((e) => [e.path, e]));
+    const left = [];
+    for (const c of state.conflicts) {
+      if (!inScope(c.path)) {
+        left.push(c);
+        continue;
+      }
+      const pick = side === 'ours' ? c.ours : c.theirs;
+      if (pick) entries.set(c.path, pick);
+      else entries.delete(c.path);
+      resolved.push(`${ds.dataPath}/${c.path}`);
+    }
+    const list = [...entries.values()].sort((a, b) => compareUtf8(a.path, b.path));
+    const manifest = await repo.odb.putBytes(Buffer.from(serializeManifest(list), 'utf8'));
+    const pointer: Pointer = { version: 1, path: ds.pointer.path, type: 'dir', oid: manifest.oid, size: list.reduce((s, e) => s + e.size, 0), files: list.length };
+    let text = serializePointer(pointer);
+    if (left.length > 0) {
+      text = `# tdvc merge conflict in ${ds.dataPath}: ${left.length} file(s) still unresolved:\n${left.map((c) => `#   ${ds.dataPath}/${c.path}`).join('\n')}\n` + text;
+      await saveMergeState(repo, { ...state, conflicts: left });
+    } else {
+      await clearMergeState(repo, ds.pointerPath);
+    }
+    await writeFileAtomic(repo.abs(ds.pointerPath), text);
+    remaining += left.length;
+  }
+  // conflicting files in the workspace hold our side, which is in the cache, so this does not need
+  // --force; any other unsaved change still makes it stop
+  const co = await checkout(repo, paths, cwd ? { cwd } : {});
+  return { resolved, remaining, checkout: co };
+}

@@ -1,0 +1,160 @@
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import git from 'isomorphic-git';
+import { TdvcError } from '../errors.js';
+import { POINTER_SUFFIX } from '../objects/pointer.js';
+
+/** A pointer file as committed at some revision. */
+export interface CommittedPointer {
+  path: string;
+  text: string;
+}
+
+/**
+ * The one place tdvc reads Git: revisions, files at a revision, history. Built on isomorphic-git so
+ * it works without the Git CLI; the tests check it against the real `git` binary.
+ */
+export class GitRepo {
+  readonly cache: object = {};
+
+  constructor(
+    readonly dir: string,
+    readonly gitdir: string = join(dir, '.git'),
+  ) {}
+
+  /**
+   * Resolves a revision like Git: a full or abbreviated commit id, HEAD, a branch, a tag (annotated
+   * tags are peeled), a remote branch, each optionally followed by `~N`, `^N`, `~` or `^`.
+   */
+  async resolve(rev: string): Promise<string> {
+    const oid = await this.tryResolve(rev);
+    if (!oid) {
+      throw new TdvcError('EBADREV', `unknown revision ${rev}`, { hint: "name a commit, branch or tag ('git log --oneline' lists commits)" });
+    }
+    return oid;
+  }
+
+  async tryResolve(rev: string): Promise<string | undefined> {
+    const m = /^(.*?)((?:[~^]\d*)*)$/.exec(rev);
+    const baseName = m?.[1] ?? rev;
+    const suffix = m?.[2] ?? '';
+    if (baseName === '') return undefined;
+    let oid = await this.resolveBase(baseName);
+    if (!oid) return undefined;
+    for (const op of suffix.match(/[~^]\d*/g) ?? []) {
+      const n = op.length > 1 ? Number(op.slice(1)) : 1;
+      if (op[0] === '~') {
+        for (let i = 0; i < n && oid; i++) oid = (await this.parents(oid))[0];
+      } else if (n > 0) {
+        oid = (await this.parents(oid))[n - 1];
+      }
+      if (!oid) return undefined;
+    }
+    return oid;
+  }
+
+  private async resolveBase(name: string): Promise<string | undefined> {
+    let oid: string | undefined;
+    try {
+      oid = await git.resolveRef({ fs, gitdir: this.gitdir, ref: name });
+    } catch {
+      if (/^[0-9a-f]{4,40}$/.test(name)) {
+        try {
+          oid = await git.expandOid({ fs, gitdir: this.gitdir, oid: name, cache: this.cache });
+        } catch {
+          return undefined;
+        }
+      } else {
+        return undefined;
+      }
+    }
+    return this.peelToCommit(oid);
+  }
+
+  private async peelToCommit(oid: string): Promise<string | undefined> {
+    for (let i = 0; i < 10; i++) {
+      let obj;
+      try {
+        obj = await git.readObject({ fs, gitdir: this.gitdir, oid, format: 'parsed', cache: this.cache });
+      } catch {
+        return undefined;
+      }
+      if (obj.type === 'commit') return oid;
+      if (obj.type !== 'tag') return undefined;
+      oid = (obj.object as { object: string }).object;
+    }
+    return undefined;
+  }
+
+  async parents(commit: string): Promise<string[]> {
+    const { commit: c } = await git.readCommit({ fs, gitdir: this.gitdir, oid: commit, cache: this.cache });
+    return c.parent;
+  }
+
+  async headCommit(): Promise<string | undefined> {
+    return this.tryResolve('HEAD');
+  }
+
+  async currentBranch(): Promise<string | undefined> {
+    return (await git.currentBranch({ fs, gitdir: this.gitdir, fullname: false })) ?? undefined;
+  }
+
+  /** The text of `path` at `commit`, or undefined when it does not exist there. */
+  async readText(commit: string, path: string): Promise<string | undefined> {
+    try {
+      const { blob } = await git.readBlob({ fs, gitdir: this.gitdir, oid: commit, filepath: path, cache: this.cache });
+      return Buffer.from(blob).toString('utf8');
+    } catch (err) {
+      if ((err as { code?: string }).code === 'NotFoundError') return undefined;
+      throw err;
+    }
+  }
+
+  /** Every `*.tdvc` pointer file committed at `commit`. */
+  async listPointers(commit: string): Promise<CommittedPointer[]> {
+    const { commit: c } = await git.readCommit({ fs, gitdir: this.gitdir, oid: commit, cache: this.cache });
+    const found: Array<{ path: string; oid: string }> = [];
+    const walk = async (treeOid: string, prefix: string): Promise<void> => {
+      const { tree } = await git.readTree({ fs, gitdir: this.gitdir, oid: treeOid, cache: this.cache });
+      for (const e of tree) {
+        const path = prefix ? `${prefix}/${e.path}` : e.path;
+        if (e.type === 'tree') await walk(e.oid, path);
+        else if (e.type === 'blob' && e.path.endsWith(POINTER_SUFFIX) && e.path.length > POINTER_SUFFIX.length) found.push({ path, oid: e.oid });
+      }
+    };
+    await walk(c.tree, '');
+    return Promise.all(
+      found.map(async (f) => {
+        const { blob } = await git.readBlob({ fs, gitdir: this.gitdir, oid: f.oid, cache: this.cache });
+        return { path: f.path, text: Buffer.from(blob).toString('utf8') };
+      }),
+    );
+  }
+
+  /** Every commit reachable from all branches and tags (for gc and pull --all-commits). */
+  async allCommits(): Promise<string[]> {
+    const refs = [
+      ...(await git.listBranches({ fs, gitdir: this.gitdir })).map((b) => `refs/heads/${b}`),
+      ...(await git.listTags({ fs, gitdir: this.gitdir })).map((t) => `refs/tags/${t}`),
+    ];
+    const seen = new Set<string>();
+    const stack: string[] = [];
+    for (const r of refs) {
+      const oid = await this.tryResolve(r);
+      if (oid) stack.push(oid);
+    }
+    while (stack.length > 0) {
+      const oid = stack.pop()!;
+      if (seen.has(oid)) continue;
+      seen.add(oid);
+      stack.push(...(await this.parents(oid)));
+    }
+    return [...seen];
+  }
+
+  /** Paths of tracked files whose working-tree or index state differs from HEAD. */
+  async changedTrackedFiles(): Promise<string[]> {
+    const rows = await git.statusMatrix({ fs, dir: this.dir, gitdir: this.gitdir, cache: this.cache });
+    return rows.filter(([, head, work, stage]) => head === 1 && (work !== 1 || stage !== 1)).map(([p]) => p);
+  }
+}

@@ -1,0 +1,2 @@
+export { GitRepo } from './git-repo.js';
+export type { CommittedPointer } from './git-repo.js';

@@ -1,0 +1,84 @@
+import type { ManifestEntry } from '../objects/manifest.js';
+import { compareUtf8 } from '../objects/paths.js';
+
+export type ConflictKind = 'both-modified' | 'both-added' | 'modified-deleted' | 'deleted-modified' | 'file-folder';
+
+export interface MergeConflict {
+  path: string;
+  kind: ConflictKind;
+  base: ManifestEntry | undefined;
+  ours: ManifestEntry | undefined;
+  theirs: ManifestEntry | undefined;
+}
+
+export interface ManifestMergeResult {
+  /** the merged file list; for a conflict it holds our side (or the surviving side of a modify/delete) */
+  merged: ManifestEntry[];
+  conflicts: MergeConflict[];
+}
+
+const same = (a: ManifestEntry | undefined, b: ManifestEntry | undefined): boolean =>
+  a === b || (a !== undefined && b !== undefined && a.oid === b.oid && a.exec === b.exec && a.size === b.size);
+
+/**
+ * Pure three-way merge of directory manifests at file level. Changes to different files on each
+ * side combine; a file changed differently on both sides, or changed on one side and deleted on
+ * the other, is a conflict. The merged list keeps every file either side still has, so checking
+ * it out after the merge materialises the union and nothing is lost while the conflict waits.
+ */
+export function mergeManifests(
+  base: readonly ManifestEntry[],
+  ours: readonly ManifestEntry[],
+  theirs: readonly ManifestEntry[],
+): ManifestMergeResult {
+  const b = new Map(base.map((e) => [e.path, e]));
+  const o = new Map(ours.map((e) => [e.path, e]));
+  const t = new Map(theirs.map((e) => [e.path, e]));
+  const paths = new Set([...b.keys(), ...o.keys(), ...t.keys()]);
+  const merged = new Map<string, ManifestEntry>();
+  const conflicts: MergeConflict[] = [];
+  for (const path of paths) {
+    const be = b.get(path);
+    const oe = o.get(path);
+    const te = t.get(path);
+    let pick: ManifestEntry | undefined;
+    if (same(oe, te)) pick = oe;
+    else if (same(oe, be)) pick = te;
+    else if (same(te, be)) pick = oe;
+    else {
+      const kind: ConflictKind = !oe ? 'deleted-modified' : !te ? 'modified-deleted' : be ? 'both-modified' : 'both-added';
+      conflicts.push({ path, kind, base: be, ours: oe, theirs: te });
+      pick = oe ?? te;
+    }
+    if (pick) merged.set(path, pick);
+  }
+  resolveFileFolderClashes(merged, o, b, t, conflicts);
+  return {
+    merged: [...merged.values()].sort((x, y) => compareUtf8(x.path, y.path)),
+    conflicts: conflicts.sort((x, y) => compareUtf8(x.path, y.path)),
+  };
+}
+
+/**
+ * One side may add a file `a` while the other adds `a/b`: both cannot exist. Our side wins in the
+ * merged list; the dropped entries become conflicts so nothing disappears silently.
+ */
+function resolveFileFolderClashes(
+  merged: Map<string, ManifestEntry>,
+  ours: Map<string, ManifestEntry>,
+  base: Map<string, ManifestEntry>,
+  theirs: Map<string, ManifestEntry>,
+  conflicts: MergeConflict[],
+): void {
+  for (const path of [...merged.keys()]) {
+    if (!merged.has(path)) continue;
+    for (let slash = path.indexOf('/'); slash > 0; slash = path.indexOf('/', slash + 1)) {
+      const parent = path.slice(0, slash);
+      if (!merged.has(parent)) continue;
+      const dropped = ours.has(parent) ? path : parent;
+      conflicts.push({ path: dropped, kind: 'file-folder', base: base.get(dropped), ours: ours.get(dropped), theirs: theirs.get(dropped) });
+      merged.delete(dropped);
+      if (dropped === path) break;
+    }
+  }
+}
