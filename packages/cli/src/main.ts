@@ -103,6 +103,29 @@ export function buildProgram(): Command {
     .action(run(async () => (await import('./commands/history.js')).runMergeDriver));
 
   program
+    .command('gc')
+    .description('delete cache (or remote) objects that nothing in the given scope references; reports only, unless --force')
+    .option('-w, --workspace', 'keep what the pointer files in the working tree reference (always kept)')
+    .option('-a, --all-branches', 'keep what the tip of every branch references')
+    .option('-T, --all-tags', 'keep what every tag references')
+    .option('-A, --all-commits', 'keep what any commit references')
+    .option('-r, --remote <name>', 'collect on this remote instead of the cache')
+    .option('-f, --force', 'really delete (default: only report what would go)')
+    .option('-n, --dry-run', 'only report what would go (the default)')
+    .option('--grace <seconds>', 'keep objects written less than this long ago (default 3600)', parseNonNegative)
+    .option('--forget-project <id>', 'unregister a project that no longer exists from the shared cache')
+    .option('--json', 'machine-readable output')
+    .action(run(async () => (await import('./commands/maintenance.js')).runGc));
+
+  program
+    .command('fsck')
+    .description('re-hash every object; quarantine corrupt ones and remove temp files of killed writers')
+    .option('-r, --remote <name>', 'check a remote instead of the cache')
+    .option('-j, --jobs <n>', 'objects checked at once', parsePositive)
+    .option('--json', 'machine-readable output')
+    .action(run(async () => (await import('./commands/maintenance.js')).runFsck));
+
+  program
     .command('config')
     .description('get, set or list settings (e.g. cache.type, cache.dir, core.remote)')
     .argument('[key]', 'SECTION.KEY')
@@ -171,6 +194,12 @@ export function buildProgram(): Command {
 function parsePositive(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new CommanderError(ExitCode.usage, 'tdvc.badNumber', `not a positive whole number: ${v}`);
+  return n;
+}
+
+function parseNonNegative(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new CommanderError(ExitCode.usage, 'tdvc.badNumber', `not a number of seconds: ${v}`);
   return n;
 }
 

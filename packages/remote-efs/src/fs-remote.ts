@@ -89,6 +89,16 @@ export class FsRemote implements Remote {
     progress?.(size);
   }
 
+  list(): AsyncIterable<{ oid: Oid; size: number }> {
+    return listFsObjects(this.root);
+  }
+
+  async remove(oids: readonly Oid[]): Promise<void> {
+    await forEachLimit(oids, this.jobs, async (oid) => {
+      await rm(this.pathOf(oid), { force: true });
+    });
+  }
+
   async download(oid: Oid, sink: (chunk: Uint8Array) => Promise<void>, progress?: (bytes: number) => void): Promise<void> {
     const stream = createReadStream(this.pathOf(oid), { highWaterMark: 1 << 20 });
     try {
@@ -99,6 +109,18 @@ export class FsRemote implements Remote {
     } catch (err) {
       if (isErrno(err, 'ENOENT')) throw new TdvcError('ENOTONREMOTE', `object ${oid} is not on remote ${this.name}`, { path: this.pathOf(oid) });
       throw err;
+    }
+  }
+}
+
+export async function* listFsObjects(root: string): AsyncIterable<{ oid: Oid; size: number }> {
+  const base = join(root, LAYOUT);
+  for (const fan of await readdir(base).catch(() => [] as string[])) {
+    if (fan.length !== 2) continue;
+    for (const name of await readdir(join(base, fan))) {
+      if (name.length !== 62 || name.startsWith('.')) continue;
+      const st = await stat(join(base, fan, name)).catch(() => undefined);
+      if (st) yield { oid: fan + name, size: st.size };
     }
   }
 }

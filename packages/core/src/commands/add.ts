@@ -9,6 +9,7 @@ import { StatIndex } from '../index/stat-index.js';
 import { scanPath, type ScanProgress, type ScannedFile } from '../index/scan.js';
 import { Linker } from '../checkout/link.js';
 import { ensureIgnored } from '../workspace/gitignore.js';
+import { registerProject } from '../workspace/projects.js';
 import { findPointerFiles, dataPathOf } from '../workspace/datasets.js';
 import type { Repo } from '../workspace/repo.js';
 import type { LinkType } from '../workspace/config.js';
@@ -45,6 +46,7 @@ export async function add(repo: Repo, paths: string[], opts: AddOptions = {}): P
   const targets = expandArgs(repo, paths, cwd);
   const tracked = findPointerFiles(repo).map(dataPathOf);
   for (const rel of targets) checkAddable(repo, rel, tracked);
+  await registerProject(repo);
   const out: AddedDataset[] = [];
   for (const rel of targets) out.push(await addOne(repo, rel, opts));
   return out;

@@ -27,3 +27,7 @@ export type { InstallOptions, InstallResult } from './install.js';
 export { merge } from './merge.js';
 export type { MergeResult } from './merge.js';
 export { datasetsAt, datasetAt } from './revision.js';
+export { gc } from './gc.js';
+export type { GcOptions, GcResult, GcScope } from './gc.js';
+export { fsck } from './fsck.js';
+export type { FsckResult } from './fsck.js';

@@ -131,6 +131,24 @@ export class GitRepo {
     );
   }
 
+  async branchTips(): Promise<string[]> {
+    const out: string[] = [];
+    for (const b of await git.listBranches({ fs, gitdir: this.gitdir })) {
+      const oid = await this.tryResolve(`refs/heads/${b}`);
+      if (oid) out.push(oid);
+    }
+    return out;
+  }
+
+  async tagCommits(): Promise<string[]> {
+    const out: string[] = [];
+    for (const t of await git.listTags({ fs, gitdir: this.gitdir })) {
+      const oid = await this.tryResolve(`refs/tags/${t}`);
+      if (oid) out.push(oid);
+    }
+    return out;
+  }
+
   /** Every commit reachable from all branches and tags (for gc and pull --all-commits). */
   async allCommits(): Promise<string[]> {
     const refs = [

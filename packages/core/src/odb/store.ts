@@ -73,6 +73,17 @@ export class ObjectStore {
     return this.known;
   }
 
+  /** Drops an object from the in-memory listing (after it was moved or deleted). */
+  forget(oid: Oid): void {
+    this.known?.delete(oid);
+  }
+
+  /** Deletes an object (gc). Its folder stays: other writers may be creating files in it. */
+  async remove(oid: Oid): Promise<void> {
+    await rm(this.pathOf(oid), { force: true });
+    this.forget(oid);
+  }
+
   async has(oid: Oid): Promise<boolean> {
     if (this.known) return this.known.has(oid);
     try {

@@ -15,6 +15,10 @@ export interface Remote {
   upload(oid: Oid, path: string, size: number, progress?: (bytes: number) => void): Promise<void>;
   /** Streams object `oid` to `sink`, in order. The caller verifies the hash before publishing it. */
   download(oid: Oid, sink: (chunk: Uint8Array) => Promise<void>, progress?: (bytes: number) => void): Promise<void>;
+  /** Every object on the remote, with its size (for gc --remote and fsck --remote). */
+  list?(): AsyncIterable<{ oid: Oid; size: number }>;
+  /** Deletes objects (gc --remote). */
+  remove?(oids: readonly Oid[]): Promise<void>;
   /** Frees connections and handles. */
   close?(): Promise<void>;
 }

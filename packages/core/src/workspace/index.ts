@@ -6,3 +6,5 @@ export type { WalkedFile } from '../util/walk.js';
 export { findPointerFiles, loadDataset, loadAllDatasets, selectDatasets, dataPathOf } from './datasets.js';
 export type { Dataset } from './datasets.js';
 export { ensureIgnored } from './gitignore.js';
+export { registerProject, listProjects, forgetProject, projectId } from './projects.js';
+export type { RegisteredProject } from './projects.js';

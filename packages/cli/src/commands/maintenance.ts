@@ -1,0 +1,63 @@
+import { ExitCode, forgetProject, fsck, gc, Repo } from '@tdvc/core';
+import { formatBytes, printJson, say, type OutputOptions } from '../output.js';
+import { createProgress } from '../progress.js';
+import { openRemoteByUrl } from '../remotes.js';
+
+type GcOpts = OutputOptions & {
+  workspace?: boolean;
+  allBranches?: boolean;
+  allTags?: boolean;
+  allCommits?: boolean;
+  remote?: string;
+  force?: boolean;
+  dryRun?: boolean;
+  grace?: number;
+  forgetProject?: string;
+};
+
+export async function runGc(g: GcOpts): Promise<number | void> {
+  const repo = await Repo.open();
+  if (g.forgetProject) {
+    const gone = await forgetProject(repo.cacheDir, g.forgetProject);
+    say(g, gone ? `project ${g.forgetProject} unregistered` : `no project ${g.forgetProject} is registered`);
+    return gone ? ExitCode.ok : ExitCode.error;
+  }
+  const res = await gc(repo, {
+    ...(g.workspace ? { workspace: true } : {}),
+    ...(g.allBranches ? { allBranches: true } : {}),
+    ...(g.allTags ? { allTags: true } : {}),
+    ...(g.allCommits ? { allCommits: true } : {}),
+    ...(g.remote ? { remote: g.remote, opener: openRemoteByUrl } : {}),
+    ...(g.force && !g.dryRun ? { force: true } : {}),
+    ...(g.grace !== undefined ? { graceMs: g.grace * 1000 } : {}),
+  });
+  if (g.json) return printJson(res);
+  const verb = res.dryRun ? 'would remove' : 'removed';
+  for (const r of res.removed.slice(0, 200)) say(g, `${verb} ${r.oid} (${formatBytes(r.size)})`);
+  if (res.removed.length > 200) say(g, `… and ${res.removed.length - 200} more`);
+  say(g, `${verb} ${res.removed.length} object(s), ${formatBytes(res.bytes)} from ${res.where}; kept ${res.referenced} referenced by ${res.projects.length} project(s)${res.keptRecent ? `, ${res.keptRecent} written within the grace period` : ''}`);
+  if (res.dryRun && res.removed.length > 0) say(g, 'nothing was deleted: run again with --force to delete');
+}
+
+export async function runFsck(g: OutputOptions & { remote?: string; jobs?: number }): Promise<number> {
+  const repo = await Repo.open();
+  const bar = createProgress(!g.quiet && !g.json);
+  let res;
+  try {
+    res = await fsck(repo, {
+      ...(g.remote ? { remote: g.remote, opener: openRemoteByUrl } : {}),
+      ...(g.jobs ? { jobs: g.jobs } : {}),
+      onProgress: (done, total) => bar.update('checking', done, total),
+    });
+  } finally {
+    bar.stop();
+  }
+  if (g.json) printJson(res);
+  else {
+    for (const c of res.corrupt) process.stderr.write(`corrupt: ${c.oid} (content hashes to ${c.found})${c.quarantinedAs ? `, moved to ${c.quarantinedAs}` : ''}\n`);
+    for (const t of res.removedTemps) say(g, `removed abandoned temp file ${t}`);
+    say(g, `${res.checked} object(s) checked in ${res.where}: ${res.corrupt.length} corrupt, ${res.removedTemps.length} temp file(s) cleaned`);
+    if (res.corrupt.length > 0) process.stderr.write("hint: fetch the corrupt objects again ('tdvc fetch') or re-add the original files\n");
+  }
+  return res.ok && res.removedTemps.length === 0 ? ExitCode.ok : ExitCode.integrity;
+}

@@ -1,0 +1,47 @@
+import { createHasher } from '../hash/blake3.js';
+import type { Oid } from '../hash/oid.js';
+import { verifyStore, type VerifyReport } from '../odb/verify.js';
+import type { RemoteOpener } from '../transfer/remote.js';
+import { forEachLimit } from '../util/fs.js';
+import type { Repo } from '../workspace/repo.js';
+import { openRemote } from './remote.js';
+import { TdvcError } from '../errors.js';
+
+export interface FsckResult extends VerifyReport {
+  where: string;
+  ok: boolean;
+}
+
+/**
+ * `tdvc fsck [--remote NAME]`: re-hashes every object. Locally, corrupt objects are quarantined and
+ * temp files of killed writers removed; on a remote, corrupt objects are reported.
+ */
+export async function fsck(
+  repo: Repo,
+  opts: { remote?: string; opener?: RemoteOpener; jobs?: number; onProgress?: (done: number, total: number) => void } = {},
+): Promise<FsckResult> {
+  if (opts.remote === undefined) {
+    const report = await verifyStore(repo.odb, { ...(opts.jobs ? { jobs: opts.jobs } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
+    return { ...report, where: repo.cacheDir, ok: report.corrupt.length === 0 };
+  }
+  if (!opts.opener) throw new Error('fsck --remote needs a remote opener');
+  const remote = await openRemote(repo, opts.opener, opts.remote);
+  try {
+    if (!remote.list) throw new TdvcError('EUNSUPPORTED', `remote ${remote.name} cannot list its objects`);
+    const oids: Oid[] = [];
+    for await (const { oid } of remote.list()) oids.push(oid);
+    const corrupt: VerifyReport['corrupt'] = [];
+    let done = 0;
+    await forEachLimit(oids, opts.jobs ?? 8, async (oid) => {
+      const h = createHasher();
+      await remote.download(oid, async (chunk) => h.update(chunk));
+      const found = h.digestHex();
+      if (found !== oid) corrupt.push({ oid, found, quarantinedAs: '' });
+      done++;
+      opts.onProgress?.(done, oids.length);
+    });
+    return { checked: oids.length, corrupt, removedTemps: [], where: remote.url, ok: corrupt.length === 0 };
+  } finally {
+    await remote.close?.();
+  }
+}

@@ -1,0 +1,207 @@
+import { realpathSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { Oid } from '../hash/oid.js';
+import { ExitCode, TdvcError } from '../errors.js';
+import { GitRepo } from '../git/git-repo.js';
+import { acquireLock } from '../odb/lock.js';
+import { parsePointer } from '../objects/pointer.js';
+import { forEachLimit } from '../util/fs.js';
+import { listProjects, registerProject, type RegisteredProject } from '../workspace/projects.js';
+import { loadAllDatasets } from '../workspace/datasets.js';
+import { Repo } from '../workspace/repo.js';
+import type { RemoteOpener } from '../transfer/remote.js';
+import { readManifest } from './dataset-state.js';
+import { openRemote } from './remote.js';
+import { join } from 'node:path';
+
+export interface GcScope {
+  workspace?: boolean;
+  allBranches?: boolean;
+  allTags?: boolean;
+  allCommits?: boolean;
+}
+
+export interface GcOptions extends GcScope {
+  /** actually delete; without it gc only reports what it would delete */
+  force?: boolean;
+  /** objects written more recently than this are kept (a concurrent add may not have committed yet) */
+  graceMs?: number;
+  /** collect on this remote instead of the cache */
+  remote?: string;
+  opener?: RemoteOpener;
+}
+
+export interface GcResult {
+  dryRun: boolean;
+  where: string;
+  referenced: number;
+  removed: Array<{ oid: Oid; size: number }>;
+  bytes: number;
+  keptRecent: number;
+  projects: string[];
+}
+
+const DEFAULT_GRACE_MS = 3600_000;
+
+/**
+ * `tdvc gc`: deletes cache (or remote) objects that nothing in scope references. The scope must be
+ * explicit. On a shared cache every registered project's references are kept; a project that cannot
+ * be read from here makes gc refuse rather than guess.
+ */
+export async function gc(repo: Repo, opts: GcOptions): Promise<GcResult> {
+  if (!opts.workspace && !opts.allBranches && !opts.allTags && !opts.allCommits) {
+    throw new TdvcError('EUSAGE', 'gc needs an explicit scope of what to keep', {
+      exitCode: ExitCode.usage,
+      hint: 'use --workspace, --all-branches, --all-tags and/or --all-commits (and --force to delete; without it gc only reports)',
+    });
+  }
+  await registerProject(repo);
+  const lock = opts.force ? await acquireLock(join(repo.cacheDir, 'gc.lock'), { purpose: `gc from ${repo.root}` }) : undefined;
+  try {
+    const projects = await projectsSharing(repo);
+    const referenced = new Set<Oid>();
+    for (const p of projects) await collectReferences(p, opts, referenced);
+    if (opts.remote !== undefined) return await gcRemote(repo, opts, referenced, projects);
+    const started = Date.now();
+    const grace = opts.graceMs ?? DEFAULT_GRACE_MS;
+    const all = repo.odb.listAllSync();
+    const removed: GcResult['removed'] = [];
+    let keptRecent = 0;
+    await forEachLimit(
+      [...all].filter((o) => !referenced.has(o)),
+      16,
+      async (oid) => {
+        const st = await stat(repo.odb.pathOf(oid)).catch(() => undefined);
+        if (!st) return;
+        if (started - st.mtimeMs < grace) {
+          keptRecent++;
+          return;
+        }
+        if (opts.force) await repo.odb.remove(oid);
+        removed.push({ oid, size: st.size });
+      },
+    );
+    return {
+      dryRun: !opts.force,
+      where: repo.cacheDir,
+      referenced: referenced.size,
+      removed: removed.sort((a, b) => (a.oid < b.oid ? -1 : 1)),
+      bytes: removed.reduce((s, r) => s + r.size, 0),
+      keptRecent,
+      projects: projects.map((p) => p.root),
+    };
+  } finally {
+    await lock?.release();
+  }
+}
+
+async function gcRemote(repo: Repo, opts: GcOptions, referenced: Set<Oid>, projects: Repo[]): Promise<GcResult> {
+  if (!opts.opener) throw new Error('gc --remote needs a remote opener');
+  const remote = await openRemote(repo, opts.opener, opts.remote);
+  try {
+    if (!remote.list || !remote.remove) {
+      throw new TdvcError('EUNSUPPORTED', `remote ${remote.name} cannot list or delete objects`, { hint: 'garbage-collect it with its own tools' });
+    }
+    const removed: GcResult['removed'] = [];
+    const doomed: Oid[] = [];
+    for await (const { oid, size } of remote.list()) {
+      if (referenced.has(oid)) continue;
+      removed.push({ oid, size });
+      doomed.push(oid);
+    }
+    if (opts.force && doomed.length > 0) await remote.remove(doomed);
+    return {
+      dryRun: !opts.force,
+      where: remote.url,
+      referenced: referenced.size,
+      removed,
+      bytes: removed.reduce((s, r) => s + r.size, 0),
+      keptRecent: 0,
+      projects: projects.map((p) => p.root),
+    };
+  } finally {
+    await remote.close?.();
+  }
+}
+
+/** This project and every registered project that still uses the same cache folder. */
+async function projectsSharing(repo: Repo): Promise<Repo[]> {
+  const mine = realCacheDir(repo);
+  const out: Repo[] = [repo];
+  const unreachable: RegisteredProject[] = [];
+  for (const p of await listProjects(repo.cacheDir)) {
+    if (p.root === repo.root) continue;
+    let other: Repo;
+    try {
+      other = await Repo.open(p.root);
+    } catch {
+      unreachable.push(p);
+      continue;
+    }
+    if (other.root !== p.root || realCacheDir(other) !== mine) continue;
+    out.push(other);
+  }
+  if (unreachable.length > 0) {
+    throw new TdvcError(
+      'EPROJECTS',
+      `gc cannot see ${unreachable.length} project(s) registered in this cache, so it cannot know what they still need:\n` +
+        unreachable.map((p) => `  ${p.id}  ${p.root} (host ${p.host})`).join('\n'),
+      {
+        hint: "run gc on a machine where those paths are mounted, or if a project is gone for good: 'tdvc gc --forget-project ID'",
+        data: { projects: unreachable },
+      },
+    );
+  }
+  return out;
+}
+
+function realCacheDir(repo: Repo): string {
+  try {
+    return realpathSync(repo.cacheDir);
+  } catch {
+    return repo.cacheDir;
+  }
+}
+
+/** Adds to `into` every object the project references within the scope. */
+async function collectReferences(repo: Repo, scope: GcScope, into: Set<Oid>): Promise<void> {
+  const seenPointers = new Set<Oid>();
+  const missing: string[] = [];
+  const addPointer = async (type: 'file' | 'dir', oid: Oid, where: string): Promise<void> => {
+    if (seenPointers.has(oid)) return;
+    seenPointers.add(oid);
+    into.add(oid);
+    if (type !== 'dir') return;
+    try {
+      for (const e of await readManifest(repo, oid, where)) into.add(e.oid);
+    } catch (err) {
+      if (err instanceof TdvcError && err.code === 'EMISSING') missing.push(where);
+      else throw err;
+    }
+  };
+  // the workspace is always kept: it is what people are working on right now
+  for (const ds of await loadAllDatasets(repo)) await addPointer(ds.pointer.type, ds.pointer.oid, `${repo.root}/${ds.pointerPath}`);
+  if (repo.hasGit && (scope.allBranches || scope.allTags || scope.allCommits)) {
+    const g = new GitRepo(repo.root);
+    for (const commit of await commitsInScope(g, scope)) {
+      for (const cp of await g.listPointers(commit)) {
+        const p = parsePointer(cp.text, `${cp.path} at ${commit.slice(0, 12)}`);
+        await addPointer(p.type, p.oid, `${repo.root}/${cp.path} at ${commit.slice(0, 12)}`);
+      }
+    }
+  }
+  if (missing.length > 0) {
+    throw new TdvcError('EMISSING', `gc cannot tell which files ${missing.length} dataset version(s) need, because their file lists are not in the cache:\n${missing.slice(0, 10).map((m) => `  ${m}`).join('\n')}`, {
+      exitCode: ExitCode.integrity,
+      hint: "fetch them first ('tdvc fetch'), or narrow the scope",
+    });
+  }
+}
+
+async function commitsInScope(g: GitRepo, scope: GcScope): Promise<string[]> {
+  if (scope.allCommits) return g.allCommits();
+  const out = new Set<string>();
+  if (scope.allBranches) for (const c of await g.branchTips()) out.add(c);
+  if (scope.allTags) for (const c of await g.tagCommits()) out.add(c);
+  return [...out];
+}

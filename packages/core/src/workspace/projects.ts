@@ -1,0 +1,67 @@
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isErrno } from '../errors.js';
+import { ensureDir, writeFileAtomic } from '../util/fs.js';
+import type { Repo } from './repo.js';
+
+/** A project that uses a cache, as recorded in `<cache>/projects/`. */
+export interface RegisteredProject {
+  id: string;
+  root: string;
+  host: string;
+  registeredAt: string;
+}
+
+function projectsDir(cacheDir: string): string {
+  return join(cacheDir, 'projects');
+}
+
+export function projectId(root: string): string {
+  return createHash('sha1').update(root).digest('hex').slice(0, 16);
+}
+
+/**
+ * Records that this project uses the cache, so that gc run from any project sharing the cache keeps
+ * what this one references. Cheap and idempotent: one stat when already registered.
+ */
+export async function registerProject(repo: Repo): Promise<void> {
+  const id = projectId(repo.root);
+  const file = join(projectsDir(repo.cacheDir), `${id}.json`);
+  try {
+    await stat(file);
+    return;
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT')) throw err;
+  }
+  const dirMode = repo.odb.dirMode;
+  await ensureDir(projectsDir(repo.cacheDir), dirMode);
+  const entry: RegisteredProject = { id, root: repo.root, host: hostname(), registeredAt: new Date().toISOString() };
+  await writeFileAtomic(file, JSON.stringify(entry, null, 2), repo.odb.shared === 'group' ? 0o664 : 0o644);
+}
+
+export async function listProjects(cacheDir: string): Promise<RegisteredProject[]> {
+  const dir = projectsDir(cacheDir);
+  const out: RegisteredProject[] = [];
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!name.endsWith('.json')) continue;
+    try {
+      out.push(JSON.parse(await readFile(join(dir, name), 'utf8')) as RegisteredProject);
+    } catch {
+      // a half-written or foreign file is not a registration
+    }
+  }
+  return out;
+}
+
+export async function forgetProject(cacheDir: string, id: string): Promise<boolean> {
+  const file = join(projectsDir(cacheDir), `${id}.json`);
+  try {
+    await rm(file);
+    return true;
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return false;
+    throw err;
+  }
+}
