@@ -56,6 +56,7 @@ export async function gc(repo: Repo, opts: GcOptions): Promise<GcResult> {
     });
   }
   await registerProject(repo);
+  if (opts.force) await repo.odb.ensureDir(repo.cacheDir);
   const lock = opts.force ? await acquireLock(join(repo.cacheDir, 'gc.lock'), { purpose: `gc from ${repo.root}` }) : undefined;
   try {
     const projects = await projectsSharing(repo);

@@ -44,6 +44,7 @@ export async function acquireLock(path: string, opts: LockOptions): Promise<Held
     try {
       const fh = await open(path, 'wx', 0o664);
       try {
+        await fh.chmod(0o664);
         await fh.writeFile(JSON.stringify(info));
         await fh.sync();
       } finally {

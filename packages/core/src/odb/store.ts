@@ -1,6 +1,6 @@
 import { constants, readdirSync } from 'node:fs';
 import { chmod, copyFile, lstat, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createHasher, hashBytes } from '../hash/blake3.js';
 import type { Oid } from '../hash/oid.js';
 import { CorruptObjectError, FileChangedError, fromSystemError, isErrno, MissingObjectError, TdvcError } from '../errors.js';
@@ -247,14 +247,27 @@ export class ObjectStore {
 
   // --- internals -------------------------------------------------------------------------
 
+  /**
+   * Creates a folder inside the store (and any missing parents up to the root) with the store's
+   * folder mode. mkdir's mode is filtered by the umask, so on a shared cache each folder this
+   * process creates is chmod-ed: group-writable and setgid whatever the user's umask. Folders
+   * another member created are left alone (only their owner may chmod them, and they are right).
+   */
+  async ensureDir(dir: string): Promise<void> {
+    if (this.knownDirs.has(dir)) return;
+    const first = await mkdir(dir, { recursive: true, mode: this.dirMode });
+    if (this.shared === 'group' && first !== undefined) {
+      for (let d = dir; d.length >= first.length; d = dirname(d)) {
+        await chmod(d, this.dirMode).catch(() => {});
+        if (d === first) break;
+      }
+    }
+    this.knownDirs.add(dir);
+  }
+
   private async tempFor(oid: Oid): Promise<string> {
     const dir = join(this.root, LAYOUT, oid.slice(0, 2));
-    if (!this.knownDirs.has(dir)) {
-      await mkdir(dir, { recursive: true, mode: this.dirMode });
-      // mkdir's mode is filtered by the umask; a shared cache must stay group-writable for every member.
-      if (this.shared === 'group') await chmod(dir, this.dirMode).catch(() => {});
-      this.knownDirs.add(dir);
-    }
+    await this.ensureDir(dir);
     return join(dir, uniqueTempName());
   }
 

@@ -1,4 +1,4 @@
-import { readdir, rename, rm, stat, mkdir } from 'node:fs/promises';
+import { readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Oid } from '../hash/oid.js';
 import { isOwnedByDeadLocalProcess, forEachLimit } from '../util/fs.js';
@@ -52,7 +52,7 @@ export async function verifyStore(odb: ObjectStore, opts: VerifyOptions = {}): P
     const found = await odb.rehash(oid);
     if (found !== oid) {
       const qdir = join(odb.root, 'quarantine');
-      await mkdir(qdir, { recursive: true });
+      await odb.ensureDir(qdir);
       const dest = join(qdir, `${oid}.${Date.now()}`);
       await rename(odb.pathOf(oid), dest);
       odb.forget(oid);

@@ -49,6 +49,8 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
     throw fromSystemError(err, path);
   }
   try {
+    // the open() mode is filtered by the umask; files in a shared cache must get exactly `mode`
+    await fh.chmod(mode);
     await fh.writeFile(data);
     await fh.sync();
   } catch (err) {

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isErrno } from '../errors.js';
-import { ensureDir, writeFileAtomic } from '../util/fs.js';
+import { fromSystemError, isErrno } from '../errors.js';
+import { writeFileAtomic } from '../util/fs.js';
 import type { Repo } from './repo.js';
 
 /** A project that uses a cache, as recorded in `<cache>/projects/`. */
@@ -35,8 +35,7 @@ export async function registerProject(repo: Repo): Promise<void> {
   } catch (err) {
     if (!isErrno(err, 'ENOENT')) throw err;
   }
-  const dirMode = repo.odb.dirMode;
-  await ensureDir(projectsDir(repo.cacheDir), dirMode);
+  await repo.odb.ensureDir(projectsDir(repo.cacheDir));
   const entry: RegisteredProject = { id, root: repo.root, host: hostname(), registeredAt: new Date().toISOString() };
   await writeFileAtomic(file, JSON.stringify(entry, null, 2), repo.odb.shared === 'group' ? 0o664 : 0o644);
 }
@@ -46,10 +45,18 @@ export async function listProjects(cacheDir: string): Promise<RegisteredProject[
   const out: RegisteredProject[] = [];
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     if (!name.endsWith('.json')) continue;
+    let text: string;
     try {
-      out.push(JSON.parse(await readFile(join(dir, name), 'utf8')) as RegisteredProject);
+      text = await readFile(join(dir, name), 'utf8');
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) continue;
+      // an unreadable registration must stop gc, not be skipped: that project's data would go
+      throw fromSystemError(err, join(dir, name));
+    }
+    try {
+      out.push(JSON.parse(text) as RegisteredProject);
     } catch {
-      // a half-written or foreign file is not a registration
+      // not JSON: not a registration tdvc wrote
     }
   }
   return out;
