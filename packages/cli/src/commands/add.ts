@@ -1,5 +1,5 @@
 import { add, Repo } from '@tdvc/core';
-import { formatBytes, printJson, say, type OutputOptions } from '../output.js';
+import { formatBytes, printJson, say, warn, type OutputOptions } from '../output.js';
 import { createProgress } from '../progress.js';
 
 export async function runAdd(g: OutputOptions & { jobs?: number }, paths: string[]): Promise<void> {
@@ -15,6 +15,12 @@ export async function runAdd(g: OutputOptions & { jobs?: number }, paths: string
     bar.stop();
   }
   if (g.json) return printJson({ added });
+  const warned = new Set<string>();
+  for (const f of added.flatMap((a) => a.fellBack)) {
+    const key = `${f.from}>${f.to}`;
+    if (!warned.has(key)) warn(`cannot ${f.from} between the cache and the workspace here (${f.reason}); using ${f.to}`);
+    warned.add(key);
+  }
   for (const a of added) {
     const what = a.type === 'dir' ? `${a.files} files, ${formatBytes(a.size)}` : formatBytes(a.size);
     say(g, `${a.changed ? 'added' : 'unchanged'} ${a.path} (${what}; ${a.hashed} hashed, ${a.stored} new in cache, ${a.linkType})`);

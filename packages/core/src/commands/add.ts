@@ -33,6 +33,8 @@ export interface AddedDataset {
   /** objects newly written to the cache */
   stored: number;
   linkType: LinkType;
+  /** link types that did not work here and what was used instead (e.g. no reflink on ext4, no hardlink across file systems) */
+  fellBack: Array<{ from: LinkType; to: LinkType; reason: string }>;
   changed: boolean;
 }
 
@@ -143,6 +145,7 @@ async function addOne(repo: Repo, rel: string, opts: AddOptions): Promise<AddedD
     hashed: scan.hashed,
     stored: scan.stored,
     linkType,
+    fellBack: linker.fellBack,
     changed,
   };
 }
