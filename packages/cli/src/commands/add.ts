@@ -15,8 +15,10 @@ export async function runAdd(g: OutputOptions & { jobs?: number }, paths: string
     bar.stop();
   }
   if (g.json) return printJson({ added });
+  // with the default `reflink,copy` a plain copy is expected on most file systems: no warning
   const warned = new Set<string>();
-  for (const f of added.flatMap((a) => a.fellBack)) {
+  const configured = repo.config.get('cache.type') !== undefined;
+  for (const f of configured ? added.flatMap((a) => a.fellBack) : []) {
     const key = `${f.from}>${f.to}`;
     if (!warned.has(key)) warn(`cannot ${f.from} between the cache and the workspace here (${f.reason}); using ${f.to}`);
     warned.add(key);

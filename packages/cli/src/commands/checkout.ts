@@ -21,7 +21,9 @@ export async function runCheckout(g: CheckoutOpts, args: string[]): Promise<numb
     if (beforeDash.length > 1) throw new TdvcError('EUSAGE', 'give at most one revision before --', { exitCode: ExitCode.usage });
     rev = beforeDash[0];
   } else if (args.length === 1 && repo.hasGit && !existsSync(resolve(args[0]!)) && !existsSync(resolve(args[0]! + '.tdvc'))) {
-    if (await new GitRepo(repo.root).tryResolve(args[0]!)) rev = args[0];
+    const g = new GitRepo(repo.root);
+    if (await g.tryResolve(args[0]!)) rev = args[0];
+    else if (/^HEAD([~^]\d*)*$/.test(args[0]!)) await g.resolve(args[0]!); // throws: says why (e.g. no commits yet)
     else paths = args;
   } else {
     paths = args;
@@ -55,7 +57,7 @@ export async function runCheckout(g: CheckoutOpts, args: string[]): Promise<numb
   const missing = res.datasets.flatMap((d) => d.missing);
   if (g.json) printJson(res);
   else {
-    for (const f of res.fellBack) warn(`cannot ${f.from} here (${f.reason}); using ${f.to}`);
+    for (const f of repo.config.get('cache.type') !== undefined ? res.fellBack : []) warn(`cannot ${f.from} here (${f.reason}); using ${f.to}`);
     for (const d of res.datasets) {
       if (d.written + d.removed > 0) say(g, `${d.path}: ${d.written} ${g.dryRun ? 'to write' : 'written'}, ${d.removed} ${g.dryRun ? 'to remove' : 'removed'}, ${d.unchanged} unchanged`);
     }

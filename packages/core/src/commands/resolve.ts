@@ -61,8 +61,10 @@ export async function resolveConflict(repo: Repo, side: 'ours' | 'theirs', paths
     await writeFileAtomic(repo.abs(ds.pointerPath), text);
     remaining += left.length;
   }
-  // conflicting files in the workspace hold our side, which is in the cache, so this does not need
-  // --force; any other unsaved change still makes it stop
-  const co = await checkout(repo, paths, cwd ? { cwd } : {});
+  // the pointer file of each dataset was rewritten, so the whole dataset is checked out: after a
+  // conflicted `git merge` the clean changes of the other side are not in the workspace yet.
+  // Conflicting files in the workspace hold our side, which is in the cache, so this does not need
+  // --force; any other unsaved change still makes it stop.
+  const co = await checkout(repo, selected.map(({ dataset }) => repo.abs(dataset.dataPath)));
   return { resolved, remaining, checkout: co };
 }

@@ -29,7 +29,10 @@ export class GitRepo {
   async resolve(rev: string): Promise<string> {
     const oid = await this.tryResolve(rev);
     if (!oid) {
-      throw new TdvcError('EBADREV', `unknown revision ${rev}`, { hint: "name a commit, branch or tag ('git log --oneline' lists commits)" });
+      if (rev !== 'HEAD' && (await this.tryResolve('HEAD')) !== undefined) {
+        throw new TdvcError('EBADREV', `unknown revision ${rev}`, { hint: "name a commit, branch or tag ('git log --oneline' lists commits)" });
+      }
+      throw new TdvcError('EBADREV', `unknown revision ${rev}: this repository has no commits yet`, { hint: 'commit first (git add … && git commit)' });
     }
     return oid;
   }

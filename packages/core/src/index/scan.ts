@@ -2,7 +2,8 @@ import { open } from 'node:fs/promises';
 import { createHasher } from '../hash/blake3.js';
 import type { Oid } from '../hash/oid.js';
 import { FileChangedError, fromSystemError, isErrno, TdvcError } from '../errors.js';
-import type { ObjectStore } from '../odb/store.js';
+import { SMALL_FILE, type ObjectStore } from '../odb/store.js';
+import { processSmallFiles } from './file-pool.js';
 import { forEachLimit } from '../util/fs.js';
 import { walkFiles, statPath, type WalkedFile } from '../util/walk.js';
 import { StatIndex } from './stat-index.js';
@@ -79,21 +80,36 @@ async function hashAll(walked: WalkedFile[], index: StatIndex, opts: ScanOptions
       todo.push(i);
     }
   }
-  let done = 0;
-  let stored = 0;
   const total = todo.length;
-  opts.onProgress?.({ phase: 'hashing', done, total });
-  await forEachLimit(todo, opts.jobs ?? 32, async (i) => {
+  let stored = 0;
+  let largeDone = 0;
+  let smallDone = 0;
+  const progress = (): void => opts.onProgress?.({ phase: 'hashing', done: smallDone + largeDone, total });
+  progress();
+  const record = (i: number, r: { oid: Oid; size: number; ino: number; mtimeMs: number; created?: boolean }): void => {
     const w = walked[i]!;
-    const r = opts.store ? await opts.store.putFile(w.abs, { reflink: opts.reflink === true }) : await hashWorkspaceFile(w.abs);
-    if ('created' in r && r.created) stored++;
     const file: ScannedFile = { rel: w.rel, abs: w.abs, oid: r.oid, size: r.size, exec: w.exec, ino: r.ino, mtimeMs: r.mtimeMs };
     out[i] = file;
     index.record(w.rel, file, file.oid);
-    done++;
-    if ((done & 255) === 0) opts.onProgress?.({ phase: 'hashing', done, total });
+    if (r.created) stored++;
+  };
+  // small files go through the synchronous worker pool; large ones are streamed, a few at a time
+  const small = todo.filter((i) => walked[i]!.size <= SMALL_FILE);
+  const large = todo.filter((i) => walked[i]!.size > SMALL_FILE);
+  const smallRun = processSmallFiles(
+    small.map((i) => walked[i]!.abs),
+    opts.store,
+    { onProgress: (n) => ((smallDone = n), progress()) },
+  );
+  const largeRun = forEachLimit(large, 2, async (i) => {
+    const w = walked[i]!;
+    record(i, opts.store ? await opts.store.putFile(w.abs, { reflink: opts.reflink === true }) : await hashWorkspaceFile(w.abs));
+    largeDone++;
+    progress();
   });
-  opts.onProgress?.({ phase: 'hashing', done, total });
+  const [smallResults] = await Promise.all([smallRun, largeRun]);
+  smallResults.forEach((r, k) => record(small[k]!, r));
+  progress();
   return { files: out, hashed: total, stored };
 }
 

@@ -61,7 +61,9 @@ export function mergeManifests(
 
 /**
  * One side may add a file `a` while the other adds `a/b`: both cannot exist. Our side wins in the
- * merged list; the dropped entries become conflicts so nothing disappears silently.
+ * merged list. The file and every path under it become conflicts (whichever side they came from),
+ * so nothing disappears silently, the conflict paths do not depend on which side is "ours", and
+ * taking either side of all of them gives a valid file list.
  */
 function resolveFileFolderClashes(
   merged: Map<string, ManifestEntry>,
@@ -70,15 +72,29 @@ function resolveFileFolderClashes(
   theirs: Map<string, ManifestEntry>,
   conflicts: MergeConflict[],
 ): void {
-  for (const path of [...merged.keys()]) {
-    if (!merged.has(path)) continue;
+  // file path -> merged paths under it; each side's list is valid, so the file comes from one
+  // side and the paths under it from the other
+  const under = new Map<string, string[]>();
+  for (const path of merged.keys()) {
     for (let slash = path.indexOf('/'); slash > 0; slash = path.indexOf('/', slash + 1)) {
       const parent = path.slice(0, slash);
       if (!merged.has(parent)) continue;
-      const dropped = ours.has(parent) ? path : parent;
-      conflicts.push({ path: dropped, kind: 'file-folder', base: base.get(dropped), ours: ours.get(dropped), theirs: theirs.get(dropped) });
-      merged.delete(dropped);
-      if (dropped === path) break;
+      const list = under.get(parent);
+      if (list) list.push(path);
+      else under.set(parent, [path]);
     }
+  }
+  if (under.size === 0) return;
+  const listed = new Set(conflicts.map((c) => c.path));
+  const mark = (path: string): void => {
+    if (listed.has(path)) return;
+    listed.add(path);
+    conflicts.push({ path, kind: 'file-folder', base: base.get(path), ours: ours.get(path), theirs: theirs.get(path) });
+  };
+  for (const [file, paths] of under) {
+    mark(file);
+    for (const p of paths) mark(p);
+    if (ours.has(file)) for (const p of paths) merged.delete(p);
+    else merged.delete(file);
   }
 }

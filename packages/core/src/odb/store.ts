@@ -1,4 +1,20 @@
-import { constants, readdirSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  fchmodSync,
+  fstatSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+  type Stats,
+} from 'node:fs';
 import { chmod, copyFile, lstat, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createHasher, hashBytes } from '../hash/blake3.js';
@@ -22,7 +38,7 @@ export interface ObjectStoreOptions {
 }
 
 /** Files up to this size are read into memory in one go; larger ones are streamed. */
-const SMALL_FILE = 8 << 20;
+export const SMALL_FILE = 8 << 20;
 const CHUNK = 1 << 20;
 
 export interface PutResult {
@@ -157,6 +173,58 @@ export class ObjectStore {
   }
 
   /**
+   * The synchronous twin of `putFile` for files up to SMALL_FILE bytes: one open, two fstats, one
+   * read, and (when the object is new) one exclusive create, write and rename. For 100,000 small
+   * files the promise machinery of the async path costs more CPU than the system calls themselves,
+   * so batches of small files run through this, on worker threads.
+   */
+  putSmallFileSync(path: string): PutResult & { mtimeMs: number; ino: number } {
+    const { data, st } = readSmallFileSync(path);
+    const oid = hashBytes(data);
+    let created = false;
+    if (!this.hasSync(oid)) {
+      const dir = join(this.root, LAYOUT, oid.slice(0, 2));
+      this.ensureDirSync(dir);
+      const tmp = join(dir, uniqueTempName());
+      let fd: number | undefined;
+      try {
+        fd = openSync(tmp, 'wx', this.objectMode);
+        if (this.shared === 'group') fchmodSync(fd, this.objectMode);
+        writeSync(fd, data);
+        if (this.fsync) fsyncSync(fd);
+        closeSync(fd);
+        fd = undefined;
+        renameSync(tmp, this.pathOf(oid));
+        this.known?.add(oid);
+        created = true;
+      } catch (err) {
+        if (fd !== undefined) closeSync(fd);
+        rmSync(tmp, { force: true });
+        throw fromSystemError(err, path);
+      }
+    }
+    return { oid, size: data.byteLength, created, mtimeMs: st.mtimeMs, ino: st.ino };
+  }
+
+  /** Records an object another thread of this process stored. */
+  noteStored(oid: Oid): void {
+    this.known?.add(oid);
+  }
+
+  hasSync(oid: Oid): boolean {
+    if (this.known) return this.known.has(oid);
+    return statSync(this.pathOf(oid), { throwIfNoEntry: false }) !== undefined;
+  }
+
+  /** The synchronous twin of `ensureDir` (same temp name + chmod + rename on a shared cache). */
+  ensureDirSync(dir: string): void {
+    if (this.knownDirs.has(dir)) return;
+    if (this.shared === 'group') makeSharedDirSync(dir, this.dirMode);
+    else mkdirSync(dir, { recursive: true, mode: this.dirMode });
+    this.knownDirs.add(dir);
+  }
+
+  /**
    * Adds a workspace file. The source is fstat-ed before and after it is read: a file that
    * changes meanwhile is refused (FileChangedError) instead of being stored torn.
    * `reflink` clones the file into the cache (copy-on-write) and hashes the clone.
@@ -249,19 +317,16 @@ export class ObjectStore {
 
   /**
    * Creates a folder inside the store (and any missing parents up to the root) with the store's
-   * folder mode. mkdir's mode is filtered by the umask, so on a shared cache each folder this
-   * process creates is chmod-ed: group-writable and setgid whatever the user's umask. Folders
-   * another member created are left alone (only their owner may chmod them, and they are right).
+   * folder mode. mkdir's mode is filtered by the umask, so on a shared cache each missing folder is
+   * made under a temp name, chmod-ed (group-writable and setgid whatever the user's umask) and only
+   * then renamed into place: a folder must never be visible with the creator's private mode, or
+   * another member's concurrent add fails with EACCES listing or writing into it. Folders another
+   * member created are left alone (only their owner may chmod them, and they are right).
    */
   async ensureDir(dir: string): Promise<void> {
     if (this.knownDirs.has(dir)) return;
-    const first = await mkdir(dir, { recursive: true, mode: this.dirMode });
-    if (this.shared === 'group' && first !== undefined) {
-      for (let d = dir; d.length >= first.length; d = dirname(d)) {
-        await chmod(d, this.dirMode).catch(() => {});
-        if (d === first) break;
-      }
-    }
+    if (this.shared === 'group') await makeSharedDir(dir, this.dirMode);
+    else await mkdir(dir, { recursive: true, mode: this.dirMode });
     this.knownDirs.add(dir);
   }
 
@@ -406,7 +471,129 @@ async function hashHandle(fh: Awaited<ReturnType<typeof open>>): Promise<string>
   return h.digestHex();
 }
 
+/**
+ * Makes `dir` (and missing parents) with exactly `mode`, never visible under its final name with a
+ * umask-filtered mode: mkdir under a unique temp name beside it, chmod, rename into place. When
+ * another process made it first the rename fails (EEXIST/ENOTEMPTY, or replaces an identical empty
+ * folder, which is harmless) and its folder is used. A killed process may leave an empty
+ * `.tmp-<host>-<pid>-<hex>` folder behind; fsck removes those.
+ */
+async function makeSharedDir(dir: string, mode: number): Promise<void> {
+  if (await isDirectory(dir)) return;
+  const parent = dirname(dir);
+  if (parent !== dir) await makeSharedDir(parent, mode);
+  const tmp = join(parent, uniqueTempName());
+  try {
+    await mkdir(tmp, { mode });
+  } catch (err) {
+    throw fromSystemError(err, dir);
+  }
+  try {
+    await chmod(tmp, mode);
+    await rename(tmp, dir);
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    if (!(await isDirectory(dir))) throw fromSystemError(err, dir);
+  }
+}
+
+function makeSharedDirSync(dir: string, mode: number): void {
+  if (isDirectorySync(dir)) return;
+  const parent = dirname(dir);
+  if (parent !== dir) makeSharedDirSync(parent, mode);
+  const tmp = join(parent, uniqueTempName());
+  try {
+    mkdirSync(tmp, { mode });
+  } catch (err) {
+    throw fromSystemError(err, dir);
+  }
+  try {
+    chmodSync(tmp, mode);
+    renameSync(tmp, dir);
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    if (!isDirectorySync(dir)) throw fromSystemError(err, dir);
+  }
+}
+
+async function isDirectory(p: string): Promise<boolean> {
+  try {
+    return (await stat(p)).isDirectory();
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return false;
+    throw fromSystemError(err, p);
+  }
+}
+
+function isDirectorySync(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return false;
+    throw fromSystemError(err, p);
+  }
+}
+
+/**
+ * write(2) may write less than asked (a nearly full disk) without failing. Every byte must be
+ * written before a temp file is published under a name hashed from the bytes we meant to write.
+ */
+async function writeAll(fh: Awaited<ReturnType<typeof open>>, chunk: Uint8Array): Promise<void> {
+  for (let off = 0; off < chunk.byteLength; ) {
+    const { bytesWritten } = await fh.write(chunk, off, chunk.byteLength - off);
+    if (bytesWritten <= 0) throw Object.assign(new Error('no progress writing to the cache'), { code: 'EIO' });
+    off += bytesWritten;
+  }
+}
+
+function writeAllSync(fd: number, chunk: Uint8Array): void {
+  for (let off = 0; off < chunk.byteLength; ) {
+    const n = writeSync(fd, chunk, off, chunk.byteLength - off);
+    if (n <= 0) throw Object.assign(new Error('no progress writing to the cache'), { code: 'EIO' });
+    off += n;
+  }
+}
+
 /** Errors that mean "this filesystem (pair) cannot do that kind of link", as opposed to real failures. */
 export function isReflinkUnsupported(err: unknown): boolean {
   return isErrno(err, 'EOPNOTSUPP', 'ENOTSUP', 'EXDEV', 'EINVAL', 'ENOSYS', 'ENOTTY', 'EBADF');
+}
+
+/**
+ * Reads a whole small file, refusing it when it changes while being read (size or mtime moved
+ * between the fstat before and the one after) or vanishes.
+ */
+export function readSmallFileSync(path: string): { data: Buffer; st: Stats } {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) throw new TdvcError('EVANISHED', `file vanished while it was being read: ${path}`, { path, hint: 'run the command again' });
+    throw fromSystemError(err, path);
+  }
+  try {
+    const st = fstatSync(fd);
+    // one byte more than expected, so a file that grew is noticed without a second read
+    const data = Buffer.allocUnsafe(st.size + 1);
+    let n = 0;
+    for (;;) {
+      const r = readSync(fd, data, n, data.length - n, n);
+      if (r === 0) break;
+      n += r;
+      if (n === data.length) break;
+    }
+    const after = fstatSync(fd);
+    if (n !== st.size || after.size !== st.size || after.mtimeMs !== st.mtimeMs) throw new FileChangedError(path);
+    return { data: data.subarray(0, n), st };
+  } catch (err) {
+    throw fromSystemError(err, path);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Hashes a small workspace file (read whole, refused if it changes meanwhile). */
+export function hashSmallFileSync(path: string): { oid: Oid; size: number; mtimeMs: number; ino: number; created: false } {
+  const { data, st } = readSmallFileSync(path);
+  return { oid: hashBytes(data), size: data.byteLength, mtimeMs: st.mtimeMs, ino: st.ino, created: false };
 }
