@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { renameSync, rmSync, statSync } from 'node:fs';
 import { chmod, mkdir, rename, rm, rmdir, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fromSystemError, isErrno, TdvcError } from '../errors.js';
@@ -6,7 +6,10 @@ import type { StatIndex } from '../index/stat-index.js';
 import type { ObjectStore } from '../odb/store.js';
 import { forEachLimit } from '../util/fs.js';
 import type { LinkType } from '../workspace/config.js';
-import type { Linker } from './link.js';
+import { makeLinkSync, type Linker } from './link.js';
+import type { LinkItem } from './link-worker.js';
+import { placeError } from './place.js';
+import { defaultThreads, MIN_ITEMS_FOR_THREADS, runInWorkers } from '../util/worker-pool.js';
 import type { CheckoutPlan } from './plan.js';
 
 export interface ApplyOptions {
@@ -44,6 +47,7 @@ export async function applyCheckout(plan: CheckoutPlan, opts: ApplyOptions): Pro
     if ((done & 255) === 0 || done === total) opts.onProgress?.(done, total);
   };
   const abs = (rel: string): string => join(opts.destRoot, ...rel.split('/'));
+  const key = (rel: string): string => (opts.indexKey ? opts.indexKey(rel) : rel);
 
   await forEachLimit(plan.remove, 16, async (rel) => {
     try {
@@ -55,34 +59,52 @@ export async function applyCheckout(plan: CheckoutPlan, opts: ApplyOptions): Pro
   });
   await pruneEmptyDirs(plan.remove.map(abs), opts.destRoot);
 
-  const madeDirs = new Set<string>();
-  let seq = 0;
-  await forEachLimit(plan.write, opts.jobs ?? 16, async (e) => {
+  await makeParents(plan.write.map((e) => abs(e.path)), opts.destRoot);
+  const writes = plan.write;
+  let first = 0;
+  // the first files go one by one through the Linker, which finds the link type that works here
+  // (falling back on "not supported" errors); the rest use that type on worker threads
+  if (writes.length > 0) {
+    const e = writes[first++]!;
     const dest = abs(e.path);
-    const parent = dirname(dest);
-    if (!madeDirs.has(parent)) {
-      await mkdirReplacingFile(parent, opts.destRoot);
-      madeDirs.add(parent);
-    }
-    const tmp = join(opts.scratchDir, `w${seq++}`);
-    const type = await opts.linker.link(opts.odb.pathOf(e.oid), tmp, e.exec);
-    used.add(type);
+    const tmp = join(opts.scratchDir, `w${first}`);
+    used.add(await opts.linker.link(opts.odb.pathOf(e.oid), tmp, e.exec));
     try {
       await rename(tmp, dest);
     } catch (err) {
       await rm(tmp, { force: true });
-      if (isErrno(err, 'EISDIR', 'ENOTEMPTY', 'EEXIST')) {
-        throw new TdvcError('EBLOCKED', `cannot write ${dest}: a folder is in the way`, {
-          path: dest,
-          hint: 'move the folder away, or run the checkout on the whole dataset with --force',
-        });
-      }
-      throw fromSystemError(err, dest);
+      throw placeError(err, dest);
     }
-    const st = statSync(dest);
-    opts.index.record(opts.indexKey ? opts.indexKey(e.path) : e.path, st, e.oid);
+    opts.index.record(key(e.path), statSync(dest), e.oid);
     tick();
-  });
+  }
+  const rest = writes.slice(first);
+  const type = opts.linker.current;
+  if (rest.length > 0) used.add(type);
+  const items: LinkItem[] = rest.map((e) => [opts.odb.pathOf(e.oid), abs(e.path), e.exec]);
+  const record = (row: [ino: number, mtimeMs: number], k: number): void => {
+    const e = rest[k]!;
+    opts.index.record(key(e.path), { ino: row[0], mtimeMs: row[1], size: e.size }, e.oid);
+  };
+  if (items.length >= MIN_ITEMS_FOR_THREADS && defaultThreads() > 1) {
+    await runInWorkers<LinkItem, [number, number]>(new URL('./link-worker.js', import.meta.url), { type, scratchDir: opts.scratchDir }, items, {
+      onRows: (rows, start) => rows.forEach((row, k) => (record(row, start + k), tick())),
+    });
+  } else {
+    items.forEach(([objectPath, dest, exec], k) => {
+      const tmp = join(opts.scratchDir, `s${k}`);
+      makeLinkSync(type, objectPath, tmp, exec);
+      try {
+        renameSync(tmp, dest);
+      } catch (err) {
+        rmSync(tmp, { force: true });
+        throw placeError(err, dest);
+      }
+      const st = statSync(dest);
+      record([st.ino, st.mtimeMs], k);
+      tick();
+    });
+  }
 
   let chmodded = 0;
   for (const e of plan.chmod) {
@@ -111,14 +133,21 @@ async function pruneEmptyDirs(removed: string[], root: string): Promise<void> {
   }
 }
 
-async function mkdirReplacingFile(dir: string, root: string): Promise<void> {
-  try {
-    await mkdir(dir, { recursive: true });
-  } catch (err) {
-    if (!isErrno(err, 'EEXIST', 'ENOTDIR')) throw fromSystemError(err, dir);
-    throw new TdvcError('EBLOCKED', `cannot create folder ${dir}: a file is in the way`, {
-      path: dir,
-      hint: `the file is not part of the dataset under ${root}; move it away or use --force`,
-    });
+/** Creates every folder the written files need, once each, shallowest first. */
+async function makeParents(dests: string[], root: string): Promise<void> {
+  const dirs = [...new Set(dests.map((d) => dirname(d)))].sort((a, b) => a.length - b.length);
+  const made = new Set<string>();
+  for (const dir of dirs) {
+    if (made.has(dir)) continue;
+    try {
+      await mkdir(dir, { recursive: true });
+    } catch (err) {
+      if (!isErrno(err, 'EEXIST', 'ENOTDIR')) throw fromSystemError(err, dir);
+      throw new TdvcError('EBLOCKED', `cannot create folder ${dir}: a file is in the way`, {
+        path: dir,
+        hint: `the file is not part of the dataset under ${root}; move it away or use --force`,
+      });
+    }
+    made.add(dir);
   }
 }

@@ -1,13 +1,13 @@
-import { realpathSync } from 'node:fs';
+import { readdirSync, realpathSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Oid } from '../hash/oid.js';
-import { ExitCode, TdvcError } from '../errors.js';
+import { ExitCode, isErrno, TdvcError } from '../errors.js';
 import { GitRepo } from '../git/git-repo.js';
 import { acquireLock } from '../odb/lock.js';
-import { parsePointer } from '../objects/pointer.js';
+import { parsePointer, POINTER_SUFFIX } from '../objects/pointer.js';
 import { forEachLimit } from '../util/fs.js';
 import { listProjects, registerProject, type RegisteredProject } from '../workspace/projects.js';
-import { loadAllDatasets } from '../workspace/datasets.js';
+import { loadDataset } from '../workspace/datasets.js';
 import { Repo } from '../workspace/repo.js';
 import type { RemoteOpener } from '../transfer/remote.js';
 import { readManifest } from './dataset-state.js';
@@ -181,7 +181,10 @@ async function collectReferences(repo: Repo, scope: GcScope, into: Set<Oid>): Pr
     }
   };
   // the workspace is always kept: it is what people are working on right now
-  for (const ds of await loadAllDatasets(repo)) await addPointer(ds.pointer.type, ds.pointer.oid, `${repo.root}/${ds.pointerPath}`);
+  for (const pointerPath of workspacePointerFiles(repo)) {
+    const ds = await loadDataset(repo, pointerPath);
+    await addPointer(ds.pointer.type, ds.pointer.oid, `${repo.root}/${ds.pointerPath}`);
+  }
   if (repo.hasGit && (scope.allBranches || scope.allTags || scope.allCommits)) {
     const g = new GitRepo(repo.root);
     for (const commit of await commitsInScope(g, scope)) {
@@ -197,6 +200,57 @@ async function collectReferences(repo: Repo, scope: GcScope, into: Set<Oid>): Pr
       hint: "fetch them first ('tdvc fetch'), or narrow the scope",
     });
   }
+}
+
+/**
+ * The pointer files in a project's working tree, found as `findPointerFiles` does, except that a
+ * folder gc cannot read is an error instead of being skipped: on a shared cache, gc run by one
+ * user would otherwise miss the pointer files in another member's private folder and delete the
+ * data they reference.
+ */
+function workspacePointerFiles(repo: Repo): string[] {
+  const out: string[] = [];
+  const unreadable: string[] = [];
+  const stack: string[] = [''];
+  while (stack.length > 0) {
+    const rel = stack.pop()!;
+    let entries;
+    try {
+      entries = readdirSync(repo.abs(rel), { withFileTypes: true });
+    } catch (err) {
+      if (isErrno(err, 'ENOENT', 'ENOTDIR')) continue;
+      if (isErrno(err, 'EACCES', 'EPERM')) {
+        unreadable.push(rel === '' ? '.' : rel);
+        continue;
+      }
+      throw err;
+    }
+    const names = new Set(entries.map((e) => e.name));
+    for (const e of entries) {
+      const childRel = rel === '' ? e.name : `${rel}/${e.name}`;
+      if (e.isDirectory()) {
+        if (e.name === '.git' || e.name === '.tdvc' || e.name === 'node_modules' || names.has(e.name + POINTER_SUFFIX)) continue;
+        stack.push(childRel);
+      } else if (e.name.endsWith(POINTER_SUFFIX) && e.name.length > POINTER_SUFFIX.length && (e.isFile() || e.isSymbolicLink())) {
+        out.push(childRel);
+      }
+    }
+  }
+  if (unreadable.length > 0) {
+    throw new TdvcError(
+      'EUNREADABLE',
+      `gc cannot read ${unreadable.length} folder(s) of the project ${repo.root}, so it cannot know which data their pointer files reference:\n${unreadable
+        .slice(0, 10)
+        .map((u) => `  ${u}`)
+        .join('\n')}`,
+      {
+        path: repo.root,
+        data: { project: repo.root, folders: unreadable },
+        hint: 'run gc as a user who can read every project using this cache, or make those folders readable to the team',
+      },
+    );
+  }
+  return out.sort();
 }
 
 async function commitsInScope(g: GitRepo, scope: GcScope): Promise<string[]> {

@@ -190,7 +190,7 @@ export class ObjectStore {
       try {
         fd = openSync(tmp, 'wx', this.objectMode);
         if (this.shared === 'group') fchmodSync(fd, this.objectMode);
-        writeSync(fd, data);
+        writeAllSync(fd, data);
         if (this.fsync) fsyncSync(fd);
         closeSync(fd);
         fd = undefined;
@@ -402,7 +402,7 @@ export class ObjectStore {
         if (bytesRead === 0) break;
         const chunk = buf.subarray(0, bytesRead);
         h.update(chunk);
-        await out.write(chunk);
+        await writeAll(out, chunk);
       }
       if (this.fsync) await out.sync();
       return h.digestHex();
@@ -432,7 +432,7 @@ export class ObjectWriter {
 
   async write(chunk: Uint8Array): Promise<void> {
     this.hasher.update(chunk);
-    await this.fh.write(chunk);
+    await writeAll(this.fh, chunk);
     this.written += chunk.byteLength;
   }
 
