@@ -47,8 +47,19 @@ export function buildProgram(): Command {
     .command('status')
     .description('show how tracked data differs from its pointer files, and what the cache lacks')
     .argument('[paths...]', 'datasets or paths inside them (default: all)')
+    .option('-r, --remote [name]', 'compare with a remote instead: what is not pushed, what is not fetched')
     .option('--json', 'machine-readable output')
     .action(run(async () => (await import('./commands/status.js')).runStatus));
+
+  program
+    .command('get-url')
+    .description('print where the files of PATH live on the remote (for jobs that read data without tdvc)')
+    .argument('<path>', 'a dataset, a folder inside one, or one file')
+    .option('--rev <rev>', 'as of this revision')
+    .option('-r, --remote <name>', 'remote (default: core.remote)')
+    .option('--presign <seconds>', 'time-limited URLs that need no credentials (S3)', parsePositive)
+    .option('--json', 'machine-readable output')
+    .action(run(async () => (await import('./commands/sync.js')).runGetUrl));
 
   program
     .command('checkout')

@@ -1,7 +1,7 @@
 import { constants, createReadStream } from 'node:fs';
 import { chmod, copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { forEachLimit, isErrno, LAYOUT, remoteObjectKey, TdvcError, uniqueTempName, type Oid, type Remote, type RemoteSettings } from '@tdvc/core';
 
 /**
@@ -87,6 +87,11 @@ export class FsRemote implements Remote {
       throw err;
     }
     progress?.(size);
+  }
+
+  /** A file:// URL: on EFS or FSx for Lustre every machine that mounts the same path can read it. */
+  async urlFor(oid: Oid): Promise<string> {
+    return pathToFileURL(this.pathOf(oid)).href;
   }
 
   list(): AsyncIterable<{ oid: Oid; size: number }> {

@@ -2,8 +2,12 @@ import { Repo, status } from '@tdvc/core';
 import { printJson, say, type OutputOptions } from '../output.js';
 import { createProgress } from '../progress.js';
 
-export async function runStatus(g: OutputOptions, paths: string[]): Promise<void> {
+export async function runStatus(g: OutputOptions & { remote?: string | boolean }, paths: string[]): Promise<void> {
   const repo = await Repo.open();
+  if (g.remote !== undefined) {
+    const { runRemoteStatus } = await import('./sync.js');
+    return runRemoteStatus(g, repo, typeof g.remote === 'string' ? g.remote : undefined, paths);
+  }
   const bar = createProgress(!g.quiet && !g.json);
   let res;
   try {

@@ -1,4 +1,4 @@
-import { ExitCode, fetch, listRemotes, pull, push, Repo, type SyncResult } from '@tdvc/core';
+import { ExitCode, fetch, getUrls, listRemotes, pull, push, remoteStatus, Repo, type SyncResult } from '@tdvc/core';
 import { formatBytes, printJson, say, type OutputOptions } from '../output.js';
 import { createProgress } from '../progress.js';
 import { openRemoteByUrl } from '../remotes.js';
@@ -41,4 +41,33 @@ export function syncCommand(name: 'push' | 'fetch' | 'pull') {
     }
     return transfer.failed.length > 0 ? ExitCode.transfer : ExitCode.ok;
   };
+}
+
+export async function runRemoteStatus(g: OutputOptions, repo: Repo, remote: string | undefined, paths: string[]): Promise<void> {
+  const res = await remoteStatus(repo, openRemoteByUrl, paths, remote ? { remote } : {});
+  if (g.json) return printJson(res);
+  let clean = true;
+  for (const d of res.datasets) {
+    const show = (label: string, list: string[]): void => {
+      if (list.length === 0) return;
+      clean = false;
+      say(g, `${d.path}: ${list.length} file(s) ${label}`);
+      for (const p of list.slice(0, 20)) say(g, `\t${p}`);
+      if (list.length > 20) say(g, `\t… and ${list.length - 20} more`);
+    };
+    show(`not pushed to ${res.remote} (run 'tdvc push')`, d.notPushed);
+    show(`on ${res.remote} but not in the cache (run 'tdvc fetch')`, d.notFetched);
+    show('in neither the cache nor the remote', d.lost);
+  }
+  if (clean) say(g, `cache and remote ${res.remote} are in sync for the tracked data`);
+}
+
+export async function runGetUrl(g: OutputOptions & { rev?: string; remote?: string; presign?: number }, path: string): Promise<void> {
+  const urls = await getUrls(await Repo.open(), openRemoteByUrl, path, {
+    ...(g.rev ? { rev: g.rev } : {}),
+    ...(g.remote ? { remote: g.remote } : {}),
+    ...(g.presign !== undefined ? { presignSeconds: g.presign } : {}),
+  });
+  if (g.json) return printJson(urls);
+  process.stdout.write(urls.map((u) => (urls.length === 1 ? u.url : `${u.path}\t${u.url}`)).join('\n') + '\n');
 }

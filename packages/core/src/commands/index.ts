@@ -9,8 +9,8 @@ export type { CheckoutOptions, CheckoutResult, CheckedOutDataset } from './check
 export { getSetting, setSetting, unsetSetting, listSettings } from './config.js';
 export { addRemote, modifyRemote, removeRemote, setDefaultRemote, listRemotes, openRemote } from './remote.js';
 export type { RemoteInfo } from './remote.js';
-export { push, fetch, pull } from './sync.js';
-export type { SyncOptions, SyncResult } from './sync.js';
+export { push, fetch, pull, remoteStatus } from './sync.js';
+export type { SyncOptions, SyncResult, RemoteStatusDataset } from './sync.js';
 export { readManifest, targetEntries } from './dataset-state.js';
 export { diff } from './diff.js';
 export type { DiffResult, DatasetDiff, DiffFile } from './diff.js';
@@ -31,3 +31,5 @@ export { gc } from './gc.js';
 export type { GcOptions, GcResult, GcScope } from './gc.js';
 export { fsck } from './fsck.js';
 export type { FsckResult } from './fsck.js';
+export { resolveFiles, getUrls, openRemoteFile } from './remote-access.js';
+export type { ResolvedFile } from './remote-access.js';

@@ -104,3 +104,50 @@ export async function pull(
   const co = await checkout(repo, paths, { ...(opts.cwd ? { cwd: opts.cwd } : {}), ...(opts.force ? { force: true } : {}) });
   return { fetch: fetched, checkout: co };
 }
+
+export interface RemoteStatusDataset {
+  path: string;
+  /** files whose data is in the cache but not on the remote */
+  notPushed: string[];
+  /** files whose data is on the remote but not in the cache */
+  notFetched: string[];
+  /** files whose data is in neither place */
+  lost: string[];
+  manifestOnRemote: boolean;
+}
+
+/** `tdvc status --remote [NAME]`: what is not yet pushed, and what is not available locally. */
+export async function remoteStatus(repo: Repo, opener: RemoteOpener, paths: string[] = [], opts: SyncOptions = {}): Promise<{ remote: string; datasets: RemoteStatusDataset[] }> {
+  const sel = await selected(repo, paths, opts.cwd);
+  const remote = await openRemote(repo, opener, opts.remote, opts.jobs);
+  try {
+    const rows: Array<{ ds: Dataset; files: Array<{ path: string; oid: Oid }> }> = [];
+    const all = new Set<Oid>();
+    for (const { dataset: ds, subPaths } of sel) {
+      const files: Array<{ path: string; oid: Oid }> = [];
+      all.add(ds.pointer.oid);
+      if (ds.pointer.type === 'file') files.push({ path: ds.dataPath, oid: ds.pointer.oid });
+      else if (await repo.odb.has(ds.pointer.oid)) {
+        for (const e of await readManifest(repo, ds.pointer.oid, ds.pointerPath)) {
+          if (inScope(subPaths, e.path)) files.push({ path: `${ds.dataPath}/${e.path}`, oid: e.oid });
+        }
+      }
+      for (const f of files) all.add(f.oid);
+      rows.push({ ds, files });
+    }
+    const onRemote = await remote.has([...all]);
+    const local = await repo.odb.hasMany(all);
+    return {
+      remote: remote.name,
+      datasets: rows.map(({ ds, files }) => ({
+        path: ds.dataPath,
+        notPushed: files.filter((f) => local.has(f.oid) && !onRemote.has(f.oid)).map((f) => f.path),
+        notFetched: files.filter((f) => !local.has(f.oid) && onRemote.has(f.oid)).map((f) => f.path),
+        lost: files.filter((f) => !local.has(f.oid) && !onRemote.has(f.oid)).map((f) => f.path),
+        manifestOnRemote: onRemote.has(ds.pointer.oid),
+      })),
+    };
+  } finally {
+    await remote.close?.();
+  }
+}

@@ -15,6 +15,11 @@ export interface Remote {
   upload(oid: Oid, path: string, size: number, progress?: (bytes: number) => void): Promise<void>;
   /** Streams object `oid` to `sink`, in order. The caller verifies the hash before publishing it. */
   download(oid: Oid, sink: (chunk: Uint8Array) => Promise<void>, progress?: (bytes: number) => void): Promise<void>;
+  /**
+   * An address for object `oid` that other tools can read (s3://…, https://… when presigned,
+   * file://…). `presignSeconds` asks for a time-limited URL that needs no credentials.
+   */
+  urlFor?(oid: Oid, opts?: { presignSeconds?: number }): Promise<string>;
   /** Every object on the remote, with its size (for gc --remote and fsck --remote). */
   list?(): AsyncIterable<{ oid: Oid; size: number }>;
   /** Deletes objects (gc --remote). */
