@@ -1,0 +1,197 @@
+// S3 remote benchmark: `pnpm build && node bench/s3.mjs`.
+//
+// Starts a throwaway Ceph RGW (packages/remote-s3/dist/test/rgw.js), generates N small files and one
+// large file, and times, each into its own bucket and at the same concurrency:
+//   tdvc push / no-op push / fetch into a fresh clone   (the real CLI)
+//   /usr/bin/aws s3 sync (small files) and aws s3 cp (large file), up and down
+//   a bare SDK loop: PutObject/GetObject for the small files, lib-storage Upload + GetObject for the large one
+// and prints objects/s, MB/s and tdvc's ratio to each peer. RGW runs on memstore (RAM), on this
+// machine's cores, so figures compare clients, not storage.
+//
+// Environment:
+//   BENCH_S3_FILES=20000  BENCH_S3_FILE_KB=4  BENCH_S3_LARGE_MB=512  BENCH_S3_JOBS=32
+//   BENCH_S3_KEEP=0|1   keep the work folder (printed) after the run
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const TDVC = join(ROOT, 'packages', 'cli', 'bin', 'tdvc.js');
+const S3PKG = join(ROOT, 'packages', 'remote-s3');
+const AWS = '/usr/bin/aws';
+const env = (k, d) => (process.env[k] ? process.env[k] : d);
+const FILES = Number(env('BENCH_S3_FILES', 20000));
+const FILE_KB = Number(env('BENCH_S3_FILE_KB', 4));
+const LARGE_MB = Number(env('BENCH_S3_LARGE_MB', 512));
+const JOBS = Number(env('BENCH_S3_JOBS', 32));
+const KEEP = env('BENCH_S3_KEEP', '0') === '1';
+const MiB = 1024 * 1024;
+const PART = 16 * MiB;
+
+const require = createRequire(join(S3PKG, 'package.json'));
+const sdk = require('@aws-sdk/client-s3');
+const { Upload } = require('@aws-sdk/lib-storage');
+const { startRgw } = await import(pathToFileURL(join(S3PKG, 'dist', 'test', 'rgw.js')).href);
+
+function run(cmd, args, opts = {}) {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolvePromise(out) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}\n${err.slice(-2000)}`))));
+  });
+}
+
+async function timed(fn) {
+  const t0 = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+async function mapLimit(items, limit, fn) {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  }));
+}
+
+if (spawnSync('sh', ['-c', `command -v radosgw && test -x ${AWS}`], { stdio: 'ignore' }).status !== 0) {
+  console.error('needs Ceph RGW and awscli: apt-get install -y --no-install-recommends radosgw ceph-mon ceph-osd awscli');
+  process.exit(1);
+}
+
+const work = mkdtempSync(join(tmpdir(), 'tdvc-bench-s3-'));
+const memBytes = Math.max(4096 * MiB, (LARGE_MB * 5 + (FILES * FILE_KB * 6) / 1024 + 1024) * MiB);
+console.log(`# S3 benchmark: ${FILES} × ${FILE_KB} KiB files + 1 × ${LARGE_MB} MiB, ${JOBS} concurrent requests, work folder ${work}`);
+const rgw = await startRgw({ memBytes });
+const results = [];
+try {
+  const awsConfig = join(work, 'aws-config');
+  // the AWS CLI at the same concurrency and multipart sizes as tdvc's defaults
+  writeFileSync(awsConfig, `[default]\nregion = us-east-1\ns3 =\n  max_concurrent_requests = ${JOBS}\n  multipart_threshold = 64MB\n  multipart_chunksize = 16MB\n`);
+  const childEnv = {
+    ...process.env,
+    AWS_ACCESS_KEY_ID: rgw.accessKey,
+    AWS_SECRET_ACCESS_KEY: rgw.secretKey,
+    AWS_CONFIG_FILE: awsConfig,
+    AWS_SHARED_CREDENTIALS_FILE: join(work, 'no-credentials'),
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  };
+  delete childEnv.AWS_PROFILE;
+  const client = new sdk.S3Client({
+    endpoint: rgw.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: rgw.accessKey, secretAccessKey: rgw.secretKey },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    requestHandler: { httpAgent: { keepAlive: true, maxSockets: JOBS } },
+  });
+  const mkBucket = async (name) => client.send(new sdk.CreateBucketCommand({ Bucket: name }));
+  for (const b of ['warmup', 'tdvc', 'awscli', 'sdk']) await mkBucket(b);
+  await client.send(new sdk.PutObjectCommand({ Bucket: 'warmup', Key: 'x', Body: Buffer.from('x') }));
+
+  // data
+  const repo = join(work, 'repo');
+  const data = join(repo, 'data');
+  const names = [];
+  for (let i = 0; i < FILES; i++) {
+    const dir = join(data, String(i % 100).padStart(2, '0'));
+    if (i < 100) mkdirSync(dir, { recursive: true });
+    const p = join(dir, `f${i}.bin`);
+    writeFileSync(p, randomBytes(FILE_KB * 1024));
+    names.push(p);
+  }
+  const large = join(repo, 'large.bin');
+  {
+    const out = createWriteStream(large);
+    for (let left = LARGE_MB; left > 0; left -= 16) out.write(randomBytes(Math.min(16, left) * MiB));
+    out.end();
+    await new Promise((r) => out.on('finish', r));
+  }
+  const smallMB = (FILES * FILE_KB) / 1024;
+  const record = (tool, op, seconds, objects, mb) => {
+    results.push({ tool, op, seconds, objects, mb });
+    console.log(`${tool.padEnd(6)} ${op.padEnd(26)} ${seconds.toFixed(2).padStart(8)} s ${(objects / seconds).toFixed(0).padStart(8)} obj/s ${(mb / seconds).toFixed(1).padStart(8)} MB/s`);
+  };
+
+  // tdvc
+  const tdvc = (cwd, ...args) => run(process.execPath, [TDVC, ...args], { cwd, env: childEnv });
+  spawnSync('git', ['init', '-q', '-b', 'main'], { cwd: repo });
+  await tdvc(repo, 'init');
+  const addS = await timed(() => tdvc(repo, 'add', 'data', 'large.bin'));
+  console.log(`(tdvc add of the data set: ${addS.toFixed(1)} s, not part of the comparison)`);
+  await tdvc(repo, 'remote', 'add', '-d', 's3r', 's3://tdvc/bench');
+  await tdvc(repo, 'remote', 'modify', 's3r', 'endpoint_url', rgw.endpoint);
+  record('tdvc', 'push small', await timed(() => tdvc(repo, 'push', '-j', String(JOBS), 'data')), FILES, smallMB);
+  record('tdvc', 'push large', await timed(() => tdvc(repo, 'push', '-j', String(JOBS), 'large.bin')), 1, LARGE_MB);
+  record('tdvc', 'no-op push (all)', await timed(() => tdvc(repo, 'push', '-j', String(JOBS))), FILES + 2, 0);
+  spawnSync('git', ['add', '.'], { cwd: repo });
+  spawnSync('git', ['-c', 'user.name=b', '-c', 'user.email=b@b', 'commit', '-qm', 'bench'], { cwd: repo });
+  const clone = join(work, 'clone');
+  spawnSync('git', ['clone', '-q', repo, clone]);
+  record('tdvc', 'fetch small', await timed(() => tdvc(clone, 'fetch', '-j', String(JOBS), 'data')), FILES, smallMB);
+  record('tdvc', 'fetch large', await timed(() => tdvc(clone, 'fetch', '-j', String(JOBS), 'large.bin')), 1, LARGE_MB);
+  const coS = await timed(() => tdvc(clone, 'checkout'));
+  console.log(`(tdvc checkout after fetch: ${coS.toFixed(1)} s, not part of the comparison)`);
+
+  // AWS CLI
+  const aws = (...args) => run(AWS, ['--endpoint-url', rgw.endpoint, '--no-progress', ...args], { env: childEnv });
+  record('awscli', 'sync up small', await timed(() => aws('s3', 'sync', '--only-show-errors', data, 's3://awscli/data')), FILES, smallMB);
+  record('awscli', 'cp up large', await timed(() => aws('s3', 'cp', '--only-show-errors', large, 's3://awscli/large.bin')), 1, LARGE_MB);
+  record('awscli', 'no-op sync (small)', await timed(() => aws('s3', 'sync', '--only-show-errors', data, 's3://awscli/data')), FILES, 0);
+  const down = join(work, 'aws-down');
+  record('awscli', 'sync down small', await timed(() => aws('s3', 'sync', '--only-show-errors', 's3://awscli/data', join(down, 'data'))), FILES, smallMB);
+  record('awscli', 'cp down large', await timed(() => aws('s3', 'cp', '--only-show-errors', 's3://awscli/large.bin', join(down, 'large.bin'))), 1, LARGE_MB);
+
+  // bare SDK at the same concurrency
+  const keys = names.map((p, i) => ({ p, key: `data/${i}` }));
+  record('sdk', 'PutObject small', await timed(() => mapLimit(keys, JOBS, async ({ p, key }) => {
+    await client.send(new sdk.PutObjectCommand({ Bucket: 'sdk', Key: key, Body: readFileSync(p) }));
+  })), FILES, smallMB);
+  record('sdk', 'Upload large', await timed(async () => {
+    const { createReadStream } = await import('node:fs');
+    await new Upload({ client, params: { Bucket: 'sdk', Key: 'large.bin', Body: createReadStream(large) }, partSize: PART, queueSize: Math.min(JOBS, 16) }).done();
+  }), 1, LARGE_MB);
+  const sdkDown = join(work, 'sdk-down');
+  mkdirSync(sdkDown);
+  record('sdk', 'GetObject small', await timed(() => mapLimit(keys, JOBS, async ({ key }, i) => {
+    const res = await client.send(new sdk.GetObjectCommand({ Bucket: 'sdk', Key: key }));
+    writeFileSync(join(sdkDown, key.replace('/', '_')), await res.Body.transformToByteArray());
+  })), FILES, smallMB);
+  record('sdk', 'GetObject large', await timed(async () => {
+    const res = await client.send(new sdk.GetObjectCommand({ Bucket: 'sdk', Key: 'large.bin' }));
+    await pipeline(res.Body, createWriteStream(join(sdkDown, 'large.bin')));
+  }), 1, LARGE_MB);
+  client.destroy();
+
+  // ratios: > 1 means tdvc is faster
+  const get = (tool, op) => results.find((r) => r.tool === tool && r.op === op);
+  const ratio = (a, b) => (a && b ? (b.seconds / a.seconds).toFixed(2) : 'n/a');
+  console.log('\n# tdvc speed relative to peers (peer time / tdvc time; > 1 = tdvc faster)');
+  const rows = [
+    ['upload small', get('tdvc', 'push small'), get('awscli', 'sync up small'), get('sdk', 'PutObject small')],
+    ['upload large', get('tdvc', 'push large'), get('awscli', 'cp up large'), get('sdk', 'Upload large')],
+    ['no-op upload', get('tdvc', 'no-op push (all)'), get('awscli', 'no-op sync (small)'), undefined],
+    ['download small', get('tdvc', 'fetch small'), get('awscli', 'sync down small'), get('sdk', 'GetObject small')],
+    ['download large', get('tdvc', 'fetch large'), get('awscli', 'cp down large'), get('sdk', 'GetObject large')],
+  ];
+  console.log(`${'operation'.padEnd(16)} ${'vs aws cli'.padStart(10)} ${'vs bare SDK'.padStart(12)}`);
+  for (const [op, t, a, s] of rows) console.log(`${op.padEnd(16)} ${ratio(t, a).padStart(10)} ${ratio(t, s).padStart(12)}`);
+  // a sanity check that the round trip is whole
+  const h = (p) => createHash('sha256').update(readFileSync(p)).digest('hex');
+  if (h(join(clone, 'large.bin')) !== h(large)) throw new Error('large.bin differs after the round trip');
+  if (readdirSync(join(clone, 'data')).length !== Math.min(100, FILES)) throw new Error('data/ incomplete after the round trip');
+} finally {
+  await rgw.stop();
+  if (!KEEP) rmSync(work, { recursive: true, force: true });
+}
