@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { remoteObjectKey, TdvcError, type Oid, type Remote, type RemoteSettings } from '@tdvc/core';
 import { createS3Client } from './client.js';
 import { isNotFound, retryKind, toTdvcError } from './errors.js';
@@ -276,6 +277,43 @@ export class S3Remote implements Remote {
         await new Promise((r) => setTimeout(r, Math.min(this.retry.maxMs, this.retry.baseMs * 2 ** (attempt - 1))));
       }
     }
+  }
+
+  /** `s3://bucket/key`, or with `presignSeconds` an https URL anyone can GET until it expires. */
+  async urlFor(oid: Oid, opts: { presignSeconds?: number } = {}): Promise<string> {
+    const key = this.keyOf(oid);
+    if (opts.presignSeconds === undefined) return `s3://${this.settings.bucket}/${key}`;
+    if (opts.presignSeconds > 7 * 24 * 3600) {
+      throw new TdvcError('EUSAGE', `presigned URLs last at most 7 days (604800 s), not ${opts.presignSeconds} s`, { hint: 'use a shorter --presign' });
+    }
+    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.settings.bucket, Key: key }), { expiresIn: opts.presignSeconds });
+  }
+
+  /** Every object under the prefix's layout folder, page by page. */
+  async *list(): AsyncIterable<{ oid: Oid; size: number }> {
+    const layout = this.fanPrefix('00').slice(0, -3);
+    let token: string | undefined;
+    do {
+      const res = await this.send(`listing ${layout}`, () =>
+        this.client.send(new ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: layout, MaxKeys: LIST_PAGE, ...(token ? { ContinuationToken: token } : {}) })),
+      );
+      for (const o of res.Contents ?? []) {
+        const oid = o.Key ? o.Key.slice(layout.length).replace('/', '') : '';
+        if (/^[0-9a-f]{64}$/.test(oid)) yield { oid, size: o.Size ?? 0 };
+      }
+      token = res.IsTruncated ? res.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  /**
+   * One DeleteObject per object, concurrently: DeleteObjects needs a body checksum that several
+   * S3-compatible stores reject.
+   */
+  async remove(oids: readonly Oid[]): Promise<void> {
+    await mapLimit([...oids], this.settings.jobs, async (oid) => {
+      const key = this.keyOf(oid);
+      await this.send(`deleting ${key}`, () => this.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: key })));
+    });
   }
 
   async close(): Promise<void> {

@@ -201,4 +201,48 @@ describe('tdvc CLI with an s3:// remote on a real Ceph RGW', { skip: skip ?? fal
       await proxy.close();
     }
   });
+
+  test('get-url gives s3:// and presigned URLs that serve the exact bytes; status --remote and gc --remote work on S3', async () => {
+    const bucket = await newBucket(admin);
+    const root = await repoWithRemote(bucket);
+    const model = randomBytes(50_000);
+    writeTree(root, { 'model.bin': model, 'data/a.txt': 'a', 'data/b.txt': 'b' });
+    assert.equal((await tdvc(root, ['add', 'model.bin', 'data'], env)).code, 0);
+    const before = JSON.parse((await tdvc(root, ['status', '--remote', '--json'], env)).stdout) as { datasets: Array<{ path: string; notPushed: string[] }> };
+    assert.deepEqual(before.datasets.find((d) => d.path === 'data')!.notPushed, ['data/a.txt', 'data/b.txt']);
+    assert.equal((await tdvc(root, ['push'], env)).code, 0);
+    const synced = JSON.parse((await tdvc(root, ['status', '--remote', '--json'], env)).stdout) as { datasets: Array<{ notPushed: string[] }> };
+    assert.ok(synced.datasets.every((d) => d.notPushed.length === 0));
+
+    const plain = await tdvc(root, ['get-url', 'model.bin'], env);
+    assert.equal(plain.code, 0, plain.stderr);
+    const oid = hashBytes(model);
+    assert.equal(plain.stdout.trim(), `s3://${bucket}/prefix/b3v1/${oid.slice(0, 2)}/${oid.slice(2)}`);
+    const signed = await tdvc(root, ['get-url', 'model.bin', '--presign', '300'], env);
+    assert.equal(signed.code, 0, signed.stderr);
+    const res = await fetch(signed.stdout.trim());
+    assert.equal(res.status, 200);
+    assert.deepEqual(Buffer.from(await res.arrayBuffer()), model, 'the presigned URL serves the tracked bytes without credentials');
+
+    // b.txt is replaced: its old object is only referenced by the workspace's previous version
+    writeTree(root, { 'data/b.txt': 'B2' });
+    assert.equal((await tdvc(root, ['add', 'data'], env)).code, 0);
+    assert.equal((await tdvc(root, ['push'], env)).code, 0);
+    const oldB = hashBytes(Buffer.from('b'));
+    const dry = await tdvc(root, ['gc', '--workspace', '--remote', 's3r', '--json'], env);
+    assert.equal(dry.code, 0, dry.stderr);
+    const plan = JSON.parse(dry.stdout) as { dryRun: boolean; removed: Array<{ oid: string }> };
+    assert.equal(plan.dryRun, true);
+    assert.ok(plan.removed.some((r) => r.oid === oldB), 'the replaced file is listed');
+    assert.ok(!plan.removed.some((r) => r.oid === oid), 'the model is referenced and kept');
+    const done = await tdvc(root, ['gc', '--workspace', '--remote', 's3r', '--force', '--json'], env);
+    assert.equal(done.code, 0, done.stderr);
+    const after = await admin.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'prefix/b3v1/' }));
+    const keys = new Set((after.Contents ?? []).map((o) => o.Key));
+    assert.ok(!keys.has(`prefix/b3v1/${oldB.slice(0, 2)}/${oldB.slice(2)}`));
+    assert.ok(keys.has(`prefix/b3v1/${oid.slice(0, 2)}/${oid.slice(2)}`));
+    const fsck = await tdvc(root, ['fsck', '--remote', 's3r', '--json'], env);
+    assert.equal(fsck.code, 0, fsck.stderr);
+    assert.equal((JSON.parse(fsck.stdout) as { checked: number }).checked, keys.size);
+  });
 });
