@@ -48,12 +48,23 @@ export async function pushObjects(odb: ObjectStore, remote: Remote, items: Trans
   const result: TransferResult = { transferred: 0, bytes: 0, skipped: all.length - todo.length, failed: [] };
   const totalBytes = todo.reduce((s, i) => s + i.size, 0);
   let done = 0;
-  const report = (): void => opts.onProgress?.({ done, total: todo.length, bytes: result.bytes, totalBytes });
+  // bytes of objects still in flight, as the remote reports them, so large files move the bar
+  let moving = 0;
+  const report = (): void => opts.onProgress?.({ done, total: todo.length, bytes: result.bytes + moving, totalBytes });
   const failedFiles = new Set<Oid>();
   const run = async (batch: TransferItem[]): Promise<void> => {
     await forEachLimit(batch, opts.jobs ?? 32, async (it) => {
       try {
-        await remote.upload(it.oid, odb.pathOf(it.oid), it.size);
+        let sent = 0;
+        try {
+          await remote.upload(it.oid, odb.pathOf(it.oid), it.size, (b) => {
+            sent += b;
+            moving += b;
+            report();
+          });
+        } finally {
+          moving -= sent;
+        }
         result.transferred++;
         result.bytes += it.size;
       } catch (err) {
@@ -87,7 +98,10 @@ export async function fetchObjects(odb: ObjectStore, remote: Remote, items: Tran
   await forEachLimit(todo, opts.jobs ?? 32, async (it) => {
     const writer = await odb.openWriter(it.oid, `${remote.name}:${it.oid}`);
     try {
-      await remote.download(it.oid, (chunk) => writer.write(chunk));
+      await remote.download(it.oid, async (chunk) => {
+        await writer.write(chunk);
+        opts.onProgress?.({ done, total: todo.length, bytes: result.bytes + chunk.byteLength, totalBytes });
+      });
       await writer.commit();
       result.transferred++;
       result.bytes += writer.bytesWritten;
