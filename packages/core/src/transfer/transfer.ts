@@ -95,13 +95,19 @@ export async function fetchObjects(odb: ObjectStore, remote: Remote, items: Tran
   const result: TransferResult = { transferred: 0, bytes: 0, skipped: all.length - todo.length, failed: [] };
   const totalBytes = todo.reduce((s, i) => s + i.size, 0);
   let done = 0;
+  let moving = 0;
   await forEachLimit(todo, opts.jobs ?? 32, async (it) => {
     const writer = await odb.openWriter(it.oid, `${remote.name}:${it.oid}`);
     try {
-      await remote.download(it.oid, async (chunk) => {
-        await writer.write(chunk);
-        opts.onProgress?.({ done, total: todo.length, bytes: result.bytes + chunk.byteLength, totalBytes });
-      });
+      try {
+        await remote.download(it.oid, async (chunk) => {
+          await writer.write(chunk);
+          moving += chunk.byteLength;
+          opts.onProgress?.({ done, total: todo.length, bytes: result.bytes + moving, totalBytes });
+        });
+      } finally {
+        moving -= writer.bytesWritten;
+      }
       await writer.commit();
       result.transferred++;
       result.bytes += writer.bytesWritten;
