@@ -1,0 +1,268 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { forEachLimit, hashFile, LAYOUT, parseManifest, parsePointer } from '@tdvc/core';
+import { git, tdvc, tempDir, TDVC_BIN } from './helpers.js';
+
+/**
+ * Crash safety: `kill -9` in the middle of `tdvc add` / `tdvc checkout`, at several moments,
+ * must never leave a cache object whose bytes do not match its name, a torn pointer file or a
+ * half-written workspace file under its final name; running the command again finishes the job.
+ */
+
+const HAVE_B3SUM = spawnSync('b3sum', ['--version']).status === 0;
+const SMALL_FILES = 3000;
+const BIG = 200 << 20;
+
+/**
+ * Everything happens under one scratch folder: a tmpfs when we may mount one (a killed process
+ * leaves the page cache exactly as on disk, and it keeps ~2 GB of writes off a slow disk),
+ * otherwise the system temp folder.
+ */
+let work = { path: '', cleanup: () => {} };
+let template = { path: '' };
+let repoSeq = 0;
+/** rel path (inside data/) → BLAKE3 of the template's files */
+const expected = new Map<string, string>();
+
+before(async () => {
+  work = tempDir('tdvc-crash-');
+  if (process.platform === 'linux' && process.getuid?.() === 0) {
+    const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=2g', 'tmpfs', work.path]);
+    if (m.status === 0) {
+      const dir = work.path;
+      work = { path: dir, cleanup: () => (spawnSync('umount', [dir]), rmSync(dir, { recursive: true, force: true })) };
+    }
+  }
+  template = { path: join(work.path, 'template') };
+  const data = join(template.path, 'data');
+  for (let i = 0; i < SMALL_FILES; i++) {
+    const rel = `part${i % 10}/f${i}.txt`;
+    if (i < 10) mkdirSync(join(data, `part${i}`), { recursive: true });
+    const fd = openSync(join(data, rel), 'w');
+    writeSync(fd, `small file ${i}\n${'x'.repeat(i % 97)}`);
+    closeSync(fd);
+  }
+  const chunk = randomBytes(1 << 20);
+  const fd = openSync(join(data, 'big.bin'), 'w');
+  for (let i = 0; i < BIG >> 20; i++) {
+    chunk.writeUInt32LE(i, 0); // every MiB differs
+    writeSync(fd, chunk);
+  }
+  closeSync(fd);
+  const rels = listFiles(data);
+  const oids = await hashAll(rels.map((rel) => join(data, rel)));
+  rels.forEach((rel, i) => expected.set(rel, oids[i]!));
+  assert.equal(expected.size, SMALL_FILES + 1);
+});
+after(() => work.cleanup());
+
+/** Every non-directory under `dir`, as '/'-separated relative paths. */
+function listFiles(dir: string, rel = ''): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(join(dir, rel))) {
+    const r = rel === '' ? name : `${rel}/${name}`;
+    if (lstatSync(join(dir, r)).isDirectory()) out.push(...listFiles(dir, r));
+    else out.push(r);
+  }
+  return out.sort();
+}
+
+/** A Git repository with tdvc initialised and a copy of the template dataset in data/. */
+async function repoWithData(): Promise<{ root: string; cleanup: () => void }> {
+  const root = join(work.path, `repo${repoSeq++}`);
+  mkdirSync(root);
+  const cleanup = (): void => rmSync(root, { recursive: true, force: true });
+  git(root, 'init', '-q', '-b', 'main');
+  const init = await tdvc(root, ['init']);
+  assert.equal(init.code, 0, init.stderr);
+  const cp = spawnSync('cp', ['-a', join(template.path, 'data'), join(root, 'data')]);
+  assert.equal(cp.status, 0, String(cp.stderr));
+  return { root, cleanup };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Starts `tdvc ARGS`, waits until `ready()` holds (or the command ends), waits `delayMs` more,
+ * then SIGKILLs it. Returns whether the kill landed while the command was still running.
+ */
+async function runAndKill(cwd: string, args: string[], ready: () => boolean, delayMs: number): Promise<{ killed: boolean; code: number | null }> {
+  const child = spawn(process.execPath, [TDVC_BIN, ...args], { cwd, stdio: 'ignore' });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  let done = false;
+  void exited.then(() => (done = true));
+  const t0 = Date.now();
+  while (!done && !ready() && Date.now() - t0 < 30_000) await sleep(2);
+  if (delayMs > 0 && !done) await sleep(delayMs);
+  if (!done) child.kill('SIGKILL');
+  const { code, signal } = await exited;
+  return { killed: signal === 'SIGKILL', code };
+}
+
+/**
+ * BLAKE3 of many files: with the independent `b3sum` binary when it is installed (one process per
+ * 500 files, far faster than thousands of opens through the test's libuv pool), else with tdvc's own.
+ */
+async function hashAll(paths: string[]): Promise<string[]> {
+  if (HAVE_B3SUM) {
+    const out: string[] = [];
+    for (let i = 0; i < paths.length; i += 500) {
+      const r = spawnSync('b3sum', ['--no-names', '--', ...paths.slice(i, i + 500)], { encoding: 'utf8', maxBuffer: 1 << 26 });
+      assert.equal(r.status, 0, r.stderr);
+      out.push(...r.stdout.split('\n').filter((l) => l !== ''));
+    }
+    assert.equal(out.length, paths.length);
+    return out;
+  }
+  const out: string[] = new Array(paths.length);
+  await forEachLimit(paths.keys(), 32, async (i) => void (out[i] = (await hashFile(paths[i]!)).oid));
+  return out;
+}
+
+/** Every object under its final name hashes to that name; returns their ids. */
+async function verifyCache(root: string): Promise<Set<string>> {
+  const base = join(root, '.tdvc', 'cache', LAYOUT);
+  const names: string[] = [];
+  if (!existsSync(base)) return new Set();
+  for (const fan of readdirSync(base)) {
+    for (const name of readdirSync(join(base, fan))) {
+      if (name.startsWith('.')) continue; // a killed writer's temp file: never looked up
+      assert.match(`${fan}/${name}`, /^[0-9a-f]{2}\/[0-9a-f]{62}$/, `only objects and dot-temp files in the cache: ${fan}/${name}`);
+      names.push(fan + name);
+    }
+  }
+  const found = await hashAll(names.map((n) => join(base, n.slice(0, 2), n.slice(2))));
+  names.forEach((n, i) => assert.equal(found[i], n, `object ${n.slice(0, 2)}/${n.slice(2)} must hold the bytes its name says`));
+  return new Set(names);
+}
+
+/** A pointer file is either absent or complete, and then everything it names is in the cache. */
+function verifyPointer(root: string, cached: Set<string>): 'absent' | 'valid' {
+  const p = join(root, 'data.tdvc');
+  if (!existsSync(p)) return 'absent';
+  const ptr = parsePointer(readFileSync(p, 'utf8'), 'data.tdvc');
+  assert.equal(ptr.type, 'dir');
+  assert.ok(cached.has(ptr.oid), 'the manifest of a written pointer is in the cache');
+  const entries = parseManifest(readFileSync(join(root, '.tdvc', 'cache', LAYOUT, ptr.oid.slice(0, 2), ptr.oid.slice(2)), 'utf8'), 'manifest');
+  assert.deepEqual(new Map(entries.map((e) => [e.path, e.oid])), expected, 'the pointer records the whole dataset');
+  for (const e of entries) assert.ok(cached.has(e.oid), `object of ${e.path} is in the cache`);
+  return 'valid';
+}
+
+/** The dataset folder holds exactly the expected files (or, with `partial`, a subset), each complete. */
+async function verifyWorkspace(root: string, partial: boolean): Promise<number> {
+  const dir = join(root, 'data');
+  const files = existsSync(dir) ? listFiles(dir) : [];
+  for (const rel of files) {
+    assert.ok(expected.has(rel), `unexpected file in the dataset folder (a temp file?): data/${rel}`);
+    assert.ok(lstatSync(join(dir, rel)).isFile() || lstatSync(join(dir, rel)).isSymbolicLink(), `data/${rel} is a file`);
+  }
+  const found = await hashAll(files.map((rel) => join(dir, rel)));
+  files.forEach((rel, i) => assert.equal(found[i], expected.get(rel), `data/${rel} is complete and correct`));
+  if (!partial) assert.equal(files.length, expected.size, 'every file is there');
+  return files.length;
+}
+
+async function assertClean(root: string): Promise<void> {
+  const st = await tdvc(root, ['status', '--json']);
+  assert.equal(st.code, 0, st.stderr);
+  assert.equal((JSON.parse(st.stdout) as { clean: boolean }).clean, true, st.stdout);
+}
+
+/** Temp files a killed writer left in the cache's fan-out folders (harmless, but they take space). */
+function cacheTempFiles(root: string): number {
+  const base = join(root, '.tdvc', 'cache', LAYOUT);
+  if (!existsSync(base)) return 0;
+  return readdirSync(base).reduce((n, fan) => n + readdirSync(join(base, fan)).filter((f) => f.startsWith('.')).length, 0);
+}
+
+function scratchDirs(root: string): string[] {
+  const tmp = join(root, '.tdvc', 'tmp');
+  return existsSync(tmp) ? readdirSync(tmp).filter((n) => n.startsWith('scratch-')) : [];
+}
+
+test('kill -9 during tdvc add (3,000 files + 200 MiB) at several moments; a re-run finishes cleanly', { timeout: 120_000 }, async () => {
+  const outcomes: string[] = [];
+  for (const delayMs of [0, 300, 900]) {
+    const { root, cleanup } = await repoWithData();
+    try {
+      const cacheLayout = join(root, '.tdvc', 'cache', LAYOUT);
+      const run = await runAndKill(root, ['add', 'data'], () => existsSync(cacheLayout), delayMs);
+      const cached = await verifyCache(root);
+      const pointer = verifyPointer(root, cached);
+      outcomes.push(`${delayMs} ms: ${run.killed ? 'killed' : `exited ${run.code}`}, ${cached.size} objects, ${cacheTempFiles(root)} temp files, pointer ${pointer}`);
+      await verifyWorkspace(root, false); // add never damages the data it reads
+
+      const again = await tdvc(root, ['add', 'data']);
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal(verifyPointer(root, await verifyCache(root)), 'valid');
+      await verifyWorkspace(root, false);
+      await assertClean(root);
+      assert.deepEqual(scratchDirs(root), [], 'the killed run’s scratch folder was cleaned up');
+    } finally {
+      cleanup();
+    }
+  }
+  console.log(`# add kills: ${outcomes.join('; ')}`);
+  assert.ok(outcomes.some((o) => o.includes('killed')), `at least one kill landed mid-way: ${outcomes.join('; ')}`);
+});
+
+test('kill -9 during tdvc checkout of a deleted dataset at several moments; a re-run restores it exactly', { timeout: 120_000 }, async () => {
+  const { root, cleanup } = await repoWithData();
+  const outcomes: string[] = [];
+  try {
+    const added = await tdvc(root, ['add', 'data']);
+    assert.equal(added.code, 0, added.stderr);
+    const folderMade = (): boolean => existsSync(join(root, 'data'));
+    const firstFile = (): boolean => folderMade() && listFiles(join(root, 'data')).length > 0;
+    for (const [what, ready, delayMs] of [
+      ['folder created', folderMade, 0],
+      ['first file written', firstFile, 0],
+      ['first file written', firstFile, 150],
+    ] as const) {
+      rmSync(join(root, 'data'), { recursive: true, force: true });
+      const run = await runAndKill(root, ['checkout'], ready, delayMs);
+      const present = await verifyWorkspace(root, true); // only complete files under final names
+      outcomes.push(`${what} + ${delayMs} ms: ${run.killed ? 'killed' : `exited ${run.code}`}, ${present}/${expected.size} files present`);
+      assert.equal(verifyPointer(root, await verifyCache(root)), 'valid', 'checkout does not touch the pointer');
+
+      const again = await tdvc(root, ['checkout']);
+      assert.equal(again.code, 0, again.stderr);
+      await verifyWorkspace(root, false);
+      await assertClean(root);
+      assert.deepEqual(scratchDirs(root), [], 'no scratch folders left');
+    }
+  } finally {
+    cleanup();
+  }
+  console.log(`# checkout kills: ${outcomes.join('; ')}`);
+  assert.ok(outcomes.some((o) => o.includes('killed')), `at least one kill landed mid-way: ${outcomes.join('; ')}`);
+});
+
+test('after a killed add, tdvc fsck removes the dead writer’s temp files from the cache and finds nothing corrupt', { timeout: 120_000 }, async () => {
+  const { root, cleanup } = await repoWithData();
+  try {
+    const run = await runAndKill(root, ['add', 'data'], () => cacheTempFiles(root) > 0, 0);
+    assert.ok(run.killed, 'killed while writing to the cache');
+    assert.ok(cacheTempFiles(root) > 0, 'the killed writer left a temp file (e.g. part of a 200 MiB copy)');
+    const fsck = await tdvc(root, ['fsck', '--json']);
+    const report = JSON.parse(fsck.stdout) as { ok: boolean; corrupt: unknown[]; removedTemps: string[] };
+    assert.deepEqual(report.corrupt, [], 'nothing under a final name is corrupt');
+    assert.ok(report.removedTemps.length > 0, fsck.stdout);
+    assert.equal(fsck.code, 4, 'fsck exits non-zero when it had to repair something');
+    const left = spawnSync('find', ['.tdvc/cache', '-name', '.*'], { cwd: root, encoding: 'utf8' }).stdout;
+    assert.equal(cacheTempFiles(root), 0, `stale temp files of the killed add are gone:\n${left}`);
+    assert.equal((await tdvc(root, ['fsck'])).code, 0, 'a second fsck finds nothing to do');
+    await verifyCache(root);
+    const again = await tdvc(root, ['add', 'data']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(verifyPointer(root, await verifyCache(root)), 'valid');
+    await assertClean(root);
+  } finally {
+    cleanup();
+  }
+});

@@ -1,0 +1,103 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, mkdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hashBytes, scanPath, StatIndex } from '../src/index.js';
+
+function tmp(): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'tdvc-index-'));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+const OID = 'c'.repeat(64);
+const T = 1_700_000_000; // whole seconds, so every filesystem stores it exactly
+
+test('stat index: an entry is trusted only when its mtime is older than the index file', async () => {
+  const { dir, cleanup } = tmp();
+  try {
+    const indexDir = join(dir, 'index');
+    const idx = StatIndex.load(indexDir, 'data');
+    const key = (mtimeMs: number) => ({ ino: 42, size: 10, mtimeMs });
+    idx.record('old', key(T * 1000 - 1), OID);
+    idx.record('same', key(T * 1000), OID);
+    idx.record('newer', key(T * 1000 + 1), OID);
+    await idx.save();
+    const file = StatIndex.fileFor(indexDir, 'data');
+    utimesSync(file, T, T);
+
+    const loaded = StatIndex.load(indexDir, 'data');
+    assert.equal(loaded.size, 3);
+    assert.equal(loaded.lookup('old', key(T * 1000 - 1)), OID, 'older than the index: trusted');
+    assert.equal(loaded.lookup('same', key(T * 1000)), undefined, 'same tick as the index: racy, not trusted');
+    assert.equal(loaded.lookup('newer', key(T * 1000 + 1)), undefined, 'newer than the index: not trusted');
+    // any stat difference is a miss
+    assert.equal(loaded.lookup('old', { ino: 43, size: 10, mtimeMs: T * 1000 - 1 }), undefined);
+    assert.equal(loaded.lookup('old', { ino: 42, size: 11, mtimeMs: T * 1000 - 1 }), undefined);
+    assert.equal(loaded.lookup('old', { ino: 42, size: 10, mtimeMs: T * 1000 - 2 }), undefined);
+    assert.equal(loaded.lookup('absent', key(0)), undefined);
+
+    // once the index is rewritten later, the same entries become trustworthy
+    utimesSync(file, T + 10, T + 10);
+    const later = StatIndex.load(indexDir, 'data');
+    assert.equal(later.lookup('same', key(T * 1000)), OID);
+    assert.equal(later.lookup('newer', key(T * 1000 + 1)), OID);
+  } finally {
+    cleanup();
+  }
+});
+
+test('stat index: a file rewritten within the index tick (same size, same mtime) is hashed again by scan', async () => {
+  const { dir, cleanup } = tmp();
+  try {
+    const data = join(dir, 'data');
+    const indexDir = join(dir, 'index');
+    mkdirSync(data);
+    const f = join(data, 'f.txt');
+    writeFileSync(f, 'aaaa');
+    utimesSync(f, T, T);
+    const first = StatIndex.load(indexDir, 'data');
+    const s1 = await scanPath(data, first);
+    assert.equal(s1.kind, 'dir');
+    if (s1.kind !== 'dir') return;
+    assert.equal(s1.files[0]!.oid, hashBytes(Buffer.from('aaaa')));
+    await first.save();
+    const file = StatIndex.fileFor(indexDir, 'data');
+    utimesSync(file, T, T); // the index was saved in the same timestamp tick...
+
+    const ino = statSync(f).ino;
+    writeFileSync(f, 'bbbb'); // ...as this same-size rewrite, which keeps the inode
+    utimesSync(f, T, T);
+    assert.equal(statSync(f).ino, ino);
+
+    const s2 = await scanPath(data, StatIndex.load(indexDir, 'data'));
+    assert.equal(s2.kind, 'dir');
+    if (s2.kind !== 'dir') return;
+    assert.equal(s2.hashed, 1, 'the racy entry was not trusted');
+    assert.equal(s2.files[0]!.oid, hashBytes(Buffer.from('bbbb')));
+
+    // control: with the index clearly newer than the file, the entry is trusted without reading
+    const idx = StatIndex.load(indexDir, 'data');
+    idx.record('f.txt', statSync(f), hashBytes(Buffer.from('bbbb')));
+    await idx.save(true);
+    utimesSync(file, T + 5, T + 5);
+    const s3 = await scanPath(data, StatIndex.load(indexDir, 'data'));
+    assert.equal(s3.kind === 'dir' && s3.hashed, 0);
+  } finally {
+    cleanup();
+  }
+});
+
+test('stat index: a damaged index file is just a cold cache', () => {
+  const { dir, cleanup } = tmp();
+  try {
+    const indexDir = join(dir, 'index');
+    mkdirSync(indexDir);
+    writeFileSync(StatIndex.fileFor(indexDir, 'data'), '{"v":1,"rows":{"a":[1,2');
+    assert.equal(StatIndex.load(indexDir, 'data').size, 0);
+    writeFileSync(StatIndex.fileFor(indexDir, 'data'), '{"v":99,"rows":{"a":[1,2,3,"x"]}}');
+    assert.equal(StatIndex.load(indexDir, 'data').size, 0);
+  } finally {
+    cleanup();
+  }
+});

@@ -1,0 +1,194 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CorruptObjectError, ExitCode, hashBytes, hashWorkspaceFile, LAYOUT, ObjectStore, TdvcError } from '../src/index.js';
+
+function tmp(): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'tdvc-store-'));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Every file under the store's layout folder, relative to it (temp files included). */
+function storeFiles(root: string): string[] {
+  const base = join(root, LAYOUT);
+  const out: string[] = [];
+  let fans: string[] = [];
+  try {
+    fans = readdirSync(base);
+  } catch {
+    return out;
+  }
+  for (const fan of fans) for (const name of readdirSync(join(base, fan))) out.push(`${fan}/${name}`);
+  return out.sort();
+}
+
+function pseudoRandom(size: number, seed: number): Buffer {
+  const b = Buffer.alloc(size);
+  let x = seed;
+  for (let i = 0; i < size; i += 4) {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    b.writeUInt32LE(x, i >= size - 3 ? size - 4 : i);
+  }
+  return b;
+}
+
+test('store: putBytes is idempotent and stores the object read-only under its hash', async () => {
+  const { dir, cleanup } = tmp();
+  try {
+    const store = new ObjectStore(join(dir, 'cache'));
+    const data = Buffer.from('hello tdvc\n');
+    const first = await store.putBytes(data);
+    assert.equal(first.oid, hashBytes(data));
+    assert.equal(first.size, data.length);
+    assert.equal(first.created, true);
+    const path = store.pathOf(first.oid);
+    const st1 = statSync(path);
+    assert.equal(st1.mode & 0o777, 0o444, 'objects are read-only');
+    const second = await store.putBytes(Buffer.from('hello tdvc\n'));
+    assert.deepEqual(second, { ...first, created: false });
+    assert.equal(statSync(path).ino, st1.ino, 'the existing object was not rewritten');
+    assert.deepEqual(storeFiles(store.root), [`${first.oid.slice(0, 2)}/${first.oid.slice(2)}`], 'no temp files left');
+    assert.deepEqual(readFileSync(path), data);
+    assert.equal(await store.has(first.oid), true);
+    assert.deepEqual(await store.read(first.oid), data);
+    assert.equal(await store.has(hashBytes(Buffer.from('other'))), false);
+  } finally {
+    cleanup();
+  }
+});
+
+test('store: putFile stores small and large (streamed) files read-only with the right hash', async () => {
+  const { dir, cleanup } = tmp();
+  try {
+    const store = new ObjectStore(join(dir, 'cache'));
+    for (const size of [0, 100, 9 * 1024 * 1024 + 5]) {
+      const data = pseudoRandom(size, size + 1);
+      const src = join(dir, `src-${size}`);
+      writeFileSync(src, data);
+      const res = await store.putFile(src);
+      assert.equal(res.oid, hashBytes(data), `hash of ${size} B`);
+      assert.equal(res.size, size);
+      assert.equal(res.created, true);
+      assert.equal(statSync(store.pathOf(res.oid)).mode & 0o777, 0o444, `${size} B object is read-only`);
+      assert.equal(hashBytes(readFileSync(store.pathOf(res.oid))), res.oid);
+      assert.equal((await store.putFile(src)).created, false, 'adding the same file again is a no-op');
+    }
+    assert.equal(storeFiles(store.root).filter((n) => n.includes('.tmp')).length, 0, 'no temp files left');
+  } finally {
+    cleanup();
+  }
+});
+
+test('store: read() of a corrupted object throws CorruptObjectError with expected and found', async () => {
+  const { dir, cleanup } = tmp();
+  try {
+    const store = new ObjectStore(join(dir, 'cache'));
+    const { oid } = await store.putBytes(Buffer.from('original content'));
+    const path = store.pathOf(oid);
+    chmodSync(path, 0o644);
+    writeFileSync(path, 'tampered content');
+    chmodSync(path, 0o444);
+    await assert.rejects(store.read(oid), (err: unknown) => {
+      assert.ok(err instanceof CorruptObjectError, String(err));
+      assert.equal(err.code, 'ECORRUPT');
+      assert.equal(err.exitCode, ExitCode.integrity);
+      assert.equal(err.data['expected'], oid);
+      assert.equal(err.data['found'], hashBytes(Buffer.from('tampered content')));
+      assert.match(err.message, new RegExp(oid));
+      return true;
+    });
+    assert.equal(await store.rehash(oid), hashBytes(Buffer.from('tampered content')));
+    // a truncated object is corrupt as well
+    chmodSync(path, 0o644);
+    writeFileSync(path, '');
+    await assert.rejects(store.read(oid), CorruptObjectError);
+    rmSync(path);
+    await assert.rejects(store.read(oid), (err: unknown) => err instanceof TdvcError && err.code === 'EMISSING');
+  } finally {
+    cleanup();
+  }
+});
+
+test('store: ObjectWriter.commit with wrong bytes throws and leaves neither the object nor temp files', async () => {
+  const { dir, cleanup } = tmp();
+  try {
+    const store = new ObjectStore(join(dir, 'cache'));
+    const good = Buffer.from('the expected bytes');
+    const oid = hashBytes(good);
+    const w = await store.openWriter(oid, 'remote:test');
+    await w.write(Buffer.from('the expected '));
+    await w.write(Buffer.from('BYTES'));
+    await assert.rejects(w.commit(), (err: unknown) => {
+      assert.ok(err instanceof CorruptObjectError, String(err));
+      assert.equal(err.data['expected'], oid);
+      assert.equal(err.data['found'], hashBytes(Buffer.from('the expected BYTES')));
+      assert.match(err.message, /remote:test/);
+      return true;
+    });
+    assert.equal(await store.has(oid), false, 'nothing under the final name');
+    assert.deepEqual(storeFiles(store.root), [], 'no temp file left');
+
+    // a short write (truncated download) is refused too
+    const short = await store.openWriter(oid, 'remote:test');
+    await short.write(good.subarray(0, 5));
+    await assert.rejects(short.commit(), CorruptObjectError);
+    assert.deepEqual(storeFiles(store.root), []);
+
+    // abort leaves nothing either
+    const aborted = await store.openWriter(oid, 'remote:test');
+    await aborted.write(good);
+    await aborted.abort();
+    assert.deepEqual(storeFiles(store.root), []);
+
+    // and the right bytes are published read-only
+    const ok = await store.openWriter(oid, 'remote:test');
+    await ok.write(good.subarray(0, 4));
+    await ok.write(good.subarray(4));
+    assert.equal(await ok.commit(), true);
+    assert.deepEqual(await store.read(oid), good);
+    assert.equal(statSync(store.pathOf(oid)).mode & 0o777, 0o444);
+    assert.deepEqual(storeFiles(store.root), [`${oid.slice(0, 2)}/${oid.slice(2)}`]);
+  } finally {
+    cleanup();
+  }
+});
+
+test('store: putFile of a file that vanished names the path and stores nothing', async () => {
+  const { dir, cleanup } = tmp();
+  try {
+    const store = new ObjectStore(join(dir, 'cache'));
+    const src = join(dir, 'gone.bin');
+    writeFileSync(src, 'soon gone');
+    rmSync(src); // deleted between the directory walk and the read
+    await assert.rejects(store.putFile(src), (err: unknown) => {
+      assert.ok(err instanceof TdvcError, String(err));
+      assert.equal(err.code, 'EVANISHED');
+      assert.equal(err.path, src);
+      assert.match(err.message, /gone\.bin/);
+      return true;
+    });
+    assert.deepEqual(storeFiles(store.root), []);
+    // the read-only hashing used by status and checkout says the same
+    await assert.rejects(hashWorkspaceFile(src), (err: unknown) => err instanceof TdvcError && err.code === 'EVANISHED' && err.path === src);
+  } finally {
+    cleanup();
+  }
+});
+
+test('store: listAllSync and hasMany ignore temp files', async () => {
+  const { dir, cleanup } = tmp();
+  try {
+    const store = new ObjectStore(join(dir, 'cache'));
+    const oids: string[] = [];
+    for (let i = 0; i < 5; i++) oids.push((await store.putBytes(Buffer.from(`obj ${i}`))).oid);
+    const stray = hashBytes(Buffer.from('never stored'));
+    // a crashed writer's temp file in a fan-out folder
+    writeFileSync(join(store.root, LAYOUT, oids[0]!.slice(0, 2), '.tmp-host-1-abcdefabcdef'), 'partial');
+    assert.deepEqual([...store.listAllSync()].sort(), [...oids].sort());
+    assert.deepEqual([...(await store.hasMany([...oids, stray]))].sort(), [...oids].sort());
+  } finally {
+    cleanup();
+  }
+});
