@@ -20,7 +20,7 @@ import { dirname, join } from 'node:path';
 import { createHasher, hashBytes } from '../hash/blake3.js';
 import type { Oid } from '../hash/oid.js';
 import { CorruptObjectError, FileChangedError, fromSystemError, isErrno, MissingObjectError, TdvcError } from '../errors.js';
-import { uniqueTempName } from '../util/fs.js';
+import { isOwnedByDeadLocalProcess, uniqueTempName } from '../util/fs.js';
 
 /** The on-disk layout version is part of every object path, so a future format can live beside this one. */
 export const LAYOUT = 'b3v1';
@@ -142,6 +142,8 @@ export class ObjectStore {
       if (fan.length !== 2) continue;
       for (const name of readdirSync(join(base, fan))) {
         if (name.length === 62 && !name.startsWith('.')) out.add(fan + name);
+        // the listing sees every temp file anyway: drop those of killed writers on this host
+        else if (name.startsWith('.tmp-') && isOwnedByDeadLocalProcess(name)) rmSync(join(base, fan, name), { force: true });
       }
     }
     return out;
