@@ -1,6 +1,6 @@
 import { constants, createReadStream } from 'node:fs';
 import { chmod, copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { forEachLimit, isErrno, LAYOUT, remoteObjectKey, TdvcError, uniqueTempName, type Oid, type Remote, type RemoteSettings } from '@tdvc/core';
 
@@ -16,12 +16,34 @@ export class FsRemote implements Remote {
   readonly root: string;
   private readonly jobs: number;
   private readonly madeDirs = new Set<string>();
+  private readonly sharedSetting: string | undefined;
+  private shared: Promise<boolean> | undefined;
 
   constructor(settings: RemoteSettings) {
     this.name = settings.name;
     this.url = settings.url;
     this.root = settings.url.startsWith('file://') ? fileURLToPath(settings.url) : settings.url;
     this.jobs = settings.jobs ?? 16;
+    this.sharedSetting = settings.options['shared'];
+  }
+
+  /**
+   * A remote folder used by a team: `remote.NAME.shared group`, or by default a root folder with the
+   * setgid bit (how an admin sets up a group folder). Its folders are then made group-writable and
+   * setgid (2775) whatever the pushing user's umask, as in a shared cache: otherwise the first
+   * member to push creates private fan-out folders and everyone else's pushes fail with EACCES.
+   */
+  private isShared(): Promise<boolean> {
+    this.shared ??=
+      this.sharedSetting === 'group'
+        ? Promise.resolve(true)
+        : this.sharedSetting === 'none'
+          ? Promise.resolve(false)
+          : stat(this.root).then(
+              (st) => (st.mode & 0o2000) !== 0,
+              () => false,
+            );
+    return this.shared;
   }
 
   async checkReachable(): Promise<void> {
@@ -74,7 +96,8 @@ export class FsRemote implements Remote {
     const dest = this.pathOf(oid);
     const dir = join(dest, '..');
     if (!this.madeDirs.has(dir)) {
-      await mkdir(dir, { recursive: true });
+      if (await this.isShared()) await makeSharedDir(dir);
+      else await mkdir(dir, { recursive: true });
       this.madeDirs.add(dir);
     }
     const tmp = join(dir, uniqueTempName());
@@ -127,6 +150,35 @@ export async function* listFsObjects(root: string): AsyncIterable<{ oid: Oid; si
       const st = await stat(join(base, fan, name)).catch(() => undefined);
       if (st) yield { oid: fan + name, size: st.size };
     }
+  }
+}
+
+/**
+ * Makes `dir` (and missing parents) with mode 2775, never visible under its final name with a
+ * umask-filtered mode: mkdir under a unique temp name beside it, chmod, rename into place; when
+ * another writer made it first, theirs is used.
+ */
+async function makeSharedDir(dir: string): Promise<void> {
+  if (await isDirectory(dir)) return;
+  const parent = dirname(dir);
+  if (parent !== dir) await makeSharedDir(parent);
+  const tmp = join(parent, uniqueTempName());
+  await mkdir(tmp, { mode: 0o2775 });
+  try {
+    await chmod(tmp, 0o2775);
+    await rename(tmp, dir);
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    if (!(await isDirectory(dir))) throw err;
+  }
+}
+
+async function isDirectory(p: string): Promise<boolean> {
+  try {
+    return (await stat(p)).isDirectory();
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return false;
+    throw err;
   }
 }
 

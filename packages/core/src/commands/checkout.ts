@@ -38,7 +38,7 @@ export interface CheckoutResult {
   fellBack: Array<{ from: LinkType; to: LinkType; reason: string }>;
 }
 
-interface Planned {
+export interface Planned {
   ds: Dataset;
   plan: CheckoutPlan;
   ws: WorkspaceState | undefined;
@@ -48,12 +48,33 @@ interface Planned {
   whole: boolean;
 }
 
+/** Everything a checkout will do, decided before anything is touched. */
+export interface CheckoutPlanSet {
+  planned: Planned[];
+  missingManifests: string[];
+}
+
 /**
  * `tdvc checkout [PATH...]`: makes the workspace match the pointer files. It first plans every
  * dataset and refuses, before touching anything, when a change that is not in the cache would be
  * overwritten or deleted (unless --force).
  */
 export async function checkout(repo: Repo, paths: string[] = [], opts: CheckoutOptions = {}): Promise<CheckoutResult> {
+  const set = await planCheckoutSet(repo, paths, opts);
+  if (!opts.dryRun) return applyCheckoutSet(repo, set, opts);
+  const datasets = set.planned.map(({ ds, plan }) => ({
+    path: ds.dataPath,
+    written: plan.write.length,
+    removed: plan.remove.length,
+    unchanged: plan.unchanged,
+    missing: plan.missing.map((e) => (ds.pointer.type === 'dir' ? `${ds.dataPath}/${e.path}` : ds.dataPath)),
+  }));
+  for (const p of set.missingManifests) datasets.push({ path: p, written: 0, removed: 0, unchanged: 0, missing: [p] });
+  return { datasets, linkTypes: [], fellBack: [] };
+}
+
+/** The planning half of checkout: reads the workspace once, throws WouldLoseDataError unless --force. */
+export async function planCheckoutSet(repo: Repo, paths: string[], opts: CheckoutOptions = {}): Promise<CheckoutPlanSet> {
   const rels = paths.map((p) => repo.relPath(p, opts.cwd));
   const selected = await selectDatasets(repo, rels, opts.rev === undefined ? undefined : await datasetsAt(repo, opts.rev));
   const cached: Set<Oid> = repo.odb.knownObjects();
@@ -96,26 +117,19 @@ export async function checkout(repo: Repo, paths: string[] = [], opts: CheckoutO
       "keep them with 'tdvc add <dataset>' (then commit the pointer file), or discard them with 'tdvc checkout --force'",
     );
   }
+  return { planned, missingManifests };
+}
 
-  if (opts.dryRun) {
-    const datasets = planned.map(({ ds, plan }) => ({
-      path: ds.dataPath,
-      written: plan.write.length,
-      removed: plan.remove.length,
-      unchanged: plan.unchanged,
-      missing: plan.missing.map((e) => (ds.pointer.type === 'dir' ? `${ds.dataPath}/${e.path}` : ds.dataPath)),
-    }));
-    for (const p of missingManifests) datasets.push({ path: p, written: 0, removed: 0, unchanged: 0, missing: [p] });
-    return { datasets, linkTypes: [], fellBack: [] };
-  }
-
+/** The applying half of checkout. */
+export async function applyCheckoutSet(repo: Repo, set: CheckoutPlanSet, opts: CheckoutOptions & { writePointers?: boolean } = {}): Promise<CheckoutResult> {
+  const { planned, missingManifests } = set;
   const linker = await Linker.create(repo.config.linkTypes(), repo.tmpDir, repo.odb.root);
   const scratch = await repo.makeScratchDir(uniqueTempName('scratch-checkout'));
   const results: CheckedOutDataset[] = [];
   const used = new Set<LinkType>();
   try {
     for (const { ds, plan, ws, typeClash, whole } of planned) {
-      if (opts.rev !== undefined && whole && ds.text !== undefined) await writeFileAtomic(repo.abs(ds.pointerPath), ds.text);
+      if (opts.rev !== undefined && opts.writePointers !== false && whole && ds.text !== undefined) await writeFileAtomic(repo.abs(ds.pointerPath), ds.text);
       if (typeClash) await rm(repo.abs(ds.dataPath), { recursive: true, force: true });
       if (ds.pointer.type === 'dir') await mkdir(repo.abs(ds.dataPath), { recursive: true });
       const index = ws?.index ?? StatIndex.load(repo.indexDir, ds.dataPath);

@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import git from 'isomorphic-git';
-import { TdvcError, WouldLoseDataError } from '../errors.js';
+import { WouldLoseDataError } from '../errors.js';
 import type { Repo } from '../workspace/repo.js';
-import { checkout, type CheckoutResult } from './checkout.js';
+import { applyCheckoutSet, planCheckoutSet, type CheckoutResult } from './checkout.js';
 import { gitOf } from './revision.js';
 
 export interface SwitchResult {
@@ -27,24 +27,16 @@ export async function switchTo(repo: Repo, rev: string, opts: { force?: boolean 
       throw new WouldLoseDataError(
         `checkout ${rev} would overwrite uncommitted changes to tracked files:\n${dirty.slice(0, 20).map((p) => `  ${p}`).join('\n')}`,
         dirty,
-        "commit or stash them first (git commit / git stash), or use --force to discard them",
+        'commit or stash them first (git commit / git stash), or use --force to discard them',
       );
     }
-    // dry run of the data side against REV's pointer files: throws WouldLoseDataError, touches nothing
-    await checkout(repo, [], { rev: commit, dryRun: true });
   }
+  // one read of the workspace: plan against REV's pointer files (refusing here touches nothing),
+  // then move Git, then apply that same plan
+  const plan = await planCheckoutSet(repo, [], { rev: commit, ...(opts.force ? { force: true } : {}) });
   const branches = await git.listBranches({ fs, gitdir: g.gitdir });
   const branch = branches.includes(rev) ? rev : undefined;
-  try {
-    await git.checkout({ fs, dir: repo.root, gitdir: g.gitdir, ref: branch ?? commit, force: opts.force === true, cache: g.cache });
-  } catch (err) {
-    const e = err as { code?: string; data?: { filepaths?: string[] }; message?: string };
-    if (e.code === 'CheckoutConflictError') {
-      const files = e.data?.filepaths ?? [];
-      throw new WouldLoseDataError(`checkout ${rev} would overwrite local files:\n${files.map((p) => `  ${p}`).join('\n')}`, files, 'move them away or commit them first');
-    }
-    throw new TdvcError('EGIT', `git checkout ${rev} failed: ${e.message ?? String(err)}`);
-  }
-  const co = await checkout(repo, [], opts.force ? { force: true } : {});
+  await g.switchWorkingTree(branch ?? commit, { detach: branch === undefined, force: opts.force === true, label: rev });
+  const co = await applyCheckoutSet(repo, plan, { rev: commit, writePointers: false, ...(opts.force ? { force: true } : {}) });
   return { rev, commit, branch, checkout: co };
 }

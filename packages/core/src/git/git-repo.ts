@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import git from 'isomorphic-git';
 import { TdvcError } from '../errors.js';
@@ -173,8 +174,53 @@ export class GitRepo {
     return [...seen];
   }
 
+  /**
+   * Runs the Git CLI when it is installed (undefined when it is not). Hooks are switched off: tdvc
+   * itself does the data side of what it asks Git to do.
+   */
+  runGitCli(args: string[]): { status: number; stdout: string; stderr: string } | undefined {
+    const r = spawnSync('git', ['-c', 'core.hooksPath=/dev/null', ...args], { cwd: this.dir, encoding: 'utf8', maxBuffer: 256 << 20 });
+    if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    return { status: r.status ?? 1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  }
+
+  /**
+   * Moves HEAD and the working tree to a branch or commit. The Git CLI is preferred where it is
+   * installed: isomorphic-git walks every file of the working tree, git-ignored data included.
+   */
+  async switchWorkingTree(ref: string, opts: { detach: boolean; force: boolean; label: string }): Promise<void> {
+    const cli = this.runGitCli(['checkout', '-q', ...(opts.force ? ['--force'] : []), ...(opts.detach ? ['--detach'] : []), ref]);
+    if (cli) {
+      if (cli.status !== 0) {
+        throw new TdvcError('EGIT', `git checkout ${opts.label} failed: ${cli.stderr.trim()}`, { hint: 'commit, stash or move away the files git names, then try again' });
+      }
+      return;
+    }
+    try {
+      await git.checkout({ fs, dir: this.dir, gitdir: this.gitdir, ref, force: opts.force, cache: this.cache });
+    } catch (err) {
+      const e = err as { code?: string; data?: { filepaths?: string[] }; message?: string };
+      if (e.code === 'CheckoutConflictError') {
+        const files = e.data?.filepaths ?? [];
+        throw new TdvcError('EWOULDLOSE', `checkout ${opts.label} would overwrite local files:\n${files.map((p) => `  ${p}`).join('\n')}`, {
+          exitCode: 3,
+          data: { paths: files },
+          hint: 'move them away or commit them first',
+        });
+      }
+      throw new TdvcError('EGIT', `git checkout ${opts.label} failed: ${e.message ?? String(err)}`);
+    }
+  }
+
   /** Paths of tracked files whose working-tree or index state differs from HEAD. */
   async changedTrackedFiles(): Promise<string[]> {
+    const cli = this.runGitCli(['status', '--porcelain=v1', '-z', '--untracked-files=no']);
+    if (cli && cli.status === 0) {
+      return cli.stdout
+        .split('\0')
+        .filter((e) => e.length > 3)
+        .map((e) => e.slice(3));
+    }
     const rows = await git.statusMatrix({ fs, dir: this.dir, gitdir: this.gitdir, cache: this.cache });
     return rows.filter(([, head, work, stage]) => head === 1 && (work !== 1 || stage !== 1)).map(([p]) => p);
   }

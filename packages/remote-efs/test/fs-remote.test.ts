@@ -1,0 +1,243 @@
+// Contract tests of the filesystem remote (local folder / EFS / FSx mount): has, upload, download,
+// list, remove; uploads are atomic (no temp files left, never a partial object under its final
+// name) and concurrent uploads of the same object both succeed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { hashBytes, TdvcError, type Oid } from '@tdvc/core';
+import { FsRemote, openFsRemote } from '../src/index.js';
+import { tempDir } from './helpers.js';
+
+function remoteAt(root: string, url = root): FsRemote {
+  return new FsRemote({ name: 'efs', url, options: {}, stateDir: join(root, '..', 'state') });
+}
+
+/** Source files named by their content hash, as cache objects are. */
+function makeObjects(dir: string, n: number, size = 64): Array<{ oid: Oid; path: string; data: Buffer }> {
+  mkdirSync(dir, { recursive: true });
+  return Array.from({ length: n }, () => {
+    const data = randomBytes(size);
+    const oid = hashBytes(data);
+    const path = join(dir, oid);
+    writeFileSync(path, data);
+    return { oid, path, data };
+  });
+}
+
+/** Every file below `root`, relative. */
+function allFiles(root: string, rel = ''): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(join(root, rel), { withFileTypes: true })) {
+    const r = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...allFiles(root, r));
+    else out.push(r);
+  }
+  return out.sort();
+}
+
+async function downloadAll(remote: FsRemote, oid: Oid): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  await remote.download(oid, async (c) => void chunks.push(Buffer.from(c)));
+  return Buffer.concat(chunks);
+}
+
+test('upload, has, download, list, remove', async () => {
+  const t = tempDir('tdvc-fsremote-');
+  try {
+    const root = join(t.path, 'remote');
+    mkdirSync(root);
+    const remote = remoteAt(root);
+    const objs = makeObjects(join(t.path, 'src'), 5, 3000);
+    assert.deepEqual(await remote.has(objs.map((o) => o.oid)), new Set());
+
+    const progress: number[] = [];
+    for (const o of objs.slice(0, 3)) await remote.upload(o.oid, o.path, o.data.byteLength, (b) => progress.push(b));
+    assert.deepEqual(progress, [3000, 3000, 3000]);
+    // same layout as the cache and S3: b3v1/ab/cdef…, read-only
+    for (const o of objs.slice(0, 3)) {
+      const p = join(root, 'b3v1', o.oid.slice(0, 2), o.oid.slice(2));
+      assert.deepEqual(readFileSync(p), o.data);
+      assert.equal(statSync(p).mode & 0o777, 0o444);
+    }
+    assert.deepEqual(await remote.has(objs.map((o) => o.oid)), new Set(objs.slice(0, 3).map((o) => o.oid)));
+
+    for (const o of objs.slice(0, 3)) {
+      const seen: number[] = [];
+      const chunks: Buffer[] = [];
+      await remote.download(o.oid, async (c) => void chunks.push(Buffer.from(c)), (b) => seen.push(b));
+      assert.deepEqual(Buffer.concat(chunks), o.data);
+      assert.equal(seen.reduce((s, b) => s + b, 0), 3000);
+    }
+
+    const listed: Array<{ oid: Oid; size: number }> = [];
+    for await (const e of remote.list()) listed.push(e);
+    assert.deepEqual(
+      listed.sort((a, b) => (a.oid < b.oid ? -1 : 1)),
+      objs
+        .slice(0, 3)
+        .map((o) => ({ oid: o.oid, size: 3000 }))
+        .sort((a, b) => (a.oid < b.oid ? -1 : 1)),
+    );
+
+    await remote.remove([objs[0]!.oid, objs[4]!.oid]); // removing an absent object is not an error
+    assert.deepEqual(await remote.has(objs.map((o) => o.oid)), new Set([objs[1]!.oid, objs[2]!.oid]));
+    await assert.rejects(downloadAll(remote, objs[0]!.oid), (e: unknown) => e instanceof TdvcError && e.code === 'ENOTONREMOTE');
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('download of a missing object is ENOTONREMOTE and the sink gets nothing', async () => {
+  const t = tempDir('tdvc-fsremote-');
+  try {
+    const remote = remoteAt(t.path);
+    const oid = hashBytes(Buffer.from('never uploaded'));
+    let called = 0;
+    await assert.rejects(
+      remote.download(oid, async () => void called++),
+      (e: unknown) => {
+        assert.ok(e instanceof TdvcError, String(e));
+        assert.equal(e.code, 'ENOTONREMOTE');
+        assert.match(e.message, new RegExp(oid));
+        return true;
+      },
+    );
+    assert.equal(called, 0);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('has() agrees between the per-object path (< 64) and the fan-out listing (>= 64), and ignores temp files', async () => {
+  const t = tempDir('tdvc-fsremote-');
+  try {
+    const root = join(t.path, 'remote');
+    mkdirSync(root);
+    const remote = remoteAt(root);
+    const objs = makeObjects(join(t.path, 'src'), 300, 16);
+    const uploaded = objs.filter((_, i) => i % 3 !== 0);
+    for (const o of uploaded) await remote.upload(o.oid, o.path, 16);
+    // a writer's temp file in a fan-out folder, named like an object would be wrong to report
+    const absent = objs[0]!;
+    mkdirSync(join(root, 'b3v1', absent.oid.slice(0, 2)), { recursive: true });
+    writeFileSync(join(root, 'b3v1', absent.oid.slice(0, 2), `.tmp-h-1-${'0'.repeat(12)}`), absent.data);
+    const want = new Set(uploaded.map((o) => o.oid));
+    assert.deepEqual(await remote.has(objs.map((o) => o.oid)), want, 'listing path');
+    for (let i = 0; i < objs.length; i += 50) {
+      const slice = objs.slice(i, i + 50).map((o) => o.oid);
+      assert.deepEqual(await remote.has(slice), new Set(slice.filter((o) => want.has(o))), 'per-object path');
+    }
+    const listed = new Set<Oid>();
+    for await (const e of remote.list()) listed.add(e.oid);
+    assert.deepEqual(listed, want, 'list() skips temp files');
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('upload is atomic: no temp files are left, a failed copy leaves nothing, re-upload replaces in place', async () => {
+  const t = tempDir('tdvc-fsremote-');
+  try {
+    const root = join(t.path, 'remote');
+    mkdirSync(root);
+    const remote = remoteAt(root);
+    const [o] = makeObjects(join(t.path, 'src'), 1, 5 << 20);
+    await remote.upload(o!.oid, o!.path, o!.data.byteLength);
+    await remote.upload(o!.oid, o!.path, o!.data.byteLength); // again: overwrites the read-only object atomically
+    assert.deepEqual(allFiles(root), [`b3v1/${o!.oid.slice(0, 2)}/${o!.oid.slice(2)}`]);
+    assert.deepEqual(await downloadAll(remote, o!.oid), o!.data);
+
+    const missing = hashBytes(Buffer.from('no source file'));
+    await assert.rejects(remote.upload(missing, join(t.path, 'src', 'does-not-exist'), 1), /ENOENT/);
+    assert.deepEqual(allFiles(root), [`b3v1/${o!.oid.slice(0, 2)}/${o!.oid.slice(2)}`], 'a failed upload leaves no temp file');
+    assert.deepEqual(await remote.has([missing]), new Set());
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('a reader never sees a partial object under its final name during an upload', async () => {
+  const t = tempDir('tdvc-fsremote-');
+  try {
+    const root = join(t.path, 'remote');
+    mkdirSync(root);
+    const remote = remoteAt(root);
+    const objs = makeObjects(join(t.path, 'src'), 3, 24 << 20);
+    let done = false;
+    let sawTemp = false;
+    const seenSizes: number[] = [];
+    const watcher = (async () => {
+      while (!done) {
+        for (const o of objs) {
+          const final = join(root, 'b3v1', o.oid.slice(0, 2), o.oid.slice(2));
+          try {
+            seenSizes.push(statSync(final).size);
+          } catch {
+            // not there yet
+          }
+          const fan = join(root, 'b3v1', o.oid.slice(0, 2));
+          if (existsSync(fan) && readdirSync(fan).some((n) => n.startsWith('.tmp-'))) sawTemp = true;
+        }
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+    await Promise.all(objs.map((o) => remote.upload(o.oid, o.path, o.data.byteLength)));
+    done = true;
+    await watcher;
+    assert.ok(seenSizes.length > 0 || sawTemp, 'the watcher ran while uploads were in flight');
+    assert.deepEqual(
+      seenSizes.filter((s) => s !== 24 << 20),
+      [],
+      'every object seen under its final name was complete',
+    );
+    assert.deepEqual(allFiles(root), objs.map((o) => `b3v1/${o.oid.slice(0, 2)}/${o.oid.slice(2)}`).sort());
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('concurrent uploads of the same object all succeed and leave one intact object', async () => {
+  const t = tempDir('tdvc-fsremote-');
+  try {
+    const root = join(t.path, 'remote');
+    mkdirSync(root);
+    const objs = makeObjects(join(t.path, 'src'), 4, 2 << 20);
+    // separate instances, as separate processes would be (no shared folder memo)
+    const remotes = Array.from({ length: 6 }, () => remoteAt(root));
+    const results = await Promise.allSettled(remotes.flatMap((r) => objs.map((o) => r.upload(o.oid, o.path, o.data.byteLength))));
+    assert.deepEqual(
+      results.filter((r) => r.status === 'rejected'),
+      [],
+    );
+    assert.deepEqual(allFiles(root), objs.map((o) => `b3v1/${o.oid.slice(0, 2)}/${o.oid.slice(2)}`).sort());
+    for (const o of objs) assert.equal(hashBytes(await downloadAll(remotes[0]!, o.oid)), o.oid);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('file:// URLs; opening a missing folder or a file is EREMOTE', async () => {
+  const t = tempDir('tdvc-fsremote-');
+  try {
+    const root = join(t.path, 'with space');
+    mkdirSync(root);
+    const url = pathToFileURL(root).href;
+    const remote = await openFsRemote({ name: 'efs', url, options: {}, stateDir: join(t.path, 'state') });
+    assert.equal(remote.root, root);
+    const [o] = makeObjects(join(t.path, 'src'), 1);
+    await remote.upload(o!.oid, o!.path, 64);
+    assert.ok(existsSync(join(root, 'b3v1', o!.oid.slice(0, 2), o!.oid.slice(2))));
+
+    for (const bad of [join(t.path, 'nope'), o!.path]) {
+      await assert.rejects(
+        openFsRemote({ name: 'efs', url: bad, options: {}, stateDir: join(t.path, 'state') }),
+        (e: unknown) => e instanceof TdvcError && e.code === 'EREMOTE',
+      );
+    }
+  } finally {
+    t.cleanup();
+  }
+});
