@@ -336,15 +336,17 @@ test('gc --remote on a filesystem remote removes only unreferenced remote object
     assert.equal(remoteBefore.size, 6);
     const cacheBefore = objectsIn(cacheOf(root));
 
-    const dry = await gcJson(root, ['--remote', 'store', '--workspace']);
+    const graced = await gcJson(root, ['--remote', 'store', '--workspace']);
+    assert.deepEqual(oids(graced), [], 'objects younger than the grace period stay on the remote');
+    const dry = await gcJson(root, ['--remote', 'store', '--workspace', '--grace', '0']);
     assert.equal(dry.dryRun, true);
     assert.deepEqual(oids(dry).sort(), [oidOf('dropped later'), m1, stray].sort());
     assert.deepEqual(objectsIn(store.path), remoteBefore);
 
-    const keepHistory = await gcJson(root, ['--remote', 'store', '--all-commits', '--force']);
+    const keepHistory = await gcJson(root, ['--remote', 'store', '--all-commits', '--force', '--grace', '0']);
     assert.deepEqual(oids(keepHistory), [stray]);
 
-    const res = await gcJson(root, ['--remote', 'store', '--workspace', '--force']);
+    const res = await gcJson(root, ['--remote', 'store', '--workspace', '--force', '--grace', '0']);
     assert.deepEqual(oids(res).sort(), [oidOf('dropped later'), m1].sort());
     assert.deepEqual([...objectsIn(store.path)].sort(), [oidOf('kept'), oidOf('new'), m2].sort());
     assert.ok(existsSync(join(store.path, tmpName)), "another writer's temp file is not gc's business");

@@ -117,7 +117,7 @@ export class FsRemote implements Remote {
     return pathToFileURL(this.pathOf(oid)).href;
   }
 
-  list(): AsyncIterable<{ oid: Oid; size: number }> {
+  list(): AsyncIterable<{ oid: Oid; size: number; mtimeMs: number }> {
     return listFsObjects(this.root);
   }
 
@@ -141,14 +141,14 @@ export class FsRemote implements Remote {
   }
 }
 
-export async function* listFsObjects(root: string): AsyncIterable<{ oid: Oid; size: number }> {
+export async function* listFsObjects(root: string): AsyncIterable<{ oid: Oid; size: number; mtimeMs: number }> {
   const base = join(root, LAYOUT);
   for (const fan of await readdir(base).catch(() => [] as string[])) {
     if (fan.length !== 2) continue;
     for (const name of await readdir(join(base, fan))) {
       if (name.length !== 62 || name.startsWith('.')) continue;
       const st = await stat(join(base, fan, name)).catch(() => undefined);
-      if (st) yield { oid: fan + name, size: st.size };
+      if (st) yield { oid: fan + name, size: st.size, mtimeMs: st.mtimeMs };
     }
   }
 }

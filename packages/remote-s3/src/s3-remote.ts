@@ -290,7 +290,7 @@ export class S3Remote implements Remote {
   }
 
   /** Every object under the prefix's layout folder, page by page. */
-  async *list(): AsyncIterable<{ oid: Oid; size: number }> {
+  async *list(): AsyncIterable<{ oid: Oid; size: number; mtimeMs?: number }> {
     const layout = this.fanPrefix('00').slice(0, -3);
     let token: string | undefined;
     do {
@@ -299,7 +299,7 @@ export class S3Remote implements Remote {
       );
       for (const o of res.Contents ?? []) {
         const oid = o.Key ? o.Key.slice(layout.length).replace('/', '') : '';
-        if (/^[0-9a-f]{64}$/.test(oid)) yield { oid, size: o.Size ?? 0 };
+        if (/^[0-9a-f]{64}$/.test(oid)) yield { oid, size: o.Size ?? 0, ...(o.LastModified ? { mtimeMs: o.LastModified.getTime() } : {}) };
       }
       token = res.IsTruncated ? res.NextContinuationToken : undefined;
     } while (token);

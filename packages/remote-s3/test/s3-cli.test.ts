@@ -229,13 +229,16 @@ describe('tdvc CLI with an s3:// remote on a real Ceph RGW', { skip: skip ?? fal
     assert.equal((await tdvc(root, ['add', 'data'], env)).code, 0);
     assert.equal((await tdvc(root, ['push'], env)).code, 0);
     const oldB = hashBytes(Buffer.from('b'));
-    const dry = await tdvc(root, ['gc', '--workspace', '--remote', 's3r', '--json'], env);
+    const graced = JSON.parse((await tdvc(root, ['gc', '--workspace', '--remote', 's3r', '--json'], env)).stdout) as { removed: unknown[]; keptRecent: number };
+    assert.deepEqual(graced.removed, [], 'objects pushed within the grace period are kept (a teammate may have just pushed them)');
+    assert.ok(graced.keptRecent >= 1);
+    const dry = await tdvc(root, ['gc', '--workspace', '--remote', 's3r', '--grace', '0', '--json'], env);
     assert.equal(dry.code, 0, dry.stderr);
     const plan = JSON.parse(dry.stdout) as { dryRun: boolean; removed: Array<{ oid: string }> };
     assert.equal(plan.dryRun, true);
     assert.ok(plan.removed.some((r) => r.oid === oldB), 'the replaced file is listed');
     assert.ok(!plan.removed.some((r) => r.oid === oid), 'the model is referenced and kept');
-    const done = await tdvc(root, ['gc', '--workspace', '--remote', 's3r', '--force', '--json'], env);
+    const done = await tdvc(root, ['gc', '--workspace', '--remote', 's3r', '--grace', '0', '--force', '--json'], env);
     assert.equal(done.code, 0, done.stderr);
     const after = await admin.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'prefix/b3v1/' }));
     const keys = new Set((after.Contents ?? []).map((o) => o.Key));

@@ -105,8 +105,17 @@ async function gcRemote(repo: Repo, opts: GcOptions, referenced: Set<Oid>, proje
     }
     const removed: GcResult['removed'] = [];
     const doomed: Oid[] = [];
-    for await (const { oid, size } of remote.list()) {
+    // a teammate may have just pushed objects for a commit this cache has never seen: keep
+    // anything newer than the grace period (and anything whose age the remote cannot tell)
+    const started = Date.now();
+    const grace = opts.graceMs ?? DEFAULT_GRACE_MS;
+    let keptRecent = 0;
+    for await (const { oid, size, mtimeMs } of remote.list()) {
       if (referenced.has(oid)) continue;
+      if (grace > 0 && (mtimeMs === undefined || started - mtimeMs < grace)) {
+        keptRecent++;
+        continue;
+      }
       removed.push({ oid, size });
       doomed.push(oid);
     }
@@ -117,7 +126,7 @@ async function gcRemote(repo: Repo, opts: GcOptions, referenced: Set<Oid>, proje
       referenced: referenced.size,
       removed,
       bytes: removed.reduce((s, r) => s + r.size, 0),
-      keptRecent: 0,
+      keptRecent,
       projects: projects.map((p) => p.root),
     };
   } finally {

@@ -21,7 +21,7 @@ export interface Remote {
    */
   urlFor?(oid: Oid, opts?: { presignSeconds?: number }): Promise<string>;
   /** Every object on the remote, with its size (for gc --remote and fsck --remote). */
-  list?(): AsyncIterable<{ oid: Oid; size: number }>;
+  list?(): AsyncIterable<{ oid: Oid; size: number; mtimeMs?: number }>;
   /** Deletes objects (gc --remote). */
   remove?(oids: readonly Oid[]): Promise<void>;
   /** Frees connections and handles. */
