@@ -121,8 +121,9 @@ async function addOne(repo: Repo, rel: string, opts: AddOptions): Promise<AddedD
   }
 
   const linker = await Linker.create(linkTypes, repo.tmpDir, odb.root);
-  const linkType = await linkWorkspace(repo, linker, files, scan.kind === 'dir' ? abs : dirname(abs));
-  for (const f of files) index.record(scan.kind === 'dir' ? f.rel : '', statOrSelf(f), f.oid);
+  const { linkType, replaced } = await linkWorkspace(repo, linker, files);
+  // files replaced by links are new inodes: index what is there now; the rest were indexed by the scan
+  for (const f of replaced) index.record(scan.kind === 'dir' ? f.rel : '', statOrSelf(f), f.oid);
   await index.save();
 
   const pointerPath = abs + POINTER_SUFFIX;
@@ -165,8 +166,9 @@ function statOrSelf(f: ScannedFile): ScannedFile {
  * (a plain copy already holds the same bytes, so there is nothing to do). A file that changed
  * since it was hashed is left alone.
  */
-async function linkWorkspace(repo: Repo, linker: Linker, files: ScannedFile[], _base: string): Promise<LinkType> {
-  if (linker.current === 'copy' || files.length === 0) return 'copy';
+async function linkWorkspace(repo: Repo, linker: Linker, files: ScannedFile[]): Promise<{ linkType: LinkType; replaced: ScannedFile[] }> {
+  const replaced: ScannedFile[] = [];
+  if (linker.current === 'copy' || files.length === 0) return { linkType: 'copy', replaced };
   const scratch = await repo.makeScratchDir(uniqueTempName('scratch-add'));
   try {
     let i = 0;
@@ -176,7 +178,7 @@ async function linkWorkspace(repo: Repo, linker: Linker, files: ScannedFile[], _
       if ((linker.current as LinkType) === 'copy') {
         // the first type that works here is a plain copy: the workspace is already right
         await rm(tmp, { force: true });
-        return 'copy';
+        return { linkType: 'copy', replaced };
       }
       const st = lstatSync(f.abs);
       if (st.ino !== f.ino || st.size !== f.size || st.mtimeMs !== f.mtimeMs) {
@@ -184,8 +186,9 @@ async function linkWorkspace(repo: Repo, linker: Linker, files: ScannedFile[], _
         continue;
       }
       await rename(tmp, f.abs);
+      replaced.push(f);
     }
-    return linker.current;
+    return { linkType: linker.current, replaced };
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }

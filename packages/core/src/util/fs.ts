@@ -11,8 +11,13 @@ const HOST = hostname().replace(/[^A-Za-z0-9_.-]/g, '_');
  * writers on a shared NFS/EFS folder never collide.
  */
 export function uniqueTempName(prefix = '.tmp'): string {
-  return `${prefix}-${HOST}-${process.pid}-${randomBytes(6).toString('hex')}`;
+  // a random stem per thread plus a counter: unique without a random draw per file (hot in add)
+  counter = (counter + 1) & 0xffffff;
+  return `${prefix}-${HOST}-${process.pid}-${STEM}${counter.toString(16).padStart(6, '0')}`;
 }
+
+const STEM = randomBytes(3).toString('hex');
+let counter = 0;
 
 /**
  * Who made a `uniqueTempName(prefix)` name. Host names may contain '-', so a prefix that does too
