@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, statSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { forEachLimit, hashFile, LAYOUT, parseManifest, parsePointer } from '@tdvc/core';
 import { git, tdvc, tempDir, TDVC_BIN } from './helpers.js';
@@ -180,6 +180,20 @@ function cacheTempFiles(root: string): number {
   return readdirSync(base).reduce((n, fan) => n + readdirSync(join(base, fan)).filter((f) => f.startsWith('.')).length, 0);
 }
 
+function largeCacheTempFiles(root: string): number {
+  const base = join(root, '.tdvc', 'cache', LAYOUT);
+  if (!existsSync(base)) return 0;
+  let n = 0;
+  for (const fan of readdirSync(base)) {
+    for (const f of readdirSync(join(base, fan))) {
+      if (!f.startsWith('.')) continue;
+      const st = statSync(join(base, fan, f), { throwIfNoEntry: false });
+      if (st && st.size > 1 << 20) n++;
+    }
+  }
+  return n;
+}
+
 function scratchDirs(root: string): string[] {
   const tmp = join(root, '.tdvc', 'tmp');
   return existsSync(tmp) ? readdirSync(tmp).filter((n) => n.startsWith('scratch-')) : [];
@@ -246,7 +260,8 @@ test('kill -9 during tdvc checkout of a deleted dataset at several moments; a re
 test('after a killed add, tdvc fsck removes the dead writer’s temp files from the cache and finds nothing corrupt', { timeout: 120_000 }, async () => {
   const { root, cleanup } = await repoWithData();
   try {
-    const run = await runAndKill(root, ['add', 'data'], () => cacheTempFiles(root) > 0, 0);
+    // kill while the 200 MiB file is being copied in: small files' temp files live for microseconds
+    const run = await runAndKill(root, ['add', 'data'], () => largeCacheTempFiles(root) > 0, 0);
     assert.ok(run.killed, 'killed while writing to the cache');
     assert.ok(cacheTempFiles(root) > 0, 'the killed writer left a temp file (e.g. part of a 200 MiB copy)');
     const fsck = await tdvc(root, ['fsck', '--json']);

@@ -72,3 +72,12 @@ test('plan: subPaths restrict every decision to the named sub-trees', () => {
   assert.equal(all.write.length, 4, "'' means the whole dataset");
   assert.deepEqual(all.remove, ['a/extra', 'b/extra']);
 });
+
+test('plan: a half-written leftover of a killed checkout is overwritten without asking; anything else is still protected', () => {
+  const target = [e('a', O('1')), e('b', O('2'))];
+  const ws = present({ a: O('7'), b: O('8'), stray: O('9') });
+  const isLeftover = (path: string): boolean => path === 'a';
+  const plan = planCheckout(target, ws, { inCache: cache(O('1'), O('2')), isLeftover });
+  assert.deepEqual(plan.write.map((w) => w.path).sort(), ['a', 'b']);
+  assert.deepEqual(plan.wouldLose, ['b', 'stray'], 'only the journal-listed leftover is exempt');
+});

@@ -1,4 +1,4 @@
-import { renameSync, rmSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { chmod, mkdir, rename, rm, rmdir, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fromSystemError, isErrno, TdvcError } from '../errors.js';
@@ -6,9 +6,9 @@ import type { StatIndex } from '../index/stat-index.js';
 import type { ObjectStore } from '../odb/store.js';
 import { forEachLimit } from '../util/fs.js';
 import type { LinkType } from '../workspace/config.js';
-import { makeLinkSync, type Linker } from './link.js';
+import type { Linker } from './link.js';
 import type { LinkItem } from './link-worker.js';
-import { placeError } from './place.js';
+import { placeError, placeFileSync } from './place.js';
 import { defaultThreads, MIN_ITEMS_FOR_THREADS, runInWorkers } from '../util/worker-pool.js';
 import type { CheckoutPlan } from './plan.js';
 
@@ -20,6 +20,8 @@ export interface ApplyOptions {
   /** folder the plan's paths are relative to */
   destRoot: string;
   index: StatIndex;
+  /** plan paths that exist now with other (cached) content, replaced in place */
+  replacing: Set<string>;
   /** the stat index key of a plan path (a file dataset is indexed under '') */
   indexKey?: (path: string) => string;
   jobs?: number;
@@ -34,9 +36,9 @@ export interface ApplyResult {
 }
 
 /**
- * Carries out a checkout plan. Every file is first materialised in the scratch folder and then
- * renamed over its final path, so a killed checkout never leaves a half-written file under a
- * name the user sees; running it again finishes the job.
+ * Carries out a checkout plan: removals, folders, then files written in place (see placeFileSync).
+ * The caller writes a checkout journal first, so a re-run after a kill recognises half-written
+ * files as its own and finishes the job.
  */
 export async function applyCheckout(plan: CheckoutPlan, opts: ApplyOptions): Promise<ApplyResult> {
   const used = new Set<LinkType>();
@@ -81,27 +83,18 @@ export async function applyCheckout(plan: CheckoutPlan, opts: ApplyOptions): Pro
   const rest = writes.slice(first);
   const type = opts.linker.current;
   if (rest.length > 0) used.add(type);
-  const items: LinkItem[] = rest.map((e) => [opts.odb.pathOf(e.oid), abs(e.path), e.exec]);
+  const items: LinkItem[] = rest.map((e) => [opts.odb.pathOf(e.oid), abs(e.path), e.exec, opts.replacing.has(e.path)]);
   const record = (row: [ino: number, mtimeMs: number], k: number): void => {
     const e = rest[k]!;
     opts.index.record(key(e.path), { ino: row[0], mtimeMs: row[1], size: e.size }, e.oid);
   };
   if (items.length >= MIN_ITEMS_FOR_THREADS && defaultThreads() > 1) {
-    await runInWorkers<LinkItem, [number, number]>(new URL('./link-worker.js', import.meta.url), { type, scratchDir: opts.scratchDir }, items, {
+    await runInWorkers<LinkItem, [number, number]>(new URL('./link-worker.js', import.meta.url), { type }, items, {
       onRows: (rows, start) => rows.forEach((row, k) => (record(row, start + k), tick())),
     });
   } else {
-    items.forEach(([objectPath, dest, exec], k) => {
-      const tmp = join(opts.scratchDir, `s${k}`);
-      makeLinkSync(type, objectPath, tmp, exec);
-      try {
-        renameSync(tmp, dest);
-      } catch (err) {
-        rmSync(tmp, { force: true });
-        throw placeError(err, dest);
-      }
-      const st = statSync(dest);
-      record([st.ino, st.mtimeMs], k);
+    items.forEach(([objectPath, dest, exec, replace], k) => {
+      record(placeFileSync(type, objectPath, dest, exec, replace), k);
       tick();
     });
   }

@@ -1,26 +1,11 @@
-import { renameSync, rmSync, statSync } from 'node:fs';
-import { threadId, workerData } from 'node:worker_threads';
-import { join } from 'node:path';
+import { workerData } from 'node:worker_threads';
 import { serveBatches } from '../util/worker-pool.js';
 import type { LinkType } from '../workspace/config.js';
-import { makeLinkSync } from './link.js';
-import { placeError } from './place.js';
+import { placeFileSync } from './place.js';
 
-/** Worker thread of applyCheckout: materialises files from the cache, each through a scratch name and a rename. */
-const cfg = workerData as { type: LinkType; scratchDir: string };
-let seq = 0;
+/** Worker thread of applyCheckout: puts cache objects in their places in the workspace. */
+const cfg = workerData as { type: LinkType };
 
-export type LinkItem = [objectPath: string, dest: string, exec: boolean];
+export type LinkItem = [objectPath: string, dest: string, exec: boolean, replace: boolean];
 
-serveBatches(([objectPath, dest, exec]: LinkItem) => {
-  const tmp = join(cfg.scratchDir, `t${threadId}-${seq++}`);
-  makeLinkSync(cfg.type, objectPath, tmp, exec);
-  try {
-    renameSync(tmp, dest);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw placeError(err, dest);
-  }
-  const st = statSync(dest);
-  return [st.ino, st.mtimeMs];
-});
+serveBatches(([objectPath, dest, exec, replace]: LinkItem) => placeFileSync(cfg.type, objectPath, dest, exec, replace));

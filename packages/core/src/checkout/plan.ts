@@ -5,6 +5,8 @@ import type { ManifestEntry } from '../objects/manifest.js';
 export interface PresentFile {
   oid: Oid;
   exec: boolean;
+  size?: number;
+  mtimeMs?: number;
 }
 
 export interface CheckoutPlan {
@@ -26,6 +28,8 @@ export interface PlanOptions {
   subPaths?: string[];
   /** whether an object id is in the cache */
   inCache: (oid: Oid) => boolean;
+  /** whether a workspace file is the half-written leftover of a killed checkout (nothing to protect) */
+  isLeftover?: (path: string, have: PresentFile) => boolean;
 }
 
 function within(path: string, subPaths: string[] | undefined): boolean {
@@ -53,13 +57,13 @@ export function planCheckout(target: readonly ManifestEntry[], present: Readonly
       plan.missing.push(e);
       continue;
     }
-    if (have && !opts.inCache(have.oid)) plan.wouldLose.push(e.path);
+    if (have && !opts.inCache(have.oid) && !opts.isLeftover?.(e.path, have)) plan.wouldLose.push(e.path);
     plan.write.push(e);
   }
   for (const [path, have] of present) {
     if (wanted.has(path) || !within(path, opts.subPaths)) continue;
     plan.remove.push(path);
-    if (!opts.inCache(have.oid)) plan.wouldLose.push(path);
+    if (!opts.inCache(have.oid) && !opts.isLeftover?.(path, have)) plan.wouldLose.push(path);
   }
   plan.remove.sort();
   plan.wouldLose.sort();

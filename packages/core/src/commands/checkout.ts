@@ -4,6 +4,8 @@ import { TdvcError, WouldLoseDataError } from '../errors.js';
 import { applyCheckout } from '../checkout/apply.js';
 import { Linker } from '../checkout/link.js';
 import { planCheckout, type CheckoutPlan } from '../checkout/plan.js';
+import { clearJournal, loadPartialCheck, writeJournal } from '../checkout/journal.js';
+import { join } from 'node:path';
 import { StatIndex } from '../index/stat-index.js';
 import { selectDatasets, type Dataset } from '../workspace/datasets.js';
 import type { Repo } from '../workspace/repo.js';
@@ -103,7 +105,12 @@ export async function planCheckoutSet(repo: Repo, paths: string[], opts: Checkou
       typeClash = true;
       if (!opts.force) wouldLose.push(ds.dataPath);
     }
-    const plan = planCheckout(target, ws?.present ?? new Map(), { subPaths, inCache });
+    const leftover = loadPartialCheck(journalDir(repo), ds.dataPath);
+    const plan = planCheckout(target, ws?.present ?? new Map(), {
+      subPaths,
+      inCache,
+      isLeftover: (path, have) => leftover(path, have.size ?? Infinity, have.mtimeMs ?? 0),
+    });
     for (const p of plan.wouldLose) wouldLose.push(ds.pointer.type === 'dir' ? `${ds.dataPath}/${p}` : ds.dataPath);
     planned.push({ ds, plan, ws, typeClash, whole: subPaths.includes('') });
   }
@@ -133,17 +140,20 @@ export async function applyCheckoutSet(repo: Repo, set: CheckoutPlanSet, opts: C
       if (typeClash) await rm(repo.abs(ds.dataPath), { recursive: true, force: true });
       if (ds.pointer.type === 'dir') await mkdir(repo.abs(ds.dataPath), { recursive: true });
       const index = ws?.index ?? StatIndex.load(repo.indexDir, ds.dataPath);
+      await writeJournal(journalDir(repo), ds.dataPath, plan.write);
       const res = await applyCheckout(plan, {
         odb: repo.odb,
         linker,
         scratchDir: scratch,
         destRoot: baseDirOf(repo, ds),
         index,
+        replacing: new Set(plan.write.filter((e) => ws?.present.has(e.path)).map((e) => e.path)),
         ...(ds.pointer.type === 'file' ? { indexKey: () => '' } : {}),
         ...(opts.jobs ? { jobs: opts.jobs } : {}),
         ...(opts.onProgress ? { onProgress: (done: number, total: number) => opts.onProgress!({ path: ds.dataPath, phase: 'writing', done, total }) } : {}),
       });
       await index.save();
+      await clearJournal(journalDir(repo), ds.dataPath);
       for (const t of res.linkTypes) used.add(t);
       results.push({
         path: ds.dataPath,
@@ -158,4 +168,8 @@ export async function applyCheckoutSet(repo: Repo, set: CheckoutPlanSet, opts: C
   }
   for (const p of missingManifests) results.push({ path: p, written: 0, removed: 0, unchanged: 0, missing: [p] });
   return { datasets: results, linkTypes: [...used], fellBack: linker.fellBack };
+}
+
+function journalDir(repo: Repo): string {
+  return join(repo.tmpDir, 'journal');
 }

@@ -43,7 +43,7 @@ export function baseDirOf(repo: Repo, ds: Dataset): string {
 
 export interface WorkspaceState {
   scan: ScanResult;
-  present: Map<string, PresentFile & { size: number }>;
+  present: Map<string, PresentFile & { size: number; mtimeMs: number }>;
   index: StatIndex;
 }
 
@@ -51,12 +51,12 @@ export interface WorkspaceState {
 export async function readWorkspace(repo: Repo, ds: Dataset, opts: ScanOptions = {}): Promise<WorkspaceState> {
   const index = StatIndex.load(repo.indexDir, ds.dataPath);
   const scan = await scanPath(repo.abs(ds.dataPath), index, opts);
-  const present = new Map<string, PresentFile & { size: number }>();
+  const present = new Map<string, PresentFile & { size: number; mtimeMs: number }>();
   if (scan.kind === 'dir') {
-    if (ds.pointer.type === 'dir') for (const f of scan.files) present.set(f.rel, { oid: f.oid, exec: f.exec, size: f.size });
+    if (ds.pointer.type === 'dir') for (const f of scan.files) present.set(f.rel, { oid: f.oid, exec: f.exec, size: f.size, mtimeMs: f.mtimeMs });
     else throw new TdvcError('ETYPE', `${ds.dataPath} is a folder but ${ds.pointerPath} records a file`, { path: ds.dataPath, hint: 'move the folder away, or re-add it with tdvc add' });
   } else if (scan.kind === 'file') {
-    if (ds.pointer.type === 'file') present.set(ds.pointer.path, { oid: scan.file.oid, exec: scan.file.exec, size: scan.file.size });
+    if (ds.pointer.type === 'file') present.set(ds.pointer.path, { oid: scan.file.oid, exec: scan.file.exec, size: scan.file.size, mtimeMs: scan.file.mtimeMs });
     else throw new TdvcError('ETYPE', `${ds.dataPath} is a file but ${ds.pointerPath} records a folder`, { path: ds.dataPath, hint: 'move the file away, or re-add it with tdvc add' });
   }
   return { scan, present, index };
