@@ -174,24 +174,24 @@ async function assertClean(root: string): Promise<void> {
 }
 
 /** Temp files a killed writer left in the cache's fan-out folders (harmless, but they take space). */
-function cacheTempFiles(root: string): number {
+/** Temp files in the cache: in fan-out folders (small objects) and in the layout folder (large files streamed in). */
+function cacheTempPaths(root: string): string[] {
   const base = join(root, '.tdvc', 'cache', LAYOUT);
-  if (!existsSync(base)) return 0;
-  return readdirSync(base).reduce((n, fan) => n + readdirSync(join(base, fan)).filter((f) => f.startsWith('.')).length, 0);
+  if (!existsSync(base)) return [];
+  const out: string[] = [];
+  for (const name of readdirSync(base)) {
+    if (name.startsWith('.')) out.push(join(base, name));
+    else if (name.length === 2) for (const f of readdirSync(join(base, name))) if (f.startsWith('.')) out.push(join(base, name, f));
+  }
+  return out;
+}
+
+function cacheTempFiles(root: string): number {
+  return cacheTempPaths(root).length;
 }
 
 function largeCacheTempFiles(root: string): number {
-  const base = join(root, '.tdvc', 'cache', LAYOUT);
-  if (!existsSync(base)) return 0;
-  let n = 0;
-  for (const fan of readdirSync(base)) {
-    for (const f of readdirSync(join(base, fan))) {
-      if (!f.startsWith('.')) continue;
-      const st = statSync(join(base, fan, f), { throwIfNoEntry: false });
-      if (st && st.size > 1 << 20) n++;
-    }
-  }
-  return n;
+  return cacheTempPaths(root).filter((p) => (statSync(p, { throwIfNoEntry: false })?.size ?? 0) > 1 << 20).length;
 }
 
 function scratchDirs(root: string): string[] {

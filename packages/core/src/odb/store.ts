@@ -40,6 +40,8 @@ export interface ObjectStoreOptions {
 /** Files up to this size are read into memory in one go; larger ones are streamed. */
 export const SMALL_FILE = 8 << 20;
 const CHUNK = 1 << 20;
+/** Chunk of the pipelined large-file pass: big enough that each read and write is one long system call. */
+const PIPE_CHUNK = 4 << 20;
 
 export interface PutResult {
   oid: Oid;
@@ -139,6 +141,7 @@ export class ObjectStore {
       throw fromSystemError(err);
     }
     for (const fan of fans) {
+      if (fan.startsWith('.tmp-') && isOwnedByDeadLocalProcess(fan)) rmSync(join(base, fan), { recursive: true, force: true });
       if (fan.length !== 2) continue;
       for (const name of readdirSync(join(base, fan))) {
         if (name.length === 62 && !name.startsWith('.')) out.add(fan + name);
@@ -252,6 +255,7 @@ export class ObjectStore {
         const res = await this.putBytes(data);
         return { ...res, mtimeMs: before.mtimeMs, ino: before.ino };
       }
+      if (opts.reflink !== true) return await this.putLargeFileOnePass(fh, before, path);
       const h = createHasher();
       const buf = Buffer.allocUnsafe(CHUNK);
       let size = 0;
@@ -279,6 +283,55 @@ export class ObjectStore {
     } finally {
       await fh.close();
     }
+  }
+
+  /**
+   * Large files without reflink: one pass that hashes each chunk and writes it to a temp file in
+   * the layout folder while the next chunk is being read, so the file is read once and reading
+   * overlaps writing. The id is only known at the end; the temp file is then renamed into its fan-out
+   * folder (same file system), or dropped when the object was already there.
+   */
+  private async putLargeFileOnePass(
+    fh: Awaited<ReturnType<typeof open>>,
+    before: Stats,
+    path: string,
+  ): Promise<PutResult & { mtimeMs: number; ino: number }> {
+    const dir = join(this.root, LAYOUT);
+    await this.ensureDir(dir);
+    const tmp = join(dir, uniqueTempName());
+    const h = createHasher();
+    let size = 0;
+    try {
+      const out = await open(tmp, 'wx', this.objectMode);
+      try {
+        let cur = Buffer.allocUnsafe(PIPE_CHUNK);
+        let spare = Buffer.allocUnsafe(PIPE_CHUNK);
+        let { bytesRead } = await fh.read(cur, 0, PIPE_CHUNK, null);
+        while (bytesRead > 0) {
+          const chunk = cur.subarray(0, bytesRead);
+          h.update(chunk);
+          size += bytesRead;
+          const [, next] = await Promise.all([writeAll(out, chunk), fh.read(spare, 0, PIPE_CHUNK, null)]);
+          [cur, spare] = [spare, cur];
+          bytesRead = next.bytesRead;
+        }
+        if (this.fsync) await out.sync();
+      } finally {
+        await out.close();
+      }
+      const after = await fh.stat();
+      if (after.mtimeMs !== before.mtimeMs || after.size !== before.size || size !== before.size) throw new FileChangedError(path);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw fromSystemError(err, path);
+    }
+    const oid = h.digestHex();
+    if (await this.has(oid)) {
+      await rm(tmp, { force: true });
+      return { oid, size, created: false, mtimeMs: before.mtimeMs, ino: before.ino };
+    }
+    await this.ensureDir(join(dir, oid.slice(0, 2)));
+    return { oid, size, created: await this.publish(oid, tmp), mtimeMs: before.mtimeMs, ino: before.ino };
   }
 
   /**

@@ -28,13 +28,14 @@ export async function verifyStore(odb: ObjectStore, opts: VerifyOptions = {}): P
   const base = join(odb.root, LAYOUT);
   const maxAge = opts.tempMaxAgeMs ?? 24 * 3600_000;
   const objects: Oid[] = [];
-  // folders a killed writer was creating on a shared cache (temp name, chmod, rename: see ensureDir)
+  // folders a killed writer was creating on a shared cache (temp name, chmod, rename: see ensureDir),
+  // and large files it was streaming in (written in the layout folder before their id is known)
   for (const dir of [odb.root, base]) {
     for (const name of await readdir(dir).catch(() => [] as string[])) {
       if (!name.startsWith('.tmp-')) continue;
       const p = join(dir, name);
       const st = await stat(p).catch(() => undefined);
-      if (!st?.isDirectory()) continue;
+      if (!st) continue;
       if (isOwnedByDeadLocalProcess(name) || Date.now() - st.mtimeMs > maxAge) {
         await rm(p, { recursive: true, force: true });
         report.removedTemps.push(p);
