@@ -101,3 +101,34 @@ test('stat index: a damaged index file is just a cold cache', () => {
     cleanup();
   }
 });
+
+test('stat index: walk order, files recorded after the walk and forgotten files all survive a save and reload', async () => {
+  const { dir, cleanup } = tmp();
+  try {
+    const indexDir = join(dir, 'index');
+    const key = (ino: number) => ({ ino, size: 1, mtimeMs: T * 1000 - 5000 });
+    const first = StatIndex.load(indexDir, 'data');
+    for (const [i, p] of ['a', 'b', 'c'].entries()) first.record(p, key(i), OID);
+    await first.save();
+    utimesSync(StatIndex.fileFor(indexDir, 'data'), T, T);
+
+    const idx = StatIndex.load(indexDir, 'data');
+    // a walk that sees c, a (b is gone, order changed); a wrong position hint still finds the row
+    assert.equal(idx.lookup('a', key(0), 1), OID);
+    assert.equal(idx.lookup('c', key(2), 0), OID);
+    idx.retainOnly(['c', 'a']);
+    idx.record('new', key(9), OID); // written after the walk, e.g. by a checkout
+    idx.forget('a'); // removed by the checkout
+    await idx.save();
+    utimesSync(StatIndex.fileFor(indexDir, 'data'), T, T);
+
+    const again = StatIndex.load(indexDir, 'data');
+    assert.equal(again.size, 2);
+    assert.equal(again.lookup('c', key(2), 0), OID);
+    assert.equal(again.lookup('new', key(9), 1), OID);
+    assert.equal(again.lookup('a', key(0)), undefined, 'forgotten');
+    assert.equal(again.lookup('b', key(1)), undefined, 'not seen by the last walk');
+  } finally {
+    cleanup();
+  }
+});

@@ -52,6 +52,7 @@ export async function applyCheckout(plan: CheckoutPlan, opts: ApplyOptions): Pro
   const key = (rel: string): string => (opts.indexKey ? opts.indexKey(rel) : rel);
 
   await forEachLimit(plan.remove, 16, async (rel) => {
+    opts.index.forget(key(rel));
     try {
       await unlink(abs(rel));
     } catch (err) {

@@ -64,7 +64,7 @@ export async function scanPath(abs: string, index: StatIndex, opts: ScanOptions 
   }
   const walked = walkFiles(abs, (n) => opts.onProgress?.({ phase: 'listing', done: n, total: 0 }));
   const result = await hashAll(walked, index, opts);
-  index.retainOnly(new Set(walked.map((w) => w.rel)));
+  index.retainOnly(walked.map((w) => w.rel));
   return { kind: 'dir', ...result };
 }
 
@@ -73,7 +73,7 @@ async function hashAll(walked: WalkedFile[], index: StatIndex, opts: ScanOptions
   const todo: number[] = [];
   for (let i = 0; i < walked.length; i++) {
     const w = walked[i]!;
-    const oid = index.lookup(w.rel, w);
+    const oid = index.lookup(w.rel, w, i);
     if (oid !== undefined && (!opts.requirePresent || opts.requirePresent.has(oid))) {
       out[i] = { rel: w.rel, abs: w.abs, oid, size: w.size, exec: w.exec, ino: w.ino, mtimeMs: w.mtimeMs };
     } else {

@@ -14,15 +14,32 @@ export interface StatKey {
 
 type Row = [ino: number, size: number, mtimeMs: number, oid: Oid];
 
+/** On disk: one array per column, rows in the order of the last walk (cheap to parse: five arrays, not 100,000 objects). */
+interface Columns {
+  v: 2;
+  paths: string[];
+  ino: number[];
+  size: number[];
+  mtime: number[];
+  oid: Oid[];
+}
+
 /**
  * The stat index of one dataset: path → (inode, size, mtime) → hash, so files that did not change
  * are never read again. It is a cache: deleting it loses nothing but time.
+ *
+ * Rows are kept in the order of the last directory walk, so the next walk finds each file at the
+ * same position and no path → row map has to be built (the common case of an unchanged folder).
  *
  * Racy-clean guard (as in Git): an entry whose mtime is not older than the index file itself may
  * have been modified within the same timestamp tick after it was hashed, so it is not trusted.
  */
 export class StatIndex {
-  private rows = new Map<string, Row>();
+  private cols: Columns = { v: 2, paths: [], ino: [], size: [], mtime: [], oid: [] };
+  private byPath: Map<string, number> | undefined;
+  private readonly changed = new Map<string, Row>();
+  private readonly forgotten = new Set<string>();
+  private order: string[] | undefined;
   private savedAtMs = 0;
   private dirty = false;
 
@@ -37,9 +54,10 @@ export class StatIndex {
     const idx = new StatIndex(StatIndex.fileFor(indexDir, datasetRelPath));
     try {
       const st = statSync(idx.file);
-      const parsed = JSON.parse(readFileSync(idx.file, 'utf8')) as { v?: number; rows?: Record<string, Row> };
-      if (parsed.v === 1 && parsed.rows && typeof parsed.rows === 'object') {
-        idx.rows = new Map(Object.entries(parsed.rows));
+      const parsed = JSON.parse(readFileSync(idx.file, 'utf8')) as Partial<Columns>;
+      const n = parsed.paths?.length ?? -1;
+      if (parsed.v === 2 && n >= 0 && [parsed.ino, parsed.size, parsed.mtime, parsed.oid].every((c) => Array.isArray(c) && c.length === n)) {
+        idx.cols = parsed as Columns;
         idx.savedAtMs = st.mtimeMs;
       }
     } catch (err) {
@@ -50,39 +68,79 @@ export class StatIndex {
   }
 
   get size(): number {
-    return this.rows.size;
+    return this.order?.length ?? this.cols.paths.length;
   }
 
-  /** The recorded hash if the file still has exactly the recorded stat data and is not racy. */
-  lookup(path: string, st: StatKey): Oid | undefined {
-    const r = this.rows.get(path);
-    if (!r) return undefined;
-    if (r[0] !== st.ino || r[1] !== st.size || r[2] !== st.mtimeMs) return undefined;
+  private rowOf(path: string, hint: number | undefined): number | undefined {
+    if (hint !== undefined && this.cols.paths[hint] === path) return hint;
+    if (!this.byPath) {
+      this.byPath = new Map();
+      this.cols.paths.forEach((p, i) => this.byPath!.set(p, i));
+    }
+    return this.byPath.get(path);
+  }
+
+  /**
+   * The recorded hash if the file still has exactly the recorded stat data and is not racy.
+   * `hint`: where the file probably is (its position in this walk).
+   */
+  lookup(path: string, st: StatKey, hint?: number): Oid | undefined {
+    const c = this.changed.get(path);
+    let ino: number, size: number, mtime: number, oid: Oid;
+    if (c) [ino, size, mtime, oid] = c;
+    else {
+      const i = this.rowOf(path, hint);
+      if (i === undefined) return undefined;
+      [ino, size, mtime, oid] = [this.cols.ino[i]!, this.cols.size[i]!, this.cols.mtime[i]!, this.cols.oid[i]!];
+    }
+    if (ino !== st.ino || size !== st.size || mtime !== st.mtimeMs) return undefined;
     if (st.mtimeMs >= this.savedAtMs) return undefined;
-    return r[3];
+    return oid;
   }
 
   record(path: string, st: StatKey, oid: Oid): void {
-    const r = this.rows.get(path);
-    if (r && r[0] === st.ino && r[1] === st.size && r[2] === st.mtimeMs && r[3] === oid) return;
-    this.rows.set(path, [st.ino, st.size, st.mtimeMs, oid]);
+    this.changed.set(path, [st.ino, st.size, st.mtimeMs, oid]);
     this.dirty = true;
   }
 
-  /** Drops entries for paths no longer present. */
-  retainOnly(paths: Set<string>): void {
-    for (const p of this.rows.keys()) {
-      if (!paths.has(p)) {
-        this.rows.delete(p);
-        this.dirty = true;
-      }
-    }
+  /** Drops a path (a file the caller removed). */
+  forget(path: string): void {
+    this.forgotten.add(path);
+    this.changed.delete(path);
+    this.dirty = true;
+  }
+
+  /** Keeps only these paths, in this order (the order of the walk that just happened). */
+  retainOnly(paths: string[]): void {
+    const same = paths.length === this.cols.paths.length && paths.every((p, i) => p === this.cols.paths[i]);
+    if (same) return;
+    this.order = paths;
+    this.dirty = true;
   }
 
   async save(force = false): Promise<void> {
     if (!this.dirty && !force) return;
+    // the walk's order, then files recorded since (e.g. written by a checkout after the walk)
+    const base = this.order ?? this.cols.paths;
+    const inBase = new Set(base);
+    const order = [...base, ...[...this.changed.keys()].filter((p) => !inBase.has(p))];
+    const out: Columns = { v: 2, paths: [], ino: [], size: [], mtime: [], oid: [] };
+    for (const p of order) {
+      if (this.forgotten.has(p)) continue;
+      let row = this.changed.get(p);
+      if (!row) {
+        const i = this.rowOf(p, out.paths.length);
+        if (i === undefined) continue;
+        row = [this.cols.ino[i]!, this.cols.size[i]!, this.cols.mtime[i]!, this.cols.oid[i]!];
+      }
+      out.paths.push(p);
+      out.ino.push(row[0]);
+      out.size.push(row[1]);
+      out.mtime.push(row[2]);
+      out.oid.push(row[3]);
+    }
     await ensureDir(join(this.file, '..'));
-    await writeFileAtomic(this.file, JSON.stringify({ v: 1, rows: Object.fromEntries(this.rows) }));
+    await writeFileAtomic(this.file, JSON.stringify(out));
     this.dirty = false;
   }
 }
