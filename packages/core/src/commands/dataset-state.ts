@@ -53,7 +53,8 @@ export async function readWorkspace(repo: Repo, ds: Dataset, opts: ScanOptions =
   const scan = await scanPath(repo.abs(ds.dataPath), index, opts);
   const present = new Map<string, PresentFile & { size: number; mtimeMs: number }>();
   if (scan.kind === 'dir') {
-    if (ds.pointer.type === 'dir') for (const f of scan.files) present.set(f.rel, { oid: f.oid, exec: f.exec, size: f.size, mtimeMs: f.mtimeMs });
+    // the scanned records already carry oid, exec, size and mtime: use them as they are
+    if (ds.pointer.type === 'dir') for (const f of scan.files) present.set(f.rel, f);
     else throw new TdvcError('ETYPE', `${ds.dataPath} is a folder but ${ds.pointerPath} records a file`, { path: ds.dataPath, hint: 'move the folder away, or re-add it with tdvc add' });
   } else if (scan.kind === 'file') {
     if (ds.pointer.type === 'file') present.set(ds.pointer.path, { oid: scan.file.oid, exec: scan.file.exec, size: scan.file.size, mtimeMs: scan.file.mtimeMs });

@@ -48,7 +48,8 @@ export async function status(repo: Repo, paths: string[] = [], opts: StatusOptio
       }
       throw err;
     }
-    const inScope = (p: string): boolean => subPaths.includes('') || subPaths.some((s) => p === s || p.startsWith(s + '/'));
+    const all = subPaths.includes('');
+    const inScope = (p: string): boolean => all || subPaths.some((s) => p === s || p.startsWith(s + '/'));
     cached ??= repo.odb.knownObjects();
     for (const e of target) if (inScope(e.path) && !cached.has(e.oid)) st.notInCache.push(prefix(ds, e.path));
     const ws = await readWorkspace(repo, ds, opts.onProgress ? { onProgress: (p) => opts.onProgress!({ ...p, path: ds.dataPath }) } : {});
@@ -57,15 +58,21 @@ export async function status(repo: Repo, paths: string[] = [], opts: StatusOptio
       st.state = 'not-in-workspace';
       continue;
     }
-    const seen = new Set<string>();
+    let matched = 0;
     for (const e of target) {
       if (!inScope(e.path)) continue;
-      seen.add(e.path);
       const have = ws.present.get(e.path);
       if (!have) st.deleted.push(prefix(ds, e.path));
-      else if (have.oid !== e.oid || have.exec !== e.exec) st.modified.push(prefix(ds, e.path));
+      else {
+        matched++;
+        if (have.oid !== e.oid || have.exec !== e.exec) st.modified.push(prefix(ds, e.path));
+      }
     }
-    for (const p of ws.present.keys()) if (!seen.has(p) && inScope(p)) st.added.push(prefix(ds, p));
+    // every present file matched a target path: nothing was added (the common, cheap case)
+    if (!all || matched < ws.present.size) {
+      const known = new Set(target.map((e) => e.path));
+      for (const p of ws.present.keys()) if (!known.has(p) && inScope(p)) st.added.push(prefix(ds, p));
+    }
     st.added.sort();
     if (st.added.length + st.modified.length + st.deleted.length > 0) st.state = 'modified';
   }

@@ -4,6 +4,7 @@
  */
 export function relPathProblem(p: string): string | undefined {
   if (p.length === 0) return 'empty path';
+  if (isPlainRelPath(p)) return undefined;
   if (p.includes('\0')) return 'path contains a NUL byte';
   if (p.includes('\n') || p.includes('\r')) return 'path contains a line break';
   if (p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p)) return 'absolute path';
@@ -29,4 +30,24 @@ export function compareUtf8(a: string, b: string): number {
     return x - y;
   }
   return a.length - b.length;
+}
+
+/**
+ * Fast path for the common case, one pass and no allocation: true only for paths that certainly
+ * pass every check of relPathProblem (segments of ordinary characters, none of them '.' or '..').
+ */
+function isPlainRelPath(p: string): boolean {
+  let segStart = 0;
+  for (let i = 0; i <= p.length; i++) {
+    const c = i === p.length ? 47 : p.charCodeAt(i);
+    if (c === 47) {
+      const len = i - segStart;
+      if (len === 0) return false;
+      if (p.charCodeAt(segStart) === 46 && (len === 1 || (len === 2 && p.charCodeAt(segStart + 1) === 46))) return false;
+      segStart = i + 1;
+    } else if (c === 0 || c === 10 || c === 13 || c === 92) {
+      return false;
+    }
+  }
+  return !(p.length >= 2 && p.charCodeAt(1) === 58);
 }
