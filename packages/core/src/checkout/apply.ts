@@ -84,20 +84,28 @@ export async function applyCheckout(plan: CheckoutPlan, opts: ApplyOptions): Pro
   const rest = writes.slice(first);
   const type = opts.linker.current;
   if (rest.length > 0) used.add(type);
-  const items: LinkItem[] = rest.map((e) => [opts.odb.pathOf(e.oid), abs(e.path), e.exec, opts.replacing.has(e.path)]);
+  // items are built a batch at a time: 100,000 [object path, destination] pairs held at once cost
+  // tens of megabytes
+  const item = (k: number): LinkItem => {
+    const e = rest[k]!;
+    return [opts.odb.pathOf(e.oid), abs(e.path), e.exec, opts.replacing.has(e.path), e.size];
+  };
   const record = (row: [ino: number, mtimeMs: number], k: number): void => {
     const e = rest[k]!;
     opts.index.record(key(e.path), { ino: row[0], mtimeMs: row[1], size: e.size }, e.oid);
   };
-  if (items.length >= MIN_ITEMS_FOR_THREADS && defaultThreads() > 1) {
-    await runInWorkers<LinkItem, [number, number]>(new URL('./link-worker.js', import.meta.url), { type }, items, {
+  if (rest.length >= MIN_ITEMS_FOR_THREADS && defaultThreads() > 1) {
+    const lazy = { length: rest.length, slice: (a: number, b: number) => Array.from({ length: b - a }, (_, k) => item(a + k)) };
+    await runInWorkers<LinkItem, [number, number]>(new URL('./link-worker.js', import.meta.url), { type }, lazy, {
+      keepRows: false,
       onRows: (rows, start) => rows.forEach((row, k) => (record(row, start + k), tick())),
     });
   } else {
-    items.forEach(([objectPath, dest, exec, replace], k) => {
-      record(placeFileSync(type, objectPath, dest, exec, replace), k);
+    for (let k = 0; k < rest.length; k++) {
+      const [objectPath, dest, exec, replace, size] = item(k);
+      record(placeFileSync(type, objectPath, dest, exec, replace, size), k);
       tick();
-    });
+    }
   }
 
   let chmodded = 0;

@@ -25,8 +25,10 @@ function journalFile(dir: string, dataPath: string): string {
 
 export async function writeJournal(dir: string, dataPath: string, files: Array<{ path: string; size: number }>): Promise<void> {
   await ensureDir(dir);
-  const j: Journal = { host: hostname(), pid: process.pid, startedMs: Date.now(), files: Object.fromEntries(files.map((f) => [f.path, f.size])) };
-  await writeFileAtomic(journalFile(dir, dataPath), JSON.stringify(j));
+  // written as text piece by piece: an object with 100,000 keys is a lot of memory for a list
+  const head = JSON.stringify({ host: hostname(), pid: process.pid, startedMs: Date.now() }).slice(0, -1);
+  const body = files.map((f) => `${JSON.stringify(f.path)}:${f.size}`).join(',');
+  await writeFileAtomic(journalFile(dir, dataPath), `${head},"files":{${body}}}`);
 }
 
 export async function clearJournal(dir: string, dataPath: string): Promise<void> {

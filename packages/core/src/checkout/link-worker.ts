@@ -6,6 +6,6 @@ import { placeFileSync } from './place.js';
 /** Worker thread of applyCheckout: puts cache objects in their places in the workspace. */
 const cfg = workerData as { type: LinkType };
 
-export type LinkItem = [objectPath: string, dest: string, exec: boolean, replace: boolean];
+export type LinkItem = [objectPath: string, dest: string, exec: boolean, replace: boolean, size: number];
 
-serveBatches(([objectPath, dest, exec, replace]: LinkItem) => placeFileSync(cfg.type, objectPath, dest, exec, replace));
+serveBatches(([objectPath, dest, exec, replace, size]: LinkItem) => placeFileSync(cfg.type, objectPath, dest, exec, replace, size));

@@ -22,7 +22,7 @@ const SMALL = 8 << 20;
  * `replace`: an older version is there (its content is in the cache) and goes first.
  * Returns the new file's inode and mtime for the stat index.
  */
-export function placeFileSync(type: LinkType, objectPath: string, dest: string, exec: boolean, replace: boolean): [ino: number, mtimeMs: number] {
+export function placeFileSync(type: LinkType, objectPath: string, dest: string, exec: boolean, replace: boolean, size: number): [ino: number, mtimeMs: number] {
   try {
     if (replace) {
       try {
@@ -34,8 +34,7 @@ export function placeFileSync(type: LinkType, objectPath: string, dest: string, 
     const mode = exec ? 0o755 : 0o644;
     switch (type) {
       case 'copy': {
-        const st = statSync(objectPath);
-        if (st.size > SMALL) {
+        if (size > SMALL) {
           copyFileSync(objectPath, dest, constants.COPYFILE_EXCL);
           chmodSync(dest, mode);
           const out = statSync(dest);

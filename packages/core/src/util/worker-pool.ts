@@ -6,7 +6,10 @@ const BATCH = 256;
 /** Below this many items, starting threads costs more than it saves. */
 export const MIN_ITEMS_FOR_THREADS = 2000;
 
+/** One thread per core (at most 8); TDVC_THREADS overrides it (1 = no worker threads). */
 export function defaultThreads(): number {
+  const forced = Number(process.env['TDVC_THREADS']);
+  if (Number.isInteger(forced) && forced >= 1) return Math.min(forced, 64);
   return Math.min(availableParallelism(), 8);
 }
 
@@ -18,10 +21,12 @@ export function defaultThreads(): number {
 export async function runInWorkers<TItem, TRow>(
   script: URL,
   workerData: unknown,
-  items: TItem[],
-  opts: { threads?: number; onRows?: (rows: TRow[], start: number) => void } = {},
+  items: TItem[] | { length: number; slice(start: number, end: number): TItem[] },
+  opts: { threads?: number; onRows?: (rows: TRow[], start: number) => void; keepRows?: boolean } = {},
 ): Promise<TRow[]> {
-  const out: TRow[] = new Array(items.length);
+  // callers that consume rows in onRows pass keepRows: false, so 100,000 rows are not held twice
+  const keep = opts.keepRows !== false;
+  const out: TRow[] = keep ? new Array(items.length) : [];
   const threads = opts.threads ?? defaultThreads();
   const workers: Worker[] = [];
   let next = 0;
@@ -58,7 +63,7 @@ export async function runInWorkers<TItem, TRow>(
           busy--;
           if (msg.error) return fail(deserializeError(msg.error));
           const start = starts.shift()!;
-          msg.rows!.forEach((row, k) => (out[start + k] = row));
+          if (keep) msg.rows!.forEach((row, k) => (out[start + k] = row));
           opts.onRows?.(msg.rows!, start);
           feed(w, starts);
         });
