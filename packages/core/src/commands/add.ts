@@ -121,7 +121,10 @@ async function addOne(repo: Repo, rel: string, opts: AddOptions): Promise<AddedD
   }
 
   const linker = await Linker.create(linkTypes, repo.tmpDir, odb.root);
-  const { linkType, replaced } = await linkWorkspace(repo, linker, files);
+  // only files read this time can still be separate copies; clones already share the object's blocks
+  const linked = await linkWorkspace(repo, linker, files.filter((f) => f.fresh && !f.cloned));
+  const { replaced } = linked;
+  const linkType: LinkType = files.some((f) => f.cloned) ? 'reflink' : linked.linkType;
   // files replaced by links are new inodes: index what is there now; the rest were indexed by the scan
   for (const f of replaced) index.record(scan.kind === 'dir' ? f.rel : '', statOrSelf(f), f.oid);
   await index.save();

@@ -9,9 +9,11 @@ export interface SmallFileResult {
   ino: number;
   mtimeMs: number;
   created: boolean;
+  /** stored as a copy-on-write clone of the file: the workspace already shares its blocks */
+  cloned: boolean;
 }
 
-type Row = [oid: Oid, size: number, ino: number, mtimeMs: number, created: boolean];
+type Row = [oid: Oid, size: number, ino: number, mtimeMs: number, created: boolean, cloned: boolean];
 
 /**
  * Hashes small files, and stores them in `store` when given, with synchronous file calls: for
@@ -22,13 +24,13 @@ type Row = [oid: Oid, size: number, ino: number, mtimeMs: number, created: boole
 export async function processSmallFiles(
   paths: string[],
   store: ObjectStore | undefined,
-  opts: { threads?: number; onProgress?: (done: number) => void } = {},
+  opts: { threads?: number; reflink?: boolean; onProgress?: (done: number) => void } = {},
 ): Promise<SmallFileResult[]> {
   const threads = opts.threads ?? defaultThreads();
   if (paths.length < MIN_ITEMS_FOR_THREADS || threads <= 1) {
     const out: SmallFileResult[] = new Array(paths.length);
     for (let i = 0; i < paths.length; i++) {
-      out[i] = store ? store.putSmallFileSync(paths[i]!) : hashSmallFileSync(paths[i]!);
+      out[i] = store ? store.putSmallFileSync(paths[i]!, { reflink: opts.reflink === true }) : { ...hashSmallFileSync(paths[i]!), cloned: false };
       if ((i & 1023) === 1023) opts.onProgress?.(i + 1);
     }
     opts.onProgress?.(paths.length);
@@ -37,7 +39,7 @@ export async function processSmallFiles(
   let done = 0;
   const rows = await runInWorkers<string, Row>(
     new URL('./file-worker.js', import.meta.url),
-    { root: store?.root, shared: store?.shared ?? 'none', fsync: store?.fsync ?? false, backend: selectBackend() },
+    { root: store?.root, shared: store?.shared ?? 'none', fsync: store?.fsync ?? false, backend: selectBackend(), reflink: opts.reflink === true },
     paths,
     {
       threads,
@@ -48,5 +50,5 @@ export async function processSmallFiles(
       },
     },
   );
-  return rows.map(([oid, size, ino, mtimeMs, created]) => ({ oid, size, ino, mtimeMs, created }));
+  return rows.map(([oid, size, ino, mtimeMs, created, cloned]) => ({ oid, size, ino, mtimeMs, created, cloned }));
 }

@@ -9,6 +9,10 @@ import { walkFiles, statPath, type WalkedFile } from '../util/walk.js';
 import { StatIndex } from './stat-index.js';
 
 export interface ScannedFile {
+  /** read and hashed in this scan (the stat index did not vouch for it) */
+  fresh?: boolean;
+  /** its object was made as a copy-on-write clone of it: they already share their blocks */
+  cloned?: boolean;
   rel: string;
   abs: string;
   oid: Oid;
@@ -89,9 +93,9 @@ async function hashAll(walked: WalkedFile[], index: StatIndex, opts: ScanOptions
   let smallDone = 0;
   const progress = (): void => opts.onProgress?.({ phase: 'hashing', done: smallDone + largeDone, total });
   progress();
-  const record = (i: number, r: { oid: Oid; size: number; ino: number; mtimeMs: number; created?: boolean }): void => {
+  const record = (i: number, r: { oid: Oid; size: number; ino: number; mtimeMs: number; created?: boolean; cloned?: boolean }): void => {
     const w = walked[i]!;
-    const file: ScannedFile = { rel: w.rel, abs: w.abs, oid: r.oid, size: r.size, exec: w.exec, ino: r.ino, mtimeMs: r.mtimeMs };
+    const file: ScannedFile = { rel: w.rel, abs: w.abs, oid: r.oid, size: r.size, exec: w.exec, ino: r.ino, mtimeMs: r.mtimeMs, fresh: true, cloned: r.cloned === true };
     out[i] = file;
     index.record(w.rel, file, file.oid);
     if (r.created) stored++;
@@ -102,7 +106,7 @@ async function hashAll(walked: WalkedFile[], index: StatIndex, opts: ScanOptions
   const smallRun = processSmallFiles(
     small.map((i) => walked[i]!.abs),
     opts.store,
-    { onProgress: (n) => ((smallDone = n), progress()) },
+    { reflink: opts.reflink === true, onProgress: (n) => ((smallDone = n), progress()) },
   );
   const largeRun = forEachLimit(large, 2, async (i) => {
     const w = walked[i]!;

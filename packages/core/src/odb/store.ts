@@ -2,6 +2,7 @@ import {
   chmodSync,
   closeSync,
   constants,
+  copyFileSync,
   fchmodSync,
   fstatSync,
   fsyncSync,
@@ -183,7 +184,11 @@ export class ObjectStore {
    * files the promise machinery of the async path costs more CPU than the system calls themselves,
    * so batches of small files run through this, on worker threads.
    */
-  putSmallFileSync(path: string): PutResult & { mtimeMs: number; ino: number } {
+  putSmallFileSync(path: string, opts: { reflink?: boolean } = {}): PutResult & { mtimeMs: number; ino: number; cloned: boolean } {
+    if (opts.reflink && this.reflinkWorks !== false) {
+      const r = this.cloneSmallFileSync(path);
+      if (r) return r;
+    }
     const { data, st } = readSmallFileSync(path);
     const oid = hashBytes(data);
     let created = false;
@@ -208,7 +213,56 @@ export class ObjectStore {
         throw fromSystemError(err, path);
       }
     }
-    return { oid, size: data.byteLength, created, mtimeMs: st.mtimeMs, ino: st.ino };
+    return { oid, size: data.byteLength, created, mtimeMs: st.mtimeMs, ino: st.ino, cloned: false };
+  }
+
+  /** undefined until tried; false once a clone failed with "not supported here" */
+  private reflinkWorks: boolean | undefined;
+
+  /**
+   * On a copy-on-write file system: clone the file into the store first and hash the clone, which
+   * nobody else can change, so the object is exact and shares its blocks with the workspace (no
+   * second copy on disk, and no need to relink the workspace file). The source's stat before and
+   * after the clone must agree, or the file was changing. Returns undefined when reflink does not
+   * work here (then the caller copies).
+   */
+  private cloneSmallFileSync(path: string): (PutResult & { mtimeMs: number; ino: number; cloned: boolean }) | undefined {
+    const dir = join(this.root, LAYOUT);
+    this.ensureDirSync(dir);
+    const tmp = join(dir, uniqueTempName());
+    let before: Stats;
+    try {
+      before = statSync(path);
+      copyFileSync(path, tmp, constants.COPYFILE_FICLONE_FORCE | constants.COPYFILE_EXCL);
+    } catch (err) {
+      rmSync(tmp, { force: true });
+      if (isReflinkUnsupported(err)) {
+        this.reflinkWorks = false;
+        return undefined;
+      }
+      if (isErrno(err, 'ENOENT')) throw new TdvcError('EVANISHED', `file vanished while it was being added: ${path}`, { path, hint: 'run tdvc add again' });
+      throw fromSystemError(err, path);
+    }
+    this.reflinkWorks = true;
+    try {
+      const after = statSync(path);
+      if (after.mtimeMs !== before.mtimeMs || after.size !== before.size || after.ino !== before.ino) throw new FileChangedError(path);
+      chmodSync(tmp, this.objectMode);
+      const { data } = readSmallFileSync(tmp);
+      if (data.byteLength !== before.size) throw new FileChangedError(path);
+      const oid = hashBytes(data);
+      if (this.hasSync(oid)) {
+        rmSync(tmp, { force: true });
+        return { oid, size: data.byteLength, created: false, mtimeMs: before.mtimeMs, ino: before.ino, cloned: false };
+      }
+      this.ensureDirSync(join(dir, oid.slice(0, 2)));
+      renameSync(tmp, this.pathOf(oid));
+      this.known?.add(oid);
+      return { oid, size: data.byteLength, created: true, mtimeMs: before.mtimeMs, ino: before.ino, cloned: true };
+    } catch (err) {
+      rmSync(tmp, { force: true });
+      throw fromSystemError(err, path);
+    }
   }
 
   /** Records an object another thread of this process stored. */
