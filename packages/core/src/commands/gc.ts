@@ -1,13 +1,13 @@
-import { readdirSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Oid } from '../hash/oid.js';
-import { ExitCode, isErrno, TdvcError } from '../errors.js';
+import { ExitCode, TdvcError } from '../errors.js';
 import { GitRepo } from '../git/git-repo.js';
 import { acquireLock } from '../odb/lock.js';
-import { parsePointer, POINTER_SUFFIX } from '../objects/pointer.js';
+import { parsePointer } from '../objects/pointer.js';
 import { forEachLimit } from '../util/fs.js';
 import { listProjects, registerProject, type RegisteredProject } from '../workspace/projects.js';
-import { loadDataset } from '../workspace/datasets.js';
+import { findPointerFiles, loadDataset } from '../workspace/datasets.js';
 import { Repo } from '../workspace/repo.js';
 import type { RemoteOpener } from '../transfer/remote.js';
 import { readManifest } from './dataset-state.js';
@@ -218,33 +218,8 @@ async function collectReferences(repo: Repo, scope: GcScope, into: Set<Oid>): Pr
  * data they reference.
  */
 function workspacePointerFiles(repo: Repo): string[] {
-  const out: string[] = [];
   const unreadable: string[] = [];
-  const stack: string[] = [''];
-  while (stack.length > 0) {
-    const rel = stack.pop()!;
-    let entries;
-    try {
-      entries = readdirSync(repo.abs(rel), { withFileTypes: true });
-    } catch (err) {
-      if (isErrno(err, 'ENOENT', 'ENOTDIR')) continue;
-      if (isErrno(err, 'EACCES', 'EPERM')) {
-        unreadable.push(rel === '' ? '.' : rel);
-        continue;
-      }
-      throw err;
-    }
-    const names = new Set(entries.map((e) => e.name));
-    for (const e of entries) {
-      const childRel = rel === '' ? e.name : `${rel}/${e.name}`;
-      if (e.isDirectory()) {
-        if (e.name === '.git' || e.name === '.tdvc' || e.name === 'node_modules' || names.has(e.name + POINTER_SUFFIX)) continue;
-        stack.push(childRel);
-      } else if (e.name.endsWith(POINTER_SUFFIX) && e.name.length > POINTER_SUFFIX.length && (e.isFile() || e.isSymbolicLink())) {
-        out.push(childRel);
-      }
-    }
-  }
+  const out = findPointerFiles(repo, unreadable);
   if (unreadable.length > 0) {
     throw new TdvcError(
       'EUNREADABLE',

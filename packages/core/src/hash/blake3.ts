@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 
 const require = createRequire(import.meta.url);
 
@@ -72,20 +72,25 @@ export function hashBytes(data: Uint8Array): string {
 
 const CHUNK = 1 << 20;
 
+/** Streams an open file, from its current position, through BLAKE3 without holding it in memory. */
+export async function hashHandle(fh: FileHandle): Promise<{ oid: string; size: number }> {
+  const h = createHasher();
+  const buf = Buffer.allocUnsafe(CHUNK);
+  let size = 0;
+  for (;;) {
+    const { bytesRead } = await fh.read(buf, 0, CHUNK, null);
+    if (bytesRead === 0) break;
+    h.update(buf.subarray(0, bytesRead));
+    size += bytesRead;
+  }
+  return { oid: h.digestHex(), size };
+}
+
 /** Streams a file through BLAKE3 without holding it in memory. */
 export async function hashFile(path: string): Promise<{ oid: string; size: number }> {
   const fh = await open(path, 'r');
   try {
-    const h = createHasher();
-    const buf = Buffer.allocUnsafe(CHUNK);
-    let size = 0;
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, CHUNK, null);
-      if (bytesRead === 0) break;
-      h.update(buf.subarray(0, bytesRead));
-      size += bytesRead;
-    }
-    return { oid: h.digestHex(), size };
+    return await hashHandle(fh);
   } finally {
     await fh.close();
   }

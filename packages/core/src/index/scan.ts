@@ -1,5 +1,5 @@
 import { open } from 'node:fs/promises';
-import { createHasher } from '../hash/blake3.js';
+import { hashHandle } from '../hash/blake3.js';
 import type { Oid } from '../hash/oid.js';
 import { FileChangedError, fromSystemError, isErrno, TdvcError } from '../errors.js';
 import { SMALL_FILE, type ObjectStore } from '../odb/store.js';
@@ -120,7 +120,6 @@ async function hashAll(walked: WalkedFile[], index: StatIndex, opts: ScanOptions
   return { files: out, hashed: total, stored };
 }
 
-const CHUNK = 1 << 20;
 
 /** Hashes a workspace file, refusing it if it changes while being read. */
 export async function hashWorkspaceFile(path: string): Promise<{ oid: Oid; size: number; ino: number; mtimeMs: number }> {
@@ -133,24 +132,10 @@ export async function hashWorkspaceFile(path: string): Promise<{ oid: Oid; size:
   }
   try {
     const before = await fh.stat();
-    const h = createHasher();
-    let size = 0;
-    if (before.size <= 8 * CHUNK) {
-      const data = await fh.readFile();
-      h.update(data);
-      size = data.byteLength;
-    } else {
-      const buf = Buffer.allocUnsafe(CHUNK);
-      for (;;) {
-        const { bytesRead } = await fh.read(buf, 0, CHUNK, null);
-        if (bytesRead === 0) break;
-        h.update(buf.subarray(0, bytesRead));
-        size += bytesRead;
-      }
-    }
+    const { oid, size } = await hashHandle(fh);
     const after = await fh.stat();
     if (after.mtimeMs !== before.mtimeMs || after.size !== before.size || size !== before.size) throw new FileChangedError(path);
-    return { oid: h.digestHex(), size, ino: before.ino, mtimeMs: before.mtimeMs };
+    return { oid, size, ino: before.ino, mtimeMs: before.mtimeMs };
   } finally {
     await fh.close();
   }

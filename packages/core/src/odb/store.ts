@@ -18,7 +18,7 @@ import {
 } from 'node:fs';
 import { chmod, copyFile, lstat, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { createHasher, hashBytes } from '../hash/blake3.js';
+import { createHasher, hashBytes, hashHandle } from '../hash/blake3.js';
 import type { Oid } from '../hash/oid.js';
 import { CorruptObjectError, FileChangedError, fromSystemError, isErrno, MissingObjectError, TdvcError } from '../errors.js';
 import { isOwnedByDeadLocalProcess, uniqueTempName } from '../util/fs.js';
@@ -310,20 +310,11 @@ export class ObjectStore {
         return { ...res, mtimeMs: before.mtimeMs, ino: before.ino };
       }
       if (opts.reflink !== true) return await this.putLargeFileOnePass(fh, before, path);
-      const h = createHasher();
-      const buf = Buffer.allocUnsafe(CHUNK);
-      let size = 0;
-      for (;;) {
-        const { bytesRead } = await fh.read(buf, 0, CHUNK, null);
-        if (bytesRead === 0) break;
-        h.update(buf.subarray(0, bytesRead));
-        size += bytesRead;
-      }
+      const { oid, size } = await hashHandle(fh);
       const after = await fh.stat();
       if (after.mtimeMs !== before.mtimeMs || after.size !== before.size || size !== before.size) {
         throw new FileChangedError(path);
       }
-      const oid = h.digestHex();
       if (await this.has(oid)) return { oid, size, created: false, mtimeMs: before.mtimeMs, ino: before.ino };
       const tmp = await this.tempFor(oid);
       try {
@@ -407,7 +398,7 @@ export class ObjectStore {
   async rehash(oid: Oid): Promise<string> {
     const fh = await open(this.pathOf(oid), 'r');
     try {
-      return await hashHandle(fh);
+      return (await hashHandle(fh)).oid;
     } finally {
       await fh.close();
     }
@@ -492,7 +483,7 @@ export class ObjectStore {
         await chmod(tmp, this.objectMode);
         const fh = await open(tmp, 'r');
         try {
-          return await hashHandle(fh);
+          return (await hashHandle(fh)).oid;
         } finally {
           await fh.close();
         }
@@ -567,17 +558,6 @@ export class ObjectWriter {
     await this.fh.close().catch(() => {});
     await rm(this.tempPath, { force: true });
   }
-}
-
-async function hashHandle(fh: Awaited<ReturnType<typeof open>>): Promise<string> {
-  const h = createHasher();
-  const buf = Buffer.allocUnsafe(CHUNK);
-  for (;;) {
-    const { bytesRead } = await fh.read(buf, 0, CHUNK, null);
-    if (bytesRead === 0) break;
-    h.update(buf.subarray(0, bytesRead));
-  }
-  return h.digestHex();
 }
 
 /**

@@ -21,7 +21,7 @@ const SKIP = new Set(['.git', '.tdvc', 'node_modules']);
  * folders (a folder X is skipped when X.tdvc sits beside it): listing 100k data files to find one
  * pointer would make every command pay for the size of the data.
  */
-export function findPointerFiles(repo: Repo): string[] {
+export function findPointerFiles(repo: Repo, unreadable?: string[]): string[] {
   const out: string[] = [];
   const stack: string[] = [''];
   while (stack.length > 0) {
@@ -30,7 +30,12 @@ export function findPointerFiles(repo: Repo): string[] {
     try {
       entries = readdirSync(repo.abs(rel), { withFileTypes: true });
     } catch (err) {
-      if (isErrno(err, 'ENOENT', 'EACCES', 'ENOTDIR')) continue;
+      if (isErrno(err, 'ENOENT', 'ENOTDIR')) continue;
+      // folders this user may not read are skipped, or reported to a caller that must not guess (gc)
+      if (isErrno(err, 'EACCES', 'EPERM')) {
+        unreadable?.push(rel === '' ? '.' : rel);
+        continue;
+      }
       throw err;
     }
     const names = new Set(entries.map((e) => e.name));
