@@ -13,7 +13,7 @@
 //   BENCH_S3_KEEP=0|1   keep the work folder (printed) after the run
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -125,7 +125,17 @@ try {
   };
 
   // tdvc
-  const tdvc = (cwd, ...args) => run(process.execPath, [TDVC, ...args], { cwd, env: childEnv });
+  // every tdvc command runs under GNU time so its peak RSS is known (target: ≤ 400 MB)
+  const peakRss = [];
+  const haveTime = existsSync('/usr/bin/time');
+  const tdvc = async (cwd, ...args) => {
+    if (!haveTime) return run(process.execPath, [TDVC, ...args], { cwd, env: childEnv });
+    const rssFile = join(work, 'rss.txt');
+    const out = await run('/usr/bin/time', ['-f', '%M', '-o', rssFile, process.execPath, TDVC, ...args], { cwd, env: childEnv });
+    const kb = Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop());
+    peakRss.push({ command: args.slice(0, 2).join(' '), mb: Math.round((kb * 1024) / 1e6) });
+    return out;
+  };
   spawnSync('git', ['init', '-q', '-b', 'main'], { cwd: repo });
   await tdvc(repo, 'init');
   const addS = await timed(() => tdvc(repo, 'add', 'data', 'large.bin'));
@@ -187,6 +197,11 @@ try {
   ];
   console.log(`${'operation'.padEnd(16)} ${'vs aws cli'.padStart(10)} ${'vs bare SDK'.padStart(12)}`);
   for (const [op, t, a, s] of rows) console.log(`${op.padEnd(16)} ${ratio(t, a).padStart(10)} ${ratio(t, s).padStart(12)}`);
+  const worst = peakRss.reduce((m, r) => (r.mb > m.mb ? r : m), { command: '-', mb: 0 });
+  console.log(`\n# peak RSS of tdvc commands: highest ${worst.mb} MB (${worst.command}); target ≤ 400 MB: ${worst.mb <= 400 ? 'PASS' : 'FAIL'}`);
+  for (const r of peakRss) console.log(`#   ${r.command.padEnd(22)} ${r.mb} MB`);
+  const noop = get('tdvc', 'no-op push (all)');
+  if (noop) console.log(`# no-op push of ${FILES + 2} objects: ${noop.seconds.toFixed(2)} s; target ≤ 3 s: ${noop.seconds <= 3 ? 'PASS' : 'FAIL'}`);
   // a sanity check that the round trip is whole
   const h = (p) => createHash('sha256').update(readFileSync(p)).digest('hex');
   if (h(join(clone, 'large.bin')) !== h(large)) throw new Error('large.bin differs after the round trip');
