@@ -401,14 +401,15 @@ describe('shared cache used by two users of one group', { skip }, () => {
       }
       const results = await Promise.all(runs.map((r) => r.done));
       for (const r of results) assert.ok(r.code === -9 || r.code === 0, `killed or finished, not failed: ${r.code} ${r.stderr}`);
-      tempsPerRound.push(tempFilesIn(cache).length);
+      const temps = tempFilesIn(cache);
+      tempsPerRound.push(temps.length);
       // fsck, by each user in turn: removes both dead writers' temp files, finds nothing corrupt
       const checker = repos[round % 2]!;
       const fsck = await runAs(checker.user, checker.root, ['fsck', '--json']);
       const rep = JSON.parse(fsck.stdout) as FsckJson;
       assert.deepEqual(rep.corrupt, [], `after a kill ${delay} ms into writing`);
       assert.equal(fsck.code, rep.removedTemps.length > 0 ? 4 : 0, 'exit 4 exactly when something had to be cleaned');
-      assert.equal(rep.removedTemps.length, tempsPerRound[round], 'fsck removed every temp file there was');
+      assert.equal(rep.removedTemps.length, tempsPerRound[round], `fsck removed every temp file there was: ${JSON.stringify({ temps, removed: rep.removedTemps })}`);
       assert.deepEqual(tempFilesIn(cache), [], `temp files left after fsck (kill ${delay} ms into writing)`);
       await assertObjectsIntact(cache, assertSharedModes(cache));
     }

@@ -2,6 +2,7 @@ import { constants, createReadStream } from 'node:fs';
 import { chmod, copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { isMainThread } from 'node:worker_threads';
 import { forEachLimit, isErrno, LAYOUT, remoteObjectKey, TdvcError, uniqueTempName, type Oid, type Remote, type RemoteSettings } from '@tdvc/core';
 
 /**
@@ -154,31 +155,18 @@ export async function* listFsObjects(root: string): AsyncIterable<{ oid: Oid; si
 }
 
 /**
- * Makes `dir` (and missing parents) with mode 2775, never visible under its final name with a
- * umask-filtered mode: mkdir under a unique temp name beside it, chmod, rename into place; when
- * another writer made it first, theirs is used.
+ * Makes `dir` (and missing parents) group-writable and setgid for a team remote. The umask
+ * becomes 002 first, so no folder is ever visible to another member with a narrower mode; the folders this process created are then chmod-ed to exactly 2775 (setgid is
+ * otherwise only inherited). A rename-into-place scheme is not used: renaming a folder over an
+ * empty one that another writer just created would silently replace it.
  */
 async function makeSharedDir(dir: string): Promise<void> {
-  if (await isDirectory(dir)) return;
-  const parent = dirname(dir);
-  if (parent !== dir) await makeSharedDir(parent);
-  const tmp = join(parent, uniqueTempName());
-  await mkdir(tmp, { mode: 0o2775 });
-  try {
-    await chmod(tmp, 0o2775);
-    await rename(tmp, dir);
-  } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
-    if (!(await isDirectory(dir))) throw err;
-  }
-}
-
-async function isDirectory(p: string): Promise<boolean> {
-  try {
-    return (await stat(p)).isDirectory();
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return false;
-    throw err;
+  if (isMainThread) process.umask(0o002);
+  const first = await mkdir(dir, { recursive: true, mode: 0o2775 });
+  if (first === undefined) return;
+  for (let d = dir; d.length >= first.length; d = dirname(d)) {
+    await chmod(d, 0o2775).catch(() => {});
+    if (d === first) break;
   }
 }
 

@@ -73,7 +73,10 @@ test('upload, has, download, list, remove', async () => {
     }
 
     const listed: Array<{ oid: Oid; size: number }> = [];
-    for await (const e of remote.list()) listed.push(e);
+    for await (const e of remote.list()) {
+      assert.ok(typeof e.mtimeMs === 'number' && Math.abs(Date.now() - e.mtimeMs) < 600_000, 'list() gives each object its time (gc --remote grace period)');
+      listed.push({ oid: e.oid, size: e.size });
+    }
     assert.deepEqual(
       listed.sort((a, b) => (a.oid < b.oid ? -1 : 1)),
       objs

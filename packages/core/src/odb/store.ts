@@ -18,6 +18,7 @@ import {
 } from 'node:fs';
 import { chmod, copyFile, lstat, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import { createHasher, hashBytes, hashHandle } from '../hash/blake3.js';
 import type { Oid } from '../hash/oid.js';
 import { CorruptObjectError, FileChangedError, fromSystemError, isErrno, MissingObjectError, TdvcError } from '../errors.js';
@@ -66,6 +67,10 @@ export class ObjectStore {
     this.root = root;
     this.shared = options.shared ?? 'none';
     this.fsync = options.fsync ?? this.shared !== 'none';
+    // A shared cache must never show another member a folder they cannot use, not even for the
+    // moment between mkdir and chmod (or after a writer is killed in between): the umask becomes
+    // 002, so every folder is born 2775 and nothing is world-writable. (Worker threads inherit it.)
+    if (this.shared === 'group' && isMainThread) process.umask(0o002);
   }
 
   get objectMode(): number {
@@ -278,8 +283,8 @@ export class ObjectStore {
   /** The synchronous twin of `ensureDir` (same temp name + chmod + rename on a shared cache). */
   ensureDirSync(dir: string): void {
     if (this.knownDirs.has(dir)) return;
-    if (this.shared === 'group') makeSharedDirSync(dir, this.dirMode);
-    else mkdirSync(dir, { recursive: true, mode: this.dirMode });
+    const first = mkdirSync(dir, { recursive: true, mode: this.dirMode });
+    if (this.shared === 'group' && first !== undefined) chmodCreated(dir, first, this.dirMode);
     this.knownDirs.add(dir);
   }
 
@@ -425,8 +430,8 @@ export class ObjectStore {
    */
   async ensureDir(dir: string): Promise<void> {
     if (this.knownDirs.has(dir)) return;
-    if (this.shared === 'group') await makeSharedDir(dir, this.dirMode);
-    else await mkdir(dir, { recursive: true, mode: this.dirMode });
+    const first = await mkdir(dir, { recursive: true, mode: this.dirMode });
+    if (this.shared === 'group' && first !== undefined) chmodCreated(dir, first, this.dirMode);
     this.knownDirs.add(dir);
   }
 
@@ -561,69 +566,6 @@ export class ObjectWriter {
 }
 
 /**
- * Makes `dir` (and missing parents) with exactly `mode`, never visible under its final name with a
- * umask-filtered mode: mkdir under a unique temp name beside it, chmod, rename into place. When
- * another process made it first the rename fails (EEXIST/ENOTEMPTY, or replaces an identical empty
- * folder, which is harmless) and its folder is used. A killed process may leave an empty
- * `.tmp-<host>-<pid>-<hex>` folder behind; fsck removes those.
- */
-async function makeSharedDir(dir: string, mode: number): Promise<void> {
-  if (await isDirectory(dir)) return;
-  const parent = dirname(dir);
-  if (parent !== dir) await makeSharedDir(parent, mode);
-  const tmp = join(parent, uniqueTempName());
-  try {
-    await mkdir(tmp, { mode });
-  } catch (err) {
-    throw fromSystemError(err, dir);
-  }
-  try {
-    await chmod(tmp, mode);
-    await rename(tmp, dir);
-  } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
-    if (!(await isDirectory(dir))) throw fromSystemError(err, dir);
-  }
-}
-
-function makeSharedDirSync(dir: string, mode: number): void {
-  if (isDirectorySync(dir)) return;
-  const parent = dirname(dir);
-  if (parent !== dir) makeSharedDirSync(parent, mode);
-  const tmp = join(parent, uniqueTempName());
-  try {
-    mkdirSync(tmp, { mode });
-  } catch (err) {
-    throw fromSystemError(err, dir);
-  }
-  try {
-    chmodSync(tmp, mode);
-    renameSync(tmp, dir);
-  } catch (err) {
-    rmSync(tmp, { recursive: true, force: true });
-    if (!isDirectorySync(dir)) throw fromSystemError(err, dir);
-  }
-}
-
-async function isDirectory(p: string): Promise<boolean> {
-  try {
-    return (await stat(p)).isDirectory();
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return false;
-    throw fromSystemError(err, p);
-  }
-}
-
-function isDirectorySync(p: string): boolean {
-  try {
-    return statSync(p).isDirectory();
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return false;
-    throw fromSystemError(err, p);
-  }
-}
-
-/**
  * write(2) may write less than asked (a nearly full disk) without failing. Every byte must be
  * written before a temp file is published under a name hashed from the bytes we meant to write.
  */
@@ -685,4 +627,20 @@ export function readSmallFileSync(path: string): { data: Buffer; st: Stats } {
 export function hashSmallFileSync(path: string): { oid: Oid; size: number; mtimeMs: number; ino: number; created: false } {
   const { data, st } = readSmallFileSync(path);
   return { oid: hashBytes(data), size: data.byteLength, mtimeMs: st.mtimeMs, ino: st.ino, created: false };
+}
+
+/**
+ * Sets the exact mode (setgid, group-writable) on the folders this process just created, from
+ * `dir` up to `first`: mkdir leaves the setgid bit to inheritance, which needs the cache root to
+ * have it. Folders another member created stay as they are (only their owner may chmod them).
+ */
+function chmodCreated(dir: string, first: string, mode: number): void {
+  for (let d = dir; d.length >= first.length; d = dirname(d)) {
+    try {
+      chmodSync(d, mode);
+    } catch {
+      // a member's folder: its owner set it right
+    }
+    if (d === first) break;
+  }
 }
