@@ -153,7 +153,12 @@ function verifyPointer(root: string, cached: Set<string>): 'absent' | 'valid' {
   return 'valid';
 }
 
-/** The dataset folder holds exactly the expected files (or, with `partial`, a subset), each complete. */
+/**
+ * The dataset folder holds exactly the expected files (or, with `partial`, a subset), each complete.
+ * After a killed checkout (`partial`), a file may be cut short where the process died: checkout
+ * writes in place, so that is allowed only for files listed in the checkout journal, which is how
+ * the next checkout knows them for its own unfinished work.
+ */
 async function verifyWorkspace(root: string, partial: boolean): Promise<number> {
   const dir = join(root, 'data');
   const files = existsSync(dir) ? listFiles(dir) : [];
@@ -162,9 +167,30 @@ async function verifyWorkspace(root: string, partial: boolean): Promise<number> 
     assert.ok(lstatSync(join(dir, rel)).isFile() || lstatSync(join(dir, rel)).isSymbolicLink(), `data/${rel} is a file`);
   }
   const found = await hashAll(files.map((rel) => join(dir, rel)));
-  files.forEach((rel, i) => assert.equal(found[i], expected.get(rel), `data/${rel} is complete and correct`));
+  const journaled = partial ? journalFiles(root) : new Map<string, number>();
+  files.forEach((rel, i) => {
+    const planned = journaled.get(rel);
+    if (found[i] !== expected.get(rel) && planned !== undefined) {
+      assert.ok(lstatSync(join(dir, rel)).size < planned, `data/${rel} is a cut-short leftover of the killed checkout`);
+      return;
+    }
+    assert.equal(found[i], expected.get(rel), `data/${rel} is complete and correct${partial ? ' (or listed in the checkout journal)' : ''}`);
+  });
   if (!partial) assert.equal(files.length, expected.size, 'every file is there');
   return files.length;
+}
+
+/** Paths (with their planned sizes) listed in any checkout journal left in the workspace. */
+function journalFiles(root: string): Map<string, number> {
+  const dir = join(root, '.tdvc', 'tmp', 'journal');
+  const out = new Map<string, number>();
+  if (!existsSync(dir)) return out;
+  for (const name of readdirSync(dir)) {
+    if (!name.endsWith('.json')) continue; // a journal being written when the process was killed
+    const j = JSON.parse(readFileSync(join(dir, name), 'utf8')) as { files: Record<string, number> };
+    for (const [p, size] of Object.entries(j.files)) out.set(p, size);
+  }
+  return out;
 }
 
 async function assertClean(root: string): Promise<void> {
