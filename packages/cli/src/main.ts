@@ -1,4 +1,4 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { ExitCode } from '@tdvc/core';
 import { renderError } from './output.js';
 
@@ -228,4 +228,3 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-export { Option };

@@ -1,4 +1,4 @@
-import { chmodSync, constants, copyFileSync, linkSync, symlinkSync } from 'node:fs';
+import { constants } from 'node:fs';
 import { chmod, copyFile, link, readFile, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isErrno } from '../errors.js';
@@ -49,11 +49,6 @@ export class Linker {
       }
     }
     return linker;
-  }
-
-  /** Whether `err` means the current link type cannot work here (so the caller should fall back). */
-  isUnsupported(type: LinkType, err: unknown): boolean {
-    return isErrno(err, ...UNSUPPORTED[type]);
   }
 
   /** The link type that will be tried first. */
@@ -115,22 +110,3 @@ async function makeLink(type: LinkType, objectPath: string, dest: string, exec: 
   }
 }
 
-/** Synchronous twin of makeLink, for worker threads materialising many small files. */
-export function makeLinkSync(type: LinkType, objectPath: string, dest: string, exec: boolean): void {
-  switch (type) {
-    case 'reflink':
-      copyFileSync(objectPath, dest, constants.COPYFILE_FICLONE_FORCE | constants.COPYFILE_EXCL);
-      chmodSync(dest, exec ? 0o755 : 0o644);
-      return;
-    case 'copy':
-      copyFileSync(objectPath, dest, constants.COPYFILE_EXCL);
-      chmodSync(dest, exec ? 0o755 : 0o644);
-      return;
-    case 'hardlink':
-      linkSync(objectPath, dest);
-      return;
-    case 'symlink':
-      symlinkSync(objectPath, dest);
-      return;
-  }
-}

@@ -16,7 +16,7 @@ import {
   writeSync,
   type Stats,
 } from 'node:fs';
-import { chmod, copyFile, lstat, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { chmod, copyFile, lstat, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { createHasher, hashBytes, hashHandle } from '../hash/blake3.js';
@@ -394,11 +394,6 @@ export class ObjectStore {
     return new ObjectWriter(this, oid, source, tmp, fh);
   }
 
-  /** Copies an object out of the store into an exclusive temp-free destination path. */
-  async exportTo(oid: Oid, dest: string): Promise<void> {
-    await copyFile(this.pathOf(oid), dest, constants.COPYFILE_EXCL);
-  }
-
   /** Re-hashes an object on disk; returns the digest found. */
   async rehash(oid: Oid): Promise<string> {
     const fh = await open(this.pathOf(oid), 'r');
@@ -406,15 +401,6 @@ export class ObjectStore {
       return (await hashHandle(fh)).oid;
     } finally {
       await fh.close();
-    }
-  }
-
-  async dirEntries(): Promise<string[]> {
-    try {
-      return await readdir(join(this.root, LAYOUT));
-    } catch (err) {
-      if (isErrno(err, 'ENOENT')) return [];
-      throw err;
     }
   }
 
