@@ -27,7 +27,7 @@ export function factsOf(err: unknown): ErrorFacts {
 }
 
 const THROTTLING = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'RequestThrottled', 'TooManyRequestsException', 'RequestLimitExceeded', 'ServiceUnavailable']);
-const TRANSIENT = new Set(['InternalError', 'RequestTimeout', 'RequestTimeoutException', 'TimeoutError', 'IncompleteBody', 'BadDigest' /* body damaged in transit */]);
+const TRANSIENT = new Set(['InternalError', 'RequestTimeout', 'RequestTimeoutException', 'TimeoutError', 'IncompleteBody', 'BadDigest', 'XAmzContentSHA256Mismatch' /* body damaged in transit */]);
 const NETWORK = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'ESOCKETTIMEDOUT', 'EAI_AGAIN', 'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'ERR_STREAM_PREMATURE_CLOSE']);
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'ETIMEDOUT', 'EPROTO', 'ERR_TLS_CERT_ALTNAME_INVALID', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN']);
 const BAD_CREDENTIALS = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'InvalidToken', 'ExpiredToken', 'TokenRefreshRequired', 'InvalidClientTokenId', 'AuthorizationHeaderMalformed']);

@@ -8,8 +8,12 @@ export interface UploadIdentity {
   key: string;
   size: number;
   partSize: number;
-  /** how parts are protected: 'CRC32' (flexible checksums), 'MD5' (Content-MD5) or 'TLS' (nothing beyond TLS) */
-  checksum: 'CRC32' | 'MD5' | 'TLS';
+  /**
+   * how parts are protected besides the SHA-256 every signed request carries for its body: 'CRC32'
+   * (flexible checksums, stored with the part) or 'SIGNED' (nothing more). State files of older
+   * versions say 'MD5' or 'TLS': they do not match, so those uploads are aborted and started again.
+   */
+  checksum: 'CRC32' | 'SIGNED';
   sse: string;
   sseKmsKeyId: string;
   storageClass: string;

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import {
   AbortMultipartUploadCommand,
@@ -12,7 +11,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { TdvcError, type Oid } from '@tdvc/core';
 import { factsOf } from './errors.js';
-import { Limiter, mapLimit } from './limit.js';
+import { BufferPool } from './buffer-pool.js';
+import { mapLimit } from './limit.js';
 import { sameUpload, type MultipartState, type MultipartStateStore, type PartRecord, type UploadIdentity } from './multipart-state.js';
 import { partSizeFor, type S3Settings } from './settings.js';
 
@@ -41,11 +41,11 @@ export interface MultipartDeps {
  * really has. lib-storage's `Upload` cannot continue an existing upload id, hence this.
  */
 export class MultipartUploader {
-  private readonly partSlots: Limiter;
+  private readonly buffers: BufferPool;
   private sweep: Promise<void> | undefined;
 
   constructor(private readonly d: MultipartDeps) {
-    this.partSlots = new Limiter(Math.max(2, Math.floor(PART_BUFFER_BUDGET / d.settings.multipartChunksize)));
+    this.buffers = new BufferPool(Math.max(2, Math.floor(PART_BUFFER_BUDGET / d.settings.multipartChunksize)));
   }
 
   private identity(key: string, size: number): UploadIdentity {
@@ -55,7 +55,7 @@ export class MultipartUploader {
       key,
       size,
       partSize: partSizeFor(size, s.multipartChunksize),
-      checksum: s.requestChecksumCalculation === 'when_supported' ? 'CRC32' : s.contentMd5 ? 'MD5' : 'TLS',
+      checksum: s.requestChecksumCalculation === 'when_supported' ? 'CRC32' : 'SIGNED',
       sse: s.sse ?? '',
       sseKmsKeyId: s.sseKmsKeyId ?? '',
       storageClass: s.storageClass ?? '',
@@ -75,7 +75,8 @@ export class MultipartUploader {
     const todo: number[] = [];
     for (let n = 1; n <= count; n++) if (!done.has(n)) todo.push(n);
     await mapLimit(todo, this.d.settings.jobs, async (n) => {
-      const rec = await this.partSlots.run(() => this.uploadPart(state, path, n));
+      const length = Math.min(state.partSize, state.size - (n - 1) * state.partSize);
+      const rec = await this.buffers.with(length, (buf) => this.uploadPart(state, path, n, buf));
       done.set(n, rec);
       state.parts[String(n)] = rec;
       await this.d.store.save(oid, state);
@@ -137,11 +138,11 @@ export class MultipartUploader {
     return done;
   }
 
-  private async uploadPart(state: MultipartState, path: string, n: number): Promise<PartRecord> {
+  /** Sends part `n`, read into `body` (whose length is the part's). */
+  private async uploadPart(state: MultipartState, path: string, n: number, body: Buffer): Promise<PartRecord> {
     const offset = (n - 1) * state.partSize;
-    const length = Math.min(state.partSize, state.size - offset);
-    const body = await readRange(path, offset, length);
-    const md5 = state.checksum === 'MD5' ? createHash('md5').update(body).digest('base64') : undefined;
+    const length = body.byteLength;
+    await readRange(path, offset, body);
     const res = await this.d.send(`uploading part ${n} of ${state.key}`, () =>
       this.d.client.send(
         new UploadPartCommand({
@@ -151,7 +152,7 @@ export class MultipartUploader {
           PartNumber: n,
           Body: body,
           ContentLength: length,
-          ...(md5 ? { ContentMD5: md5 } : state.checksum === 'CRC32' ? { ChecksumAlgorithm: 'CRC32' } : {}),
+          ...(state.checksum === 'CRC32' ? { ChecksumAlgorithm: 'CRC32' } : {}),
         }),
       ),
     );
@@ -216,17 +217,16 @@ export class MultipartUploader {
   }
 }
 
-async function readRange(path: string, offset: number, length: number): Promise<Buffer> {
+async function readRange(path: string, offset: number, buf: Buffer): Promise<void> {
+  const length = buf.byteLength;
   const fh = await open(path, 'r');
   try {
-    const buf = Buffer.allocUnsafe(length);
     let got = 0;
     while (got < length) {
       const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
       if (bytesRead === 0) throw new TdvcError('ECHANGED', `${path} is shorter than expected (${offset + got} of ${offset + length} bytes)`, { path });
       got += bytesRead;
     }
-    return buf;
   } finally {
     await fh.close();
   }

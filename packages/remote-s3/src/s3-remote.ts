@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
@@ -13,7 +12,11 @@ import { MultipartUploader } from './multipart.js';
 import { withRetry, type RetryPolicy, DEFAULT_RETRY } from './retry.js';
 import { parseSettings, type S3Settings } from './settings.js';
 
-/** Bodies up to this size are sent from memory (replayable, with Content-MD5 where needed); larger ones stream from the file. */
+/**
+ * Bodies up to this size are sent from memory: replayable, and signed with their SHA-256, which the
+ * server checks (XAmzContentSHA256Mismatch), so damage in transit is caught even on plain HTTP.
+ * Larger ones stream from the file, unsigned (UNSIGNED-PAYLOAD) unless flexible checksums are on.
+ */
 const BUFFERED_PUT = 8 * 1024 * 1024;
 /** Below this many objects, HeadObject each; above, list the fan-out folders. */
 const HEAD_BELOW = 16;
@@ -182,13 +185,11 @@ export class S3Remote implements Remote {
       await this.multipart.upload(oid, key, path, size, progress);
       return;
     }
-    const md5 = this.settings.contentMd5;
     let body: Buffer | undefined;
     if (size <= BUFFERED_PUT) {
       body = await readFile(path);
       if (body.length !== size) throw new TdvcError('ECHANGED', `${path} is ${body.length} bytes, expected ${size}`, { path });
     }
-    const contentMd5 = body && md5 ? createHash('md5').update(body).digest('base64') : undefined;
     await this.send(`uploading ${key}`, () =>
       this.client.send(
         new PutObjectCommand({
@@ -197,7 +198,6 @@ export class S3Remote implements Remote {
           // a stream is made per attempt: a half-read one cannot be sent again
           Body: body ?? createReadStream(path, { highWaterMark: 1 << 20 }),
           ContentLength: size,
-          ...(contentMd5 ? { ContentMD5: contentMd5 } : {}),
           ...this.objectParams(),
         }),
       ),

@@ -21,8 +21,6 @@ export interface S3Settings {
   multipartChunksize: number;
   jobs: number;
   requestChecksumCalculation: ChecksumMode;
-  /** send Content-MD5 with buffered bodies: the only integrity check left on plain-HTTP endpoints in when_required mode */
-  contentMd5: boolean;
 }
 
 const MiB = 1024 * 1024;
@@ -206,8 +204,6 @@ export function parseSettings(rs: RemoteSettings, env: NodeJS.ProcessEnv = proce
     multipartChunksize,
     jobs,
     requestChecksumCalculation,
-    // over TLS the record MACs already protect the bytes; MD5 (~100-500 MB/s, one core) would only cost
-    contentMd5: requestChecksumCalculation === 'when_required' && effective !== undefined && effective.startsWith('http:'),
   };
 }
 

@@ -1,8 +1,10 @@
 import { connect, createServer, type Socket } from 'node:net';
+import { Transform } from 'node:stream';
 
 /**
  * A TCP proxy in front of the test server that misbehaves on demand, per new connection: answers
- * "503 SlowDown" without forwarding, or cuts the connection (RST) after some response bytes.
+ * "503 SlowDown" without forwarding, cuts the connection (RST) after some response bytes, or flips
+ * one bit of what the client sends (damage in transit the server must notice).
  */
 export interface FaultProxy {
   endpoint: string;
@@ -10,7 +12,14 @@ export interface FaultProxy {
   slowDown(n: number): void;
   /** the next `n` new connections are reset after `afterBytes` bytes of response */
   cutResponses(n: number, afterBytes: number): void;
+  /**
+   * the next `n` connections whose client stream reaches byte `atByte` get one bit of that byte
+   * flipped (connections that end sooner are left alone)
+   */
+  corruptRequests(n: number, atByte: number): void;
   connections: number;
+  /** bytes flipped so far by corruptRequests */
+  damaged: number;
   /** request lines ("PUT /bucket/key?partNumber=3&uploadId=… ") of everything passed through */
   requests: string[];
   close(): Promise<void>;
@@ -22,6 +31,8 @@ export async function startFaultProxy(upstreamPort: number): Promise<FaultProxy>
   let slow = 0;
   let cut = 0;
   let cutAfter = 0;
+  let corrupt = 0;
+  let corruptAt = 0;
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
     proxy.connections++;
@@ -46,7 +57,21 @@ export async function startFaultProxy(upstreamPort: number): Promise<FaultProxy>
     sockets.add(upstream);
     upstream.on('close', () => sockets.delete(upstream));
     upstream.on('error', () => client.destroy());
-    client.pipe(upstream);
+    const flipAt = corruptAt;
+    let seen = 0;
+    const damage = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        if (corrupt > 0 && flipAt >= seen && flipAt < seen + chunk.length) {
+          corrupt--;
+          chunk = Buffer.from(chunk);
+          chunk[flipAt - seen] = chunk[flipAt - seen]! ^ 0x01;
+          proxy.damaged++;
+        }
+        seen += chunk.length;
+        done(null, chunk);
+      },
+    });
+    client.pipe(damage).pipe(upstream);
     client.on('data', (d: Buffer) => {
       for (const m of d.toString('latin1').matchAll(/(?:^|\r\n)((?:GET|PUT|POST|HEAD|DELETE) \S+) HTTP\/1\.1\r\n/g)) proxy.requests.push(m[1]!);
     });
@@ -74,7 +99,12 @@ export async function startFaultProxy(upstreamPort: number): Promise<FaultProxy>
       cut = n;
       cutAfter = afterBytes;
     },
+    corruptRequests: (n, atByte) => {
+      corrupt = n;
+      corruptAt = atByte;
+    },
     connections: 0,
+    damaged: 0,
     requests: [],
     close: async () => {
       for (const s of sockets) s.destroy();

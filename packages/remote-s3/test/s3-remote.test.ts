@@ -279,10 +279,46 @@ describe('S3 remote against a real Ceph RGW', { skip: skip ?? false }, () => {
     assert.ok(Date.now() - t0 < 10_000, 'a refused connection fails fast');
   });
 
-  test('Content-MD5 protects small PUTs against damage in transit (BadDigest is refused by the server)', async () => {
+  test('damage in transit: a body altered on the way is refused by the server (signed SHA-256) and sent again', async () => {
     const bucket = await newBucket(admin);
-    const md5 = createHash('md5').update('other bytes').digest('base64');
-    await assert.rejects(admin.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: Buffer.from('these bytes'), ContentMD5: md5 })), /BadDigest|InvalidDigest/);
+    const proxy = await startFaultProxy(rgw.port);
+    // one request at a time over one keep-alive connection, so the damaged byte lands in a known body
+    const viaProxy = (): Promise<S3Remote> =>
+      openS3Remote({ ...settings(bucket, {}, { jobs: 1 }), options: { endpoint_url: proxy.endpoint, multipart_threshold: '5MB', multipart_chunksize: '5MB' } }, { retry: FAST_RETRY });
+    try {
+      const small = object(randomBytes(1 * MiB));
+      const large = object(randomBytes(11 * MiB));
+      // the connection opens with the probe (a small GET); its byte 512 KiB is inside the PUT's body
+      proxy.corruptRequests(1, 512 * 1024);
+      const first = await viaProxy();
+      try {
+        await first.upload(small.oid, small.path, small.size);
+        assert.equal(proxy.damaged, 1);
+        assert.equal(first.requestCounts.get('uploading'), 2, 'the damaged PUT was refused and sent again');
+      } finally {
+        await first.close();
+      }
+      // the next connection that carries 2 MiB: a part's body
+      proxy.corruptRequests(1, 2 * MiB);
+      const second = await viaProxy();
+      try {
+        await second.upload(large.oid, large.path, large.size);
+      } finally {
+        await second.close();
+      }
+      assert.equal(proxy.damaged, 2);
+      const parts = proxy.requests.filter((r) => r.startsWith('PUT') && r.includes('partNumber='));
+      assert.equal(parts.length, 4, `three parts, the damaged one twice: ${parts.join(', ')}`);
+      const direct = await openS3Remote(settings(bucket));
+      try {
+        assert.equal(hashBytes(await read(direct, small.oid)), small.oid);
+        assert.equal(hashBytes(await read(direct, large.oid)), large.oid);
+      } finally {
+        await direct.close();
+      }
+    } finally {
+      await proxy.close();
+    }
   });
 
   test('throttling: 503 SlowDown answers are retried with backoff; endless throttling ends in a clear error', async () => {
