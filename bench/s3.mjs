@@ -15,7 +15,7 @@
 //   BENCH_S3_KEEP=0|1   keep the work folder (printed) after the run
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, createWriteStream, existsSync, openSync, statSync, writeSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, existsSync, openSync, statSync, writeSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -186,7 +186,6 @@ try {
     await client.send(new sdk.PutObjectCommand({ Bucket: 'sdk', Key: key, Body: readFileSync(p) }));
   })), FILES, smallMB);
   record('sdk', 'Upload large', await timed(async () => {
-    const { createReadStream } = await import('node:fs');
     await new Upload({ client, params: { Bucket: 'sdk', Key: 'large.bin', Body: createReadStream(large) }, partSize: PART, queueSize: Math.min(JOBS, 16) }).done();
   }), 1, LARGE_MB);
   const sdkDown = join(work, 'sdk-down');
@@ -224,8 +223,12 @@ try {
   const noop = get('tdvc', 'no-op push (all)');
   if (noop) console.log(`# no-op push of ${FILES + 2} objects: ${noop.seconds.toFixed(2)} s; target ≤ 3 s: ${noop.seconds <= 3 ? 'PASS' : 'FAIL'}`);
   // a sanity check that the round trip is whole
-  const h = (p) => createHash('sha256').update(readFileSync(p)).digest('hex');
-  if (h(join(clone, 'large.bin')) !== h(large)) throw new Error('large.bin differs after the round trip');
+  const h = async (p) => {
+    const hash = createHash('sha256');
+    for await (const chunk of createReadStream(p, { highWaterMark: 16 * MiB })) hash.update(chunk);
+    return hash.digest('hex');
+  };
+  if ((await h(join(clone, 'large.bin'))) !== (await h(large))) throw new Error('large.bin differs after the round trip');
   if (readdirSync(join(clone, 'data')).length !== Math.min(100, FILES)) throw new Error('data/ incomplete after the round trip');
 } finally {
   await rgw.stop();

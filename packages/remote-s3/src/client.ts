@@ -1,6 +1,8 @@
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import type { S3Settings } from './settings.js';
 
+const QUIET = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
+
 /** Region used when none is configured anywhere: what the AWS CLI assumes, and what RGW/MinIO accept. */
 const FALLBACK_REGION = 'us-east-1';
 
@@ -19,6 +21,9 @@ function clientConfig(s: S3Settings, region: string | undefined): S3ClientConfig
     requestChecksumCalculation: checksum,
     responseChecksumValidation: checksum,
     followRegionRedirects: s.endpointUrl === undefined,
+    // the SDK warns on the console when a streamed PUT fails ("non-retryable streaming request"),
+    // though tdvc retries it itself and reports what finally failed; its notes show with TDVC_DEBUG=1
+    logger: process.env['TDVC_DEBUG'] ? console : QUIET,
     requestHandler: {
       httpAgent: agent,
       httpsAgent: agent,

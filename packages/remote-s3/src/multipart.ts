@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { TdvcError, type Oid } from '@tdvc/core';
 import { factsOf } from './errors.js';
-import { BufferPool } from './buffer-pool.js';
+import type { BufferPool } from './buffer-pool.js';
 import { mapLimit } from './limit.js';
 import { sameUpload, type MultipartState, type MultipartStateStore, type PartRecord, type UploadIdentity } from './multipart-state.js';
 import { partSizeFor, type S3Settings } from './settings.js';
@@ -19,15 +19,11 @@ import { partSizeFor, type S3Settings } from './settings.js';
 /** Unfinished uploads older than this are aborted instead of resumed: their parts cost storage. */
 export const MAX_UPLOAD_AGE_MS = 7 * 24 * 3600 * 1000;
 
-/**
- * Part buffers of all uploads together stay under this. Measured on RGW: 128 MiB (8 parts of 16 MiB
- * in flight) uploads a 512 MiB file as fast as 256 MiB did, with 320 MB peak RSS instead of 520 MB.
- */
-const PART_BUFFER_BUDGET = 128 * 1024 * 1024;
-
 export interface MultipartDeps {
   client: S3Client;
   settings: S3Settings;
+  /** where parts are read into: bounds the memory of all parts in flight */
+  buffers: BufferPool;
   store: MultipartStateStore;
   /** runs one S3 request with the remote's concurrency limit and retries, mapping final errors */
   send: <T>(doing: string, fn: () => Promise<T>) => Promise<T>;
@@ -41,12 +37,9 @@ export interface MultipartDeps {
  * really has. lib-storage's `Upload` cannot continue an existing upload id, hence this.
  */
 export class MultipartUploader {
-  private readonly buffers: BufferPool;
   private sweep: Promise<void> | undefined;
 
-  constructor(private readonly d: MultipartDeps) {
-    this.buffers = new BufferPool(Math.max(2, Math.floor(PART_BUFFER_BUDGET / d.settings.multipartChunksize)));
-  }
+  constructor(private readonly d: MultipartDeps) {}
 
   private identity(key: string, size: number): UploadIdentity {
     const s = this.d.settings;
@@ -76,7 +69,7 @@ export class MultipartUploader {
     for (let n = 1; n <= count; n++) if (!done.has(n)) todo.push(n);
     await mapLimit(todo, this.d.settings.jobs, async (n) => {
       const length = Math.min(state.partSize, state.size - (n - 1) * state.partSize);
-      const rec = await this.buffers.with(length, (buf) => this.uploadPart(state, path, n, buf));
+      const rec = await this.d.buffers.with(length, (buf) => this.uploadPart(state, path, n, buf));
       done.set(n, rec);
       state.parts[String(n)] = rec;
       await this.d.store.save(oid, state);

@@ -279,15 +279,58 @@ describe('S3 remote against a real Ceph RGW', { skip: skip ?? false }, () => {
     assert.ok(Date.now() - t0 < 10_000, 'a refused connection fails fast');
   });
 
+  test('large downloads go as parallel ranges pinned to one ETag; a reset mid-part resumes; a wrong size is refused', async () => {
+    const bucket = await newBucket(admin);
+    const opts = { multipart_threshold: '5MB', multipart_chunksize: '5MB' };
+    const direct = await openS3Remote(settings(bucket, opts));
+    const o = object(randomBytes(23 * MiB)); // 5 parts of 5 MiB, the last one short
+    await direct.upload(o.oid, o.path, o.size);
+    const proxy = await startFaultProxy(rgw.port);
+    try {
+      // the probe's connection is cut 2 MiB into the first body it returns: part 1, mid-way
+      proxy.cutResponses(1, 2 * MiB);
+      const remote = await openS3Remote({ ...settings(bucket, opts), options: { endpoint_url: proxy.endpoint, ...opts } }, { retry: FAST_RETRY });
+      try {
+        const chunks: Buffer[] = [];
+        let progressed = 0;
+        await remote.download(o.oid, async (c) => void chunks.push(Buffer.from(c)), (n) => (progressed += n), o.size);
+        const back = Buffer.concat(chunks);
+        assert.equal(back.length, o.size);
+        assert.equal(hashBytes(back), o.oid, 'the parts reached the sink whole and in order');
+        assert.equal(progressed, o.size, 'progress counts every byte once');
+        assert.deepEqual(chunks.map((c) => c.length), [5, 5, 5, 5, 3].map((m) => m * MiB), 'one chunk per part');
+        const gets = proxy.requests.filter((r) => r.startsWith('GET') && r.includes('/team/data/b3v1/'));
+        assert.equal(gets.length, 6, `five ranges and one resumed range: ${gets.length}`);
+      } finally {
+        await remote.close();
+      }
+      await assert.rejects(direct.download(o.oid, async () => {}, undefined, o.size + 1), (err: unknown) => {
+        assert.ok(err instanceof TdvcError);
+        assert.equal(err.code, 'ECORRUPT');
+        assert.match(err.message, new RegExp(`is ${o.size} bytes, expected ${o.size + 1}`));
+        return true;
+      });
+      await assert.rejects(direct.download(hashBytes(Buffer.from('absent')), async () => {}, undefined, 9 * MiB), (err: unknown) => {
+        assert.ok(err instanceof TdvcError);
+        assert.equal(err.code, 'ENOTONREMOTE');
+        return true;
+      });
+    } finally {
+      await direct.close();
+      await proxy.close();
+    }
+  });
+
   test('damage in transit: a body altered on the way is refused by the server (signed SHA-256) and sent again', async () => {
     const bucket = await newBucket(admin);
     const proxy = await startFaultProxy(rgw.port);
     // one request at a time over one keep-alive connection, so the damaged byte lands in a known body
-    const viaProxy = (): Promise<S3Remote> =>
-      openS3Remote({ ...settings(bucket, {}, { jobs: 1 }), options: { endpoint_url: proxy.endpoint, multipart_threshold: '5MB', multipart_chunksize: '5MB' } }, { retry: FAST_RETRY });
+    const viaProxy = (threshold = '5MB'): Promise<S3Remote> =>
+      openS3Remote({ ...settings(bucket, {}, { jobs: 1 }), options: { endpoint_url: proxy.endpoint, multipart_threshold: threshold, multipart_chunksize: '5MB' } }, { retry: FAST_RETRY });
     try {
       const small = object(randomBytes(1 * MiB));
       const large = object(randomBytes(11 * MiB));
+      const streamed = object(randomBytes(9 * MiB)); // above the 8 MiB kept in memory, below the threshold
       // the connection opens with the probe (a small GET); its byte 512 KiB is inside the PUT's body
       proxy.corruptRequests(1, 512 * 1024);
       const first = await viaProxy();
@@ -307,12 +350,23 @@ describe('S3 remote against a real Ceph RGW', { skip: skip ?? false }, () => {
         await second.close();
       }
       assert.equal(proxy.damaged, 2);
+      // a streamed PUT: hashed beforehand so its signature covers the body too
+      proxy.corruptRequests(1, 4 * MiB);
+      const third = await viaProxy('64MB');
+      try {
+        await third.upload(streamed.oid, streamed.path, streamed.size);
+        assert.equal(proxy.damaged, 3);
+        assert.equal(third.requestCounts.get('uploading'), 2, 'the damaged streamed PUT was refused and sent again');
+      } finally {
+        await third.close();
+      }
       const parts = proxy.requests.filter((r) => r.startsWith('PUT') && r.includes('partNumber='));
       assert.equal(parts.length, 4, `three parts, the damaged one twice: ${parts.join(', ')}`);
       const direct = await openS3Remote(settings(bucket));
       try {
         assert.equal(hashBytes(await read(direct, small.oid)), small.oid);
         assert.equal(hashBytes(await read(direct, large.oid)), large.oid);
+        assert.equal(hashBytes(await read(direct, streamed.oid)), streamed.oid);
       } finally {
         await direct.close();
       }

@@ -5,6 +5,7 @@ import { parseSettings, parseS3Url, parseSize, partSizeFor } from '../src/settin
 import { predecessor } from '../src/s3-remote.js';
 import { retryKind, toTdvcError } from '../src/errors.js';
 import { withRetry } from '../src/retry.js';
+import { parseListPage } from '../src/list-page.js';
 
 const base = { name: 's3r', url: 's3://my-bucket/some/prefix/', stateDir: '/tmp/x' };
 const ctx = { remote: 's3r', url: 's3://my-bucket/p', endpoint: 'http://127.0.0.1:9' };
@@ -113,4 +114,21 @@ test('errors: throttling and resets are retried, client errors are not; final er
     assert.match(t.message, /remote s3r \(s3:\/\/my-bucket\/p at http:\/\/127\.0\.0\.1:9\)/);
     assert.ok(t.hint);
   }
+});
+
+test('listing pages are parsed without the SDK: keys, sizes, dates, truncation, escaped text', () => {
+  const xml = `<?xml version="1.0" encoding="UTF-8"?>
+<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><Prefix>p/</Prefix><MaxKeys>1000</MaxKeys>
+<IsTruncated>true</IsTruncated>
+<Contents><Key>p/b3v1/ab/cdef</Key><LastModified>2026-11-26T04:00:00.000Z</LastModified><ETag>&quot;x&quot;</ETag><Size>4096</Size><StorageClass>STANDARD</StorageClass></Contents>
+<Contents><Key>p/odd &amp; &lt;key&gt;</Key><Size>0</Size></Contents>
+<NextContinuationToken>tok&amp;en</NextContinuationToken><KeyCount>2</KeyCount></ListBucketResult>`;
+  const page = parseListPage(xml);
+  assert.deepEqual(page.objects.map((o) => [o.key, o.size]), [['p/b3v1/ab/cdef', 4096], ['p/odd & <key>', 0]]);
+  assert.equal(page.objects[0]!.lastModified?.toISOString(), '2026-11-26T04:00:00.000Z');
+  assert.equal(page.objects[1]!.lastModified, undefined);
+  assert.equal(page.isTruncated, true);
+  assert.equal(page.nextToken, 'tok&en');
+  const last = parseListPage('<ListBucketResult><IsTruncated>false</IsTruncated><KeyCount>0</KeyCount></ListBucketResult>');
+  assert.deepEqual(last, { objects: [], isTruncated: false });
 });

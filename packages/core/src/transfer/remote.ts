@@ -13,8 +13,13 @@ export interface Remote {
   has(oids: readonly Oid[]): Promise<Set<Oid>>;
   /** Uploads the local file `path` (a verified cache object) as object `oid`. Must be atomic on the remote. */
   upload(oid: Oid, path: string, size: number, progress?: (bytes: number) => void): Promise<void>;
-  /** Streams object `oid` to `sink`, in order. The caller verifies the hash before publishing it. */
-  download(oid: Oid, sink: (chunk: Uint8Array) => Promise<void>, progress?: (bytes: number) => void): Promise<void>;
+  /**
+   * Streams object `oid` to `sink`, in order. The caller verifies the hash before publishing it.
+   * `sizeHint` (the size the caller expects) lets a remote fetch a large object as parallel ranges;
+   * a caller that gives it must not keep a chunk after the sink's promise settled (its memory may be
+   * reused for a later range).
+   */
+  download(oid: Oid, sink: (chunk: Uint8Array) => Promise<void>, progress?: (bytes: number) => void, sizeHint?: number): Promise<void>;
   /**
    * An address for object `oid` that other tools can read (s3://…, https://… when presigned,
    * file://…). `presignSeconds` asks for a time-limited URL that needs no credentials.

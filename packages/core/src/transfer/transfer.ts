@@ -100,11 +100,17 @@ export async function fetchObjects(odb: ObjectStore, remote: Remote, items: Tran
     const writer = await odb.openWriter(it.oid, `${remote.name}:${it.oid}`);
     try {
       try {
-        await remote.download(it.oid, async (chunk) => {
-          await writer.write(chunk);
-          moving += chunk.byteLength;
-          opts.onProgress?.({ done, total: todo.length, bytes: result.bytes + moving, totalBytes });
-        });
+        // the writer hashes and writes each chunk before its promise settles, so the size hint is safe
+        await remote.download(
+          it.oid,
+          async (chunk) => {
+            await writer.write(chunk);
+            moving += chunk.byteLength;
+            opts.onProgress?.({ done, total: todo.length, bytes: result.bytes + moving, totalBytes });
+          },
+          undefined,
+          it.size > 0 ? it.size : undefined,
+        );
       } finally {
         moving -= writer.bytesWritten;
       }
