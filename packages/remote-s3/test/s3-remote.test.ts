@@ -298,7 +298,7 @@ describe('S3 remote against a real Ceph RGW', { skip: skip ?? false }, () => {
         assert.equal(back.length, o.size);
         assert.equal(hashBytes(back), o.oid, 'the parts reached the sink whole and in order');
         assert.equal(progressed, o.size, 'progress counts every byte once');
-        assert.deepEqual(chunks.map((c) => c.length), [5, 5, 5, 5, 3].map((m) => m * MiB), 'one chunk per part');
+        assert.equal(chunks.length, 23, 'handed over in 1 MiB slices');
         const gets = proxy.requests.filter((r) => r.startsWith('GET') && r.includes('/team/data/b3v1/'));
         assert.equal(gets.length, 6, `five ranges and one resumed range: ${gets.length}`);
       } finally {
