@@ -2,10 +2,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, statSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, statSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { forEachLimit, hashFile, LAYOUT, parseManifest, parsePointer } from '@tdvc/core';
-import { git, tdvc, tempDir, TDVC_BIN } from './helpers.js';
+import { git, makeRepo, tdvc, tempDir, TDVC_BIN, writeTree } from './helpers.js';
 
 /**
  * Crash safety: `kill -9` in the middle of `tdvc add` / `tdvc checkout`, at several moments,
@@ -303,6 +304,30 @@ test('after a killed add, tdvc fsck removes the dead writer’s temp files from 
     assert.equal(again.code, 0, again.stderr);
     assert.equal(verifyPointer(root, await verifyCache(root)), 'valid');
     await assertClean(root);
+  } finally {
+    cleanup();
+  }
+});
+
+test('fsck removes dead writers’ temp files wherever writers leave them: cache root, layout, fan-out folders, project registry', async () => {
+  const { root, cleanup } = await makeRepo();
+  try {
+    writeTree(root, { 'data/a.txt': 'a\n' });
+    assert.equal((await tdvc(root, ['add', 'data'])).code, 0);
+    // a process that has exited: its pid names the dead writer
+    const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });
+    const name = `.tmp-${hostname().replace(/[^A-Za-z0-9_.-]/g, '_')}-${dead.stdout.trim()}-0123456789ab`;
+    const cache = join(root, '.tdvc', 'cache');
+    const places = ['', LAYOUT, join(LAYOUT, 'ab'), 'projects'];
+    for (const p of places) {
+      mkdirSync(join(cache, p), { recursive: true });
+      writeFileSync(join(cache, p, name), 'half written');
+    }
+    const fsck = await tdvc(root, ['fsck', '--json']);
+    const report = JSON.parse(fsck.stdout) as { removedTemps: string[] };
+    assert.equal(report.removedTemps.length, places.length, fsck.stdout);
+    for (const p of places) assert.equal(existsSync(join(cache, p, name)), false, `${join(p, name)} removed`);
+    assert.equal(fsck.code, 4);
   } finally {
     cleanup();
   }

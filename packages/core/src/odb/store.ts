@@ -26,6 +26,8 @@ import { isOwnedByDeadLocalProcess, uniqueTempName } from '../util/fs.js';
 
 /** The on-disk layout version is part of every object path, so a future format can live beside this one. */
 export const LAYOUT = 'b3v1';
+/** Folder of the cache root where projects using the cache register (workspace/projects.ts). */
+export const PROJECTS_DIR = 'projects';
 
 export function objectRelPath(oid: Oid): string {
   return `${LAYOUT}/${oid.slice(0, 2)}/${oid.slice(2)}`;

@@ -2,7 +2,7 @@ import { readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Oid } from '../hash/oid.js';
 import { isOwnedByDeadLocalProcess, forEachLimit } from '../util/fs.js';
-import { LAYOUT, type ObjectStore } from './store.js';
+import { LAYOUT, PROJECTS_DIR, type ObjectStore } from './store.js';
 
 export interface VerifyReport {
   checked: number;
@@ -29,8 +29,9 @@ export async function verifyStore(odb: ObjectStore, opts: VerifyOptions = {}): P
   const maxAge = opts.tempMaxAgeMs ?? 24 * 3600_000;
   const objects: Oid[] = [];
   // folders a killed writer was creating on a shared cache (temp name, chmod, rename: see ensureDir),
-  // and large files it was streaming in (written in the layout folder before their id is known)
-  for (const dir of [odb.root, base]) {
+  // large files it was streaming in (written in the layout folder before their id is known), and
+  // project registrations it was writing (caught by the shared-cache kill test)
+  for (const dir of [odb.root, base, join(odb.root, PROJECTS_DIR)]) {
     for (const name of await readdir(dir).catch(() => [] as string[])) {
       if (!name.startsWith('.tmp-')) continue;
       const p = join(dir, name);

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fromSystemError, isErrno } from '../errors.js';
+import { PROJECTS_DIR } from '../odb/store.js';
 import { writeFileAtomic } from '../util/fs.js';
 import type { Repo } from './repo.js';
 
@@ -15,7 +16,7 @@ export interface RegisteredProject {
 }
 
 function projectsDir(cacheDir: string): string {
-  return join(cacheDir, 'projects');
+  return join(cacheDir, PROJECTS_DIR);
 }
 
 export function projectId(root: string): string {
