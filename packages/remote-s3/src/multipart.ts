@@ -14,7 +14,7 @@ import { factsOf } from './errors.js';
 import type { BufferPool } from './buffer-pool.js';
 import { mapLimit } from './limit.js';
 import { sameUpload, type MultipartState, type MultipartStateStore, type PartRecord, type UploadIdentity } from './multipart-state.js';
-import { partSizeFor, type S3Settings } from './settings.js';
+import { partLength, partSizeFor, type S3Settings } from './settings.js';
 
 /** Unfinished uploads older than this are aborted instead of resumed: their parts cost storage. */
 export const MAX_UPLOAD_AGE_MS = 7 * 24 * 3600 * 1000;
@@ -68,8 +68,7 @@ export class MultipartUploader {
     const todo: number[] = [];
     for (let n = 1; n <= count; n++) if (!done.has(n)) todo.push(n);
     await mapLimit(todo, this.d.settings.jobs, async (n) => {
-      const length = Math.min(state.partSize, state.size - (n - 1) * state.partSize);
-      const rec = await this.d.buffers.with(length, (buf) => this.uploadPart(state, path, n, buf));
+      const rec = await this.d.buffers.with(partLength(state.size, state.partSize, n), (buf) => this.uploadPart(state, path, n, buf));
       done.set(n, rec);
       state.parts[String(n)] = rec;
       await this.d.store.save(oid, state);
@@ -117,7 +116,7 @@ export class MultipartUploader {
         );
         for (const p of res.Parts ?? []) {
           const n = p.PartNumber ?? 0;
-          const expected = Math.min(want.partSize, want.size - (n - 1) * want.partSize);
+          const expected = partLength(want.size, want.partSize, n);
           // a part of the wrong size cannot be ours (or was cut short): it is simply uploaded again
           if (n >= 1 && p.ETag && p.Size === expected) done.set(n, { etag: p.ETag, size: expected, ...(p.ChecksumCRC32 ? { crc32: p.ChecksumCRC32 } : {}) });
         }

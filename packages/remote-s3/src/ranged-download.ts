@@ -4,7 +4,8 @@ import { ExitCode, TdvcError } from '@tdvc/core';
 import type { BufferPool } from './buffer-pool.js';
 import { retryKind } from './errors.js';
 import { mapLimit } from './limit.js';
-import type { RetryPolicy } from './retry.js';
+import { bodyRetryPause, type RetryPolicy } from './retry.js';
+import { partLength } from './settings.js';
 
 const SINK_SLICE = 1 << 20;
 
@@ -50,7 +51,7 @@ export async function downloadInParts(
   const part = async (i: number): Promise<void> => {
     const start = i * d.partSize;
     try {
-      await d.buffers.with(Math.min(d.partSize, size - start), async (buf) => {
+      await d.buffers.with(partLength(size, d.partSize, i + 1), async (buf) => {
         if (i > 0) await pinned;
         const onEtag = i === 0 ? (tag: string | undefined) => ((etag = tag), etagKnown()) : undefined;
         await fetchRange(d, key, start, size, buf, onEtag, () => etag, progress);
@@ -110,7 +111,7 @@ async function fetchRange(
       const reached = (err as { bytesRead?: unknown }).bytesRead;
       if (typeof reached === 'number') got = reached;
       if (err instanceof TdvcError || retryKind(err) === 'no' || attempt >= d.retry.attempts) throw err;
-      await new Promise((r) => setTimeout(r, Math.min(d.retry.maxMs, d.retry.baseMs * 2 ** (attempt - 1))));
+      await bodyRetryPause(d.retry, attempt);
     }
   }
 }

@@ -15,6 +15,14 @@ const REFUSED_ATTEMPTS = 3;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
+ * The wait before re-requesting a body that broke mid-way (attempt 1, 2, …): exponential, no jitter,
+ * since only this one transfer is waiting.
+ */
+export function bodyRetryPause(policy: RetryPolicy, attempt: number): Promise<void> {
+  return sleep(Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1)));
+}
+
+/**
  * Calls `attempt` until it succeeds or fails for good. Backoff is exponential with full jitter, so
  * many workers throttled at once do not come back in lockstep; throttling waits longer than a reset.
  */

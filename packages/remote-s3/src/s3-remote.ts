@@ -13,7 +13,7 @@ import { BufferPool } from './buffer-pool.js';
 import { MultipartUploader } from './multipart.js';
 import { downloadInParts } from './ranged-download.js';
 import { listPage } from './list-page.js';
-import { withRetry, type RetryPolicy, DEFAULT_RETRY } from './retry.js';
+import { bodyRetryPause, withRetry, type RetryPolicy, DEFAULT_RETRY } from './retry.js';
 import { parseSettings, partSizeFor, type S3Settings } from './settings.js';
 
 /**
@@ -283,7 +283,7 @@ export class S3Remote implements Remote {
           throw e instanceof SinkError ? e.cause : e;
         });
         if (retryKind(err) === 'no' || attempt >= this.retry.attempts) throw this.error(err, `downloading ${key}`);
-        await new Promise((r) => setTimeout(r, Math.min(this.retry.maxMs, this.retry.baseMs * 2 ** (attempt - 1))));
+        await bodyRetryPause(this.retry, attempt);
       }
     }
   }

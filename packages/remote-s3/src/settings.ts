@@ -207,6 +207,11 @@ export function parseSettings(rs: RemoteSettings, env: NodeJS.ProcessEnv = proce
   };
 }
 
+/** Length of part `n` (1-based) of an object of `size` bytes cut into `partSize` parts: the last one may be short. */
+export function partLength(size: number, partSize: number, n: number): number {
+  return Math.min(partSize, size - (n - 1) * partSize);
+}
+
 /** Part size for an object: the configured one, grown so no object needs more than 10,000 parts. */
 export function partSizeFor(objectSize: number, chunksize: number): number {
   const min = Math.ceil(objectSize / MAX_PARTS);

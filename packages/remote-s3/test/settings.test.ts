@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { TdvcError } from '@tdvc/core';
-import { parseSettings, parseS3Url, parseSize, partSizeFor } from '../src/settings.js';
+import { parseSettings, parseS3Url, parseSize, partLength, partSizeFor } from '../src/settings.js';
 import { predecessor } from '../src/s3-remote.js';
 import { retryKind, toTdvcError } from '../src/errors.js';
 import { withRetry } from '../src/retry.js';
@@ -68,6 +68,8 @@ test('sizes and part sizes', () => {
   // 1 TiB in 16 MiB parts would be 65,536 parts: grown to stay under 10,000
   const big = partSizeFor(1024 * 1024 * 1024 * 1024, 16 << 20);
   assert.ok(Math.ceil((1024 * 1024 * 1024 * 1024) / big) <= 10_000);
+  // 23 MiB in 5 MiB parts: four whole parts and a short fifth
+  assert.deepEqual([1, 2, 3, 4, 5].map((n) => partLength(23 << 20, 5 << 20, n) / (1 << 20)), [5, 5, 5, 5, 3]);
 });
 
 test('predecessor gives the fixed-length hex string just below', () => {
