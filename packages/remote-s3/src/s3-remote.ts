@@ -11,7 +11,8 @@ import { Limiter, mapLimit } from './limit.js';
 import { MultipartStateStore } from './multipart-state.js';
 import { BufferPool } from './buffer-pool.js';
 import { MultipartUploader } from './multipart.js';
-import { downloadInParts } from './ranged-download.js';
+import { networkBound, StreamPace, worthSplitting, type PaceSample } from './download-pace.js';
+import { downloadInParts, wrongSize, type RangedStart } from './ranged-download.js';
 import { listPage } from './list-page.js';
 import { bodyRetryPause, withRetry, type RetryPolicy, DEFAULT_RETRY } from './retry.js';
 import { parseSettings, partSizeFor, type S3Settings } from './settings.js';
@@ -36,6 +37,8 @@ const PART_BUFFER_BUDGET = 128 * 1024 * 1024;
 
 export interface S3RemoteOptions {
   retry?: RetryPolicy;
+  /** whether a large download's stream (once a split could pay) goes on as parallel ranges; default: when network-bound */
+  splitDownloadWhen?: (sample: PaceSample) => boolean;
 }
 
 /**
@@ -52,6 +55,7 @@ export class S3Remote implements Remote {
   private readonly retry: RetryPolicy;
   private readonly multipart: MultipartUploader;
   private readonly buffers: BufferPool;
+  private readonly splitWhen: (sample: PaceSample) => boolean;
   /** requests sent, by operation: lets tests and benchmarks check that `has` stays cheap */
   readonly requestCounts = new Map<string, number>();
 
@@ -63,6 +67,7 @@ export class S3Remote implements Remote {
     this.endpoint = settings.endpointUrl ?? 'AWS S3';
     this.limiter = new Limiter(settings.jobs);
     this.retry = options.retry ?? DEFAULT_RETRY;
+    this.splitWhen = options.splitDownloadWhen ?? networkBound;
     this.buffers = new BufferPool(Math.max(2, Math.floor(PART_BUFFER_BUDGET / settings.multipartChunksize)));
     this.multipart = new MultipartUploader({
       client,
@@ -221,16 +226,18 @@ export class S3Remote implements Remote {
   /**
    * Streams the object into `sink`. A connection that breaks mid-body is resumed with a Range request
    * pinned to the first response's ETag, so bytes already handed to `sink` are never sent twice.
+   * An object of at least `multipart_threshold` (size known from `sizeHint`) starts the same way;
+   * once the stream shows it is held back by the network (download-pace.ts), the rest is fetched as
+   * parallel ranges.
    */
   async download(oid: Oid, sink: (chunk: Uint8Array) => Promise<void>, progress?: (bytes: number) => void, sizeHint?: number): Promise<void> {
     const key = this.keyOf(oid);
-    if (sizeHint !== undefined && sizeHint >= this.settings.multipartThreshold) {
-      await this.downloadLarge(oid, key, sizeHint, sink, progress);
-      return;
-    }
+    const partSize = sizeHint !== undefined && sizeHint >= this.settings.multipartThreshold ? partSizeFor(sizeHint, this.settings.multipartChunksize) : 0;
+    const pace = new StreamPace();
     let offset = 0;
     let etag: string | undefined;
     let total: number | undefined;
+    let splitAt: number | undefined;
     // sockets deliver 16-64 KiB pieces; the sink (hash + write) is far cheaper per call on 1 MiB
     let pending: Uint8Array[] = [];
     let pendingBytes = 0;
@@ -247,7 +254,12 @@ export class S3Remote implements Remote {
       }
       progress?.(n);
     };
-    for (let attempt = 1; ; attempt++) {
+    const shouldSplit = (): boolean => {
+      if (partSize === 0) return false;
+      const sample = { received: offset, remaining: sizeHint! - offset, waitingMs: pace.waitingMs, busyMs: pace.busyMs, partSize };
+      return worthSplitting(sample) && this.splitWhen(sample);
+    };
+    for (let attempt = 1; splitAt === undefined; attempt++) {
       try {
         const res = await this.send(`downloading ${key}`, () =>
           this.client.send(
@@ -258,20 +270,34 @@ export class S3Remote implements Remote {
             }),
           ),
         );
+        const body = res.Body as Readable | undefined;
         if (offset === 0) {
           etag = res.ETag;
           total = res.ContentLength;
+          if (sizeHint !== undefined && total !== undefined && total !== sizeHint) {
+            body?.destroy();
+            throw wrongSize(key, total, sizeHint);
+          }
         }
-        const body = res.Body as Readable | undefined;
         if (body) {
           for await (const chunk of body as AsyncIterable<Uint8Array>) {
+            pace.arrived();
             pending.push(chunk);
             pendingBytes += chunk.byteLength;
             offset += chunk.byteLength;
-            if (pendingBytes >= SINK_CHUNK) await flush();
+            if (pendingBytes >= SINK_CHUNK) {
+              await flush();
+              // leaving the loop destroys the body: its connection is not worth draining
+              if (shouldSplit()) {
+                splitAt = offset;
+                break;
+              }
+            }
+            pace.handled();
           }
         }
         await flush();
+        if (splitAt !== undefined) break;
         if (total !== undefined && offset < total) throw Object.assign(new Error(`body ended after ${offset} of ${total} bytes`), { code: 'ECONNRESET' });
         return;
       } catch (err) {
@@ -286,6 +312,10 @@ export class S3Remote implements Remote {
         await bodyRetryPause(this.retry, attempt);
       }
     }
+    if (process.env['TDVC_DEBUG']) {
+      process.stderr.write(`tdvc: ${key}: network-bound after ${offset} bytes (waited ${Math.round(pace.waitingMs)} ms, busy ${Math.round(pace.busyMs)} ms): the rest as parallel ranges\n`);
+    }
+    await this.downloadRest(oid, key, sizeHint!, partSize, { offset: splitAt, etag }, sink, progress);
   }
 
   private notOnRemote(oid: Oid, key: string): TdvcError {
@@ -295,8 +325,16 @@ export class S3Remote implements Remote {
     });
   }
 
-  /** Parallel ranged GETs (see ranged-download.ts), with the same error mapping as a single GET. */
-  private async downloadLarge(oid: Oid, key: string, size: number, sink: (chunk: Uint8Array) => Promise<void>, progress?: (bytes: number) => void): Promise<void> {
+  /** The rest of a download as parallel ranged GETs (see ranged-download.ts), with the same error mapping as a single GET. */
+  private async downloadRest(
+    oid: Oid,
+    key: string,
+    size: number,
+    partSize: number,
+    from: RangedStart,
+    sink: (chunk: Uint8Array) => Promise<void>,
+    progress?: (bytes: number) => void,
+  ): Promise<void> {
     const guarded = async (chunk: Uint8Array): Promise<void> => {
       try {
         await sink(chunk);
@@ -304,9 +342,9 @@ export class S3Remote implements Remote {
         throw new SinkError(err);
       }
     };
-    const deps = { client: this.client, bucket: this.settings.bucket, partSize: partSizeFor(size, this.settings.multipartChunksize), jobs: this.settings.jobs, buffers: this.buffers, retry: this.retry, send: this.send.bind(this) };
+    const deps = { client: this.client, bucket: this.settings.bucket, partSize, jobs: this.settings.jobs, buffers: this.buffers, retry: this.retry, send: this.send.bind(this) };
     try {
-      await downloadInParts(deps, key, size, guarded, progress);
+      await downloadInParts(deps, key, size, from, guarded, progress);
     } catch (err) {
       if (err instanceof SinkError) throw err.cause;
       if (err instanceof TdvcError) throw isNotFound(err.cause) ? this.notOnRemote(oid, key) : err;

@@ -159,7 +159,7 @@ mon_data = ${dir}/mon/$name
 osd_data = ${dir}/osd/$name
 rgw_data = ${dir}/rgw/$name
 [client.rgw]
-rgw_frontends = beast endpoint=127.0.0.1:${rgwPort}
+rgw_frontends = beast endpoint=127.0.0.1:${rgwPort} tcp_nodelay=1
 rgw_crypt_require_ssl = false
 rgw_gc_obj_min_wait = 0
 rgw_crypt_s3_kms_backend = testing

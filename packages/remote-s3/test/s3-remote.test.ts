@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { AbortMultipartUploadCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListPartsCommand, PutObjectCommand, UploadPartCommand, type S3Client } from '@aws-sdk/client-s3';
 import { hashBytes, TdvcError, type Oid, type RemoteSettings } from '@tdvc/core';
 import { openS3Remote, type S3Remote } from '../src/s3-remote.js';
+import type { PaceSample } from '../src/download-pace.js';
 import type { MultipartState } from '../src/multipart-state.js';
 import { adminClient, isolateAwsEnv, newBucket, tempDir, warmUp } from './helpers.js';
 import { rgwSkipReason, startRgw, type Rgw } from './rgw.js';
@@ -52,6 +53,12 @@ describe('S3 remote against a real Ceph RGW', { skip: skip ?? false }, () => {
     const path = join(work.path, `obj-${++seq}`);
     writeFileSync(path, bytes);
     return { oid, path, size: bytes.length };
+  }
+
+  async function readSized(remote: S3Remote, oid: Oid, size: number): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    await remote.download(oid, async (c) => void chunks.push(Buffer.from(c)), undefined, size);
+    return Buffer.concat(chunks);
   }
 
   async function read(remote: S3Remote, oid: Oid): Promise<Buffer> {
@@ -279,31 +286,53 @@ describe('S3 remote against a real Ceph RGW', { skip: skip ?? false }, () => {
     assert.ok(Date.now() - t0 < 10_000, 'a refused connection fails fast');
   });
 
-  test('large downloads go as parallel ranges pinned to one ETag; a reset mid-part resumes; a wrong size is refused', async () => {
+  test('a large download split into parallel ranges pinned to the first ETag; a reset mid-part resumes; a wrong size is refused', async () => {
     const bucket = await newBucket(admin);
     const opts = { multipart_threshold: '5MB', multipart_chunksize: '5MB' };
     const direct = await openS3Remote(settings(bucket, opts));
-    const o = object(randomBytes(23 * MiB)); // 5 parts of 5 MiB, the last one short
+    const o = object(randomBytes(23 * MiB));
     await direct.upload(o.oid, o.path, o.size);
     const proxy = await startFaultProxy(rgw.port);
     try {
-      // the probe's connection is cut 2 MiB into the first body it returns: part 1, mid-way
+      // split as soon as the rule may: after one part's worth (5 MiB) arrived on the first stream
+      const splits: PaceSample[] = [];
+      const always = (s: PaceSample): boolean => (splits.push(s), true);
+      // the first connection (the probe's, then the GET's) is cut 2 MiB into its responses
       proxy.cutResponses(1, 2 * MiB);
-      const remote = await openS3Remote({ ...settings(bucket, opts), options: { endpoint_url: proxy.endpoint, ...opts } }, { retry: FAST_RETRY });
+      const remote = await openS3Remote({ ...settings(bucket, opts), options: { endpoint_url: proxy.endpoint, ...opts } }, { retry: FAST_RETRY, splitDownloadWhen: always });
       try {
         const chunks: Buffer[] = [];
         let progressed = 0;
         await remote.download(o.oid, async (c) => void chunks.push(Buffer.from(c)), (n) => (progressed += n), o.size);
         const back = Buffer.concat(chunks);
         assert.equal(back.length, o.size);
-        assert.equal(hashBytes(back), o.oid, 'the parts reached the sink whole and in order');
+        assert.equal(hashBytes(back), o.oid, 'stream and ranges reached the sink whole and in order');
         assert.equal(progressed, o.size, 'progress counts every byte once');
-        assert.equal(chunks.length, 23, 'handed over in 1 MiB slices');
+        assert.equal(splits.length, 1, 'asked once, after the first part');
+        const at = splits[0]!.received;
+        assert.ok(at >= 5 * MiB && at < 7 * MiB, `split after one part: ${at}`);
+        assert.equal(splits[0]!.remaining, o.size - at);
         const gets = proxy.requests.filter((r) => r.startsWith('GET') && r.includes('/team/data/b3v1/'));
-        assert.equal(gets.length, 6, `five ranges and one resumed range: ${gets.length}`);
+        // one GET, its continuation after the reset, then 5 MiB ranges over the rest
+        assert.equal(gets.length, 2 + Math.ceil((o.size - at) / (5 * MiB)), gets.join(', '));
       } finally {
         await remote.close();
       }
+      // a range reset mid-part is continued where it broke
+      const later: PaceSample[] = [];
+      const ranged = await openS3Remote({ ...settings(bucket, opts), options: { endpoint_url: proxy.endpoint, ...opts } }, { retry: FAST_RETRY, splitDownloadWhen: (s) => (later.push(s), true) });
+      try {
+        const before = proxy.requests.length;
+        // the stream reuses the probe's connection; the next new one is a range's: cut it mid-part
+        proxy.cutResponses(1, 3 * MiB);
+        const back = await readSized(ranged, o.oid, o.size);
+        assert.equal(hashBytes(back), o.oid);
+        const gets = proxy.requests.slice(before).filter((r) => r.startsWith('GET') && r.includes('/team/data/b3v1/'));
+        assert.equal(gets.length, 1 + Math.ceil((o.size - later[0]!.received) / (5 * MiB)) + 1, `the stream, the ranges and one resumed range: ${gets.join(', ')}`);
+      } finally {
+        await ranged.close();
+      }
+      // the stream's own first response already shows a wrong size
       await assert.rejects(direct.download(o.oid, async () => {}, undefined, o.size + 1), (err: unknown) => {
         assert.ok(err instanceof TdvcError);
         assert.equal(err.code, 'ECORRUPT');
