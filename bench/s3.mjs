@@ -2,16 +2,22 @@
 //
 // Starts a throwaway Ceph RGW (packages/remote-s3/dist/test/rgw.js), generates N small files and one
 // large file, and times, each into its own bucket and at the same concurrency:
-//   tdvc push / no-op push / pull of the small files into a fresh clone, fetch and checkout of the large one timed apart   (the real CLI)
+//   tdvc push / no-op push / pull of the small files into a fresh clone, push and pull of the large one   (the real CLI)
 //   /usr/bin/aws s3 sync (small files) and aws s3 cp (large file), up and down
 //   a bare SDK loop: PutObject/GetObject for the small files, lib-storage Upload + GetObject for the large one
 // and prints objects/s, MB/s and tdvc's ratio to each peer. RGW runs on memstore (RAM), on this
-// machine's cores, so figures compare clients, not storage. Each tool's copy of the large file is
-// deleted and RGW's garbage collector run once that tool is done with it: memstore holds about
-// twice the stored bytes in RAM, and three 2 GiB copies at once do not fit beside everything else.
+// machine's cores, so figures compare clients, not storage.
+//
+// The large file goes up and down in several rounds, the tools taking turns, and medians are
+// compared: a single 2 GiB transfer varied up to 2x between runs here with the state of the page
+// cache (writing into memory the VM must first reclaim). Before each large transfer the page cache
+// is written back and, when the benchmark may (root), dropped, so every tool starts from the same
+// state. Each tool's copy of the large file is deleted and RGW's garbage collector run once that tool
+// is done with it: memstore holds about twice the stored bytes in RAM.
 //
 // Environment:
 //   BENCH_S3_FILES=100000  BENCH_S3_FILE_KB=4  BENCH_S3_LARGE_MB=2048  BENCH_S3_JOBS=32  (the issue's size)
+//   BENCH_S3_ROUNDS=3   rounds of the large-file transfers
 //   BENCH_S3_KEEP=0|1   keep the work folder (printed) after the run
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -32,6 +38,7 @@ const FILE_KB = Number(env('BENCH_S3_FILE_KB', 4));
 const LARGE_MB = Number(env('BENCH_S3_LARGE_MB', 2048));
 const JOBS = Number(env('BENCH_S3_JOBS', 32));
 const KEEP = env('BENCH_S3_KEEP', '0') === '1';
+const ROUNDS = Number(env('BENCH_S3_ROUNDS', 3));
 const MiB = 1024 * 1024;
 const PART = 16 * MiB;
 
@@ -57,6 +64,19 @@ async function timed(fn) {
   await fn();
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
+
+/** Writes back dirty pages and, where allowed (root), empties the page cache. */
+function settlePageCache() {
+  spawnSync('sync');
+  try {
+    writeFileSync('/proc/sys/vm/drop_caches', '3');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function mapLimit(items, limit, fn) {
   let next = 0;
@@ -128,9 +148,16 @@ try {
     if (statSync(large).size !== LARGE_MB * MiB) throw new Error(`large.bin is ${statSync(large).size} bytes, expected ${LARGE_MB * MiB}`);
   }
   const smallMB = (FILES * FILE_KB) / 1024;
-  const record = (tool, op, seconds, objects, mb) => {
+  const record = (tool, op, seconds, objects, mb, note = '') => {
     results.push({ tool, op, seconds, objects, mb });
-    console.log(`${tool.padEnd(6)} ${op.padEnd(26)} ${seconds.toFixed(2).padStart(8)} s ${(objects / seconds).toFixed(0).padStart(8)} obj/s ${(mb / seconds).toFixed(1).padStart(8)} MB/s`);
+    console.log(`${tool.padEnd(6)} ${op.padEnd(26)} ${seconds.toFixed(2).padStart(8)} s ${(objects / seconds).toFixed(0).padStart(8)} obj/s ${(mb / seconds).toFixed(1).padStart(8)} MB/s${note}`);
+  };
+  /** large-file samples per tool and operation, recorded as their median once all rounds ran */
+  const samples = new Map();
+  const sample = (tool, op, seconds) => {
+    const key = `${tool}\0${op}`;
+    samples.set(key, [...(samples.get(key) ?? []), seconds]);
+    console.log(`${tool.padEnd(6)} ${op.padEnd(26)} ${seconds.toFixed(2).padStart(8)} s ${(LARGE_MB / seconds).toFixed(1).padStart(8)} MB/s`);
   };
 
   // tdvc
@@ -158,7 +185,9 @@ try {
   await tdvc(repo, 'remote', 'add', '-d', 's3r', 's3://tdvc/bench');
   await tdvc(repo, 'remote', 'modify', 's3r', 'endpoint_url', rgw.endpoint);
   record('tdvc', 'push small', await timed(() => tdvc(repo, 'push', '-j', String(JOBS), 'data')), FILES, smallMB);
-  record('tdvc', 'push large', await timed(() => tdvc(repo, 'push', '-j', String(JOBS), 'large.bin')), 1, LARGE_MB);
+  // the large file is pushed once before the no-op push (which must find everything there); its
+  // timed transfers are the rounds below
+  await tdvc(repo, 'push', '-j', String(JOBS), 'large.bin');
   record('tdvc', 'no-op push (all)', await timed(() => tdvc(repo, 'push', '-j', String(JOBS))), FILES + 2, 0);
   spawnSync('git', ['add', '.'], { cwd: repo });
   spawnSync('git', ['-c', 'user.name=b', '-c', 'user.email=b@b', 'commit', '-qm', 'bench'], { cwd: repo });
@@ -166,44 +195,83 @@ try {
   spawnSync('git', ['clone', '-q', repo, clone]);
   // pull = fetch into the cache + checkout into the workspace, as aws s3 sync/cp down write the files
   record('tdvc', 'pull small', await timed(() => tdvc(clone, 'pull', '-j', String(JOBS), 'data')), FILES, smallMB);
-  // the large file in two steps, so the transfer (verified into the cache) and the copy into the
-  // workspace (cache.type copy on ext4: a second 2 GiB write) are seen apart; pull is their sum
-  const fetchLargeS = await timed(() => tdvc(clone, 'fetch', '-j', String(JOBS), 'large.bin'));
-  record('tdvc', 'fetch large', fetchLargeS, 1, LARGE_MB);
-  const checkoutLargeS = await timed(() => tdvc(clone, 'checkout', 'large.bin'));
-  record('tdvc', 'checkout large (copy)', checkoutLargeS, 1, LARGE_MB);
-  record('tdvc', 'pull large (fetch+checkout)', fetchLargeS + checkoutLargeS, 1, LARGE_MB);
   const largeKey = `bench/b3v1/${largeOid.slice(0, 2)}/${largeOid.slice(2)}`;
   await dropLarge('tdvc', largeKey);
 
   // AWS CLI
   const aws = (...args) => run(AWS, ['--endpoint-url', rgw.endpoint, '--no-progress', ...args], { env: childEnv });
   record('awscli', 'sync up small', await timed(() => aws('s3', 'sync', '--only-show-errors', data, 's3://awscli/data')), FILES, smallMB);
-  record('awscli', 'cp up large', await timed(() => aws('s3', 'cp', '--only-show-errors', large, 's3://awscli/large.bin')), 1, LARGE_MB);
   record('awscli', 'no-op sync (small)', await timed(() => aws('s3', 'sync', '--only-show-errors', data, 's3://awscli/data')), FILES, 0);
   const down = join(work, 'aws-down');
   record('awscli', 'sync down small', await timed(() => aws('s3', 'sync', '--only-show-errors', 's3://awscli/data', join(down, 'data'))), FILES, smallMB);
-  record('awscli', 'cp down large', await timed(() => aws('s3', 'cp', '--only-show-errors', 's3://awscli/large.bin', join(down, 'large.bin'))), 1, LARGE_MB);
-  await dropLarge('awscli', 'large.bin');
 
   // bare SDK at the same concurrency
   const keys = names.map((p, i) => ({ p, key: `data/${i}` }));
   record('sdk', 'PutObject small', await timed(() => mapLimit(keys, JOBS, async ({ p, key }) => {
     await client.send(new sdk.PutObjectCommand({ Bucket: 'sdk', Key: key, Body: readFileSync(p) }));
   })), FILES, smallMB);
-  record('sdk', 'Upload large', await timed(async () => {
-    await new Upload({ client, params: { Bucket: 'sdk', Key: 'large.bin', Body: createReadStream(large) }, partSize: PART, queueSize: Math.min(JOBS, 16) }).done();
-  }), 1, LARGE_MB);
   const sdkDown = join(work, 'sdk-down');
   mkdirSync(sdkDown);
   record('sdk', 'GetObject small', await timed(() => mapLimit(keys, JOBS, async ({ key }, i) => {
     const res = await client.send(new sdk.GetObjectCommand({ Bucket: 'sdk', Key: key }));
     writeFileSync(join(sdkDown, key.replace('/', '_')), await res.Body.transformToByteArray());
   })), FILES, smallMB);
-  record('sdk', 'GetObject large', await timed(async () => {
-    const res = await client.send(new sdk.GetObjectCommand({ Bucket: 'sdk', Key: 'large.bin' }));
-    await pipeline(res.Body, createWriteStream(join(sdkDown, 'large.bin')));
-  }), 1, LARGE_MB);
+
+  // the large file: each tool up, down, its copy deleted; the order of the tools turns every round
+  const dropped = settlePageCache();
+  console.log(`\n# large file: ${ROUNDS} rounds; page cache ${dropped ? 'written back and dropped' : 'written back (not dropped: needs root)'} before every transfer`);
+  let lastPull;
+  const largeTurns = {
+    tdvc: async (r) => {
+      settlePageCache();
+      sample('tdvc', 'push large', await timed(() => tdvc(repo, 'push', '-j', String(JOBS), 'large.bin')));
+      // pull into a fresh clone: fetch (GET, BLAKE3, into the cache) + checkout (a copy on ext4)
+      const into = join(work, `clone-large-${r}`);
+      spawnSync('git', ['clone', '-q', repo, into]);
+      settlePageCache();
+      sample('tdvc', 'pull large', await timed(() => tdvc(into, 'pull', '-j', String(JOBS), 'large.bin')));
+      if (lastPull) rmSync(lastPull, { recursive: true, force: true });
+      lastPull = into;
+      // the transfer alone, for the record
+      const fetchInto = join(work, `fetch-large-${r}`);
+      spawnSync('git', ['clone', '-q', repo, fetchInto]);
+      settlePageCache();
+      sample('tdvc', 'fetch large (no checkout)', await timed(() => tdvc(fetchInto, 'fetch', '-j', String(JOBS), 'large.bin')));
+      rmSync(fetchInto, { recursive: true, force: true });
+      await dropLarge('tdvc', largeKey);
+    },
+    awscli: async () => {
+      settlePageCache();
+      sample('awscli', 'cp up large', await timed(() => aws('s3', 'cp', '--only-show-errors', large, 's3://awscli/large.bin')));
+      settlePageCache();
+      sample('awscli', 'cp down large', await timed(() => aws('s3', 'cp', '--only-show-errors', 's3://awscli/large.bin', join(down, 'large.bin'))));
+      rmSync(join(down, 'large.bin'), { force: true });
+      await dropLarge('awscli', 'large.bin');
+    },
+    sdk: async () => {
+      settlePageCache();
+      sample('sdk', 'Upload large', await timed(async () => {
+        await new Upload({ client, params: { Bucket: 'sdk', Key: 'large.bin', Body: createReadStream(large) }, partSize: PART, queueSize: Math.min(JOBS, 16) }).done();
+      }));
+      settlePageCache();
+      sample('sdk', 'GetObject large', await timed(async () => {
+        const res = await client.send(new sdk.GetObjectCommand({ Bucket: 'sdk', Key: 'large.bin' }));
+        await pipeline(res.Body, createWriteStream(join(sdkDown, 'large.bin')));
+      }));
+      rmSync(join(sdkDown, 'large.bin'), { force: true });
+      await dropLarge('sdk', 'large.bin');
+    },
+  };
+  const order = Object.keys(largeTurns);
+  for (let r = 0; r < ROUNDS; r++) {
+    console.log(`# round ${r + 1}`);
+    for (let i = 0; i < order.length; i++) await largeTurns[order[(i + r) % order.length]](r);
+  }
+  console.log('# medians of the rounds');
+  for (const [key, xs] of samples) {
+    const [tool, op] = key.split('\0');
+    record(tool, op, median(xs), 1, LARGE_MB, `   (rounds: ${xs.map((x) => x.toFixed(2)).join(', ')})`);
+  }
   client.destroy();
 
   // ratios: > 1 means tdvc is faster
@@ -216,8 +284,8 @@ try {
     ['upload large', get('tdvc', 'push large'), get('awscli', 'cp up large'), get('sdk', 'Upload large'), 0.9, undefined],
     ['no-op upload', get('tdvc', 'no-op push (all)'), get('awscli', 'no-op sync (small)'), undefined, undefined, undefined],
     ['download small', get('tdvc', 'pull small'), get('awscli', 'sync down small'), get('sdk', 'GetObject small'), 1.2, 0.8],
-    ['download large', get('tdvc', 'pull large (fetch+checkout)'), get('awscli', 'cp down large'), get('sdk', 'GetObject large'), 0.9, undefined],
-    ['  fetch only', get('tdvc', 'fetch large'), get('awscli', 'cp down large'), get('sdk', 'GetObject large'), undefined, undefined],
+    ['download large', get('tdvc', 'pull large'), get('awscli', 'cp down large'), get('sdk', 'GetObject large'), 0.9, undefined],
+    ['  fetch only', get('tdvc', 'fetch large (no checkout)'), get('awscli', 'cp down large'), get('sdk', 'GetObject large'), undefined, undefined],
   ];
   const verdict = (t, p, target) => (target === undefined || !t || !p ? '' : p.seconds / t.seconds >= target ? ` (≥ ${target} PASS)` : ` (≥ ${target} FAIL)`);
   console.log(`${'operation'.padEnd(16)} ${'vs aws cli'.padStart(18)} ${'vs bare SDK'.padStart(18)}`);
@@ -235,7 +303,7 @@ try {
     for await (const chunk of createReadStream(p, { highWaterMark: 16 * MiB })) hash.update(chunk);
     return hash.digest('hex');
   };
-  if ((await h(join(clone, 'large.bin'))) !== (await h(large))) throw new Error('large.bin differs after the round trip');
+  if ((await h(join(lastPull, 'large.bin'))) !== (await h(large))) throw new Error('large.bin differs after the round trip');
   if (readdirSync(join(clone, 'data')).length !== Math.min(100, FILES)) throw new Error('data/ incomplete after the round trip');
 } finally {
   await rgw.stop();
