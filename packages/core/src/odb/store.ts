@@ -533,14 +533,17 @@ export class ObjectWriter {
   async commit(): Promise<boolean> {
     this.done = true;
     try {
-      if (this.store.fsync) await this.fh.sync();
-    } finally {
-      await this.fh.close();
-    }
-    const found = this.hasher.digestHex();
-    if (found !== this.oid) {
+      try {
+        if (this.store.fsync) await this.fh.sync();
+      } finally {
+        await this.fh.close();
+      }
+      const found = this.hasher.digestHex();
+      if (found !== this.oid) throw new CorruptObjectError(this.oid, found, this.source);
+    } catch (err) {
+      // a failed fsync (EIO, a full disk on NFS) must not leave the temp file behind either
       await rm(this.tempPath, { force: true });
-      throw new CorruptObjectError(this.oid, found, this.source);
+      throw err;
     }
     return this.store.publish(this.oid, this.tempPath);
   }
