@@ -10,14 +10,15 @@
 //
 // The large file goes up and down in several rounds, the tools taking turns, and medians are
 // compared: a single 2 GiB transfer varied up to 2x between runs here with the state of the page
-// cache (writing into memory the VM must first reclaim). Before each large transfer the page cache
+// cache (writing into memory the VM must first reclaim). The small-file downloads of tdvc and the
+// SDK loop take turns the same way. Before each large transfer the page cache
 // is written back and, when the benchmark may (root), dropped, so every tool starts from the same
 // state. Each tool's copy of the large file is deleted and RGW's garbage collector run once that tool
 // is done with it: memstore holds about twice the stored bytes in RAM.
 //
 // Environment:
 //   BENCH_S3_FILES=100000  BENCH_S3_FILE_KB=4  BENCH_S3_LARGE_MB=2048  BENCH_S3_JOBS=32  (the issue's size)
-//   BENCH_S3_ROUNDS=3   rounds of the large-file transfers
+//   BENCH_S3_ROUNDS=3   rounds of the large-file transfers and of the small-file downloads
 //   BENCH_S3_KEEP=0|1   keep the work folder (printed) after the run
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -154,12 +155,13 @@ try {
     results.push({ tool, op, seconds, objects, mb });
     console.log(`${tool.padEnd(6)} ${op.padEnd(26)} ${seconds.toFixed(2).padStart(8)} s ${(objects / seconds).toFixed(0).padStart(8)} obj/s ${(mb / seconds).toFixed(1).padStart(8)} MB/s${note}`);
   };
-  /** large-file samples per tool and operation, recorded as their median once all rounds ran */
+  /** per tool and operation, the samples of every round; recorded as their median at the end */
   const samples = new Map();
-  const sample = (tool, op, seconds) => {
+  const sample = (tool, op, seconds, objects = 1, mb = LARGE_MB) => {
     const key = `${tool}\0${op}`;
-    samples.set(key, [...(samples.get(key) ?? []), seconds]);
-    console.log(`${tool.padEnd(6)} ${op.padEnd(26)} ${seconds.toFixed(2).padStart(8)} s ${(LARGE_MB / seconds).toFixed(1).padStart(8)} MB/s`);
+    const prev = samples.get(key);
+    samples.set(key, { xs: [...(prev?.xs ?? []), seconds], objects, mb });
+    console.log(`${tool.padEnd(6)} ${op.padEnd(26)} ${seconds.toFixed(2).padStart(8)} s ${(objects / seconds).toFixed(0).padStart(8)} obj/s ${(mb / seconds).toFixed(1).padStart(8)} MB/s`);
   };
 
   // tdvc
@@ -193,10 +195,6 @@ try {
   record('tdvc', 'no-op push (all)', await timed(() => tdvc(repo, 'push', '-j', String(JOBS))), FILES + 2, 0);
   spawnSync('git', ['add', '.'], { cwd: repo });
   spawnSync('git', ['-c', 'user.name=b', '-c', 'user.email=b@b', 'commit', '-qm', 'bench'], { cwd: repo });
-  const clone = join(work, 'clone');
-  spawnSync('git', ['clone', '-q', repo, clone]);
-  // pull = fetch into the cache + checkout into the workspace, as aws s3 sync/cp down write the files
-  record('tdvc', 'pull small', await timed(() => tdvc(clone, 'pull', '-j', String(JOBS), 'data')), FILES, smallMB);
   const largeKey = `bench/b3v1/${largeOid.slice(0, 2)}/${largeOid.slice(2)}`;
   await dropLarge('tdvc', largeKey);
 
@@ -214,10 +212,36 @@ try {
   })), FILES, smallMB);
   const sdkDown = join(work, 'sdk-down');
   mkdirSync(sdkDown);
-  record('sdk', 'GetObject small', await timed(() => mapLimit(keys, JOBS, async ({ key }, i) => {
-    const res = await client.send(new sdk.GetObjectCommand({ Bucket: 'sdk', Key: key }));
-    writeFileSync(join(sdkDown, key.replace('/', '_')), await res.Body.transformToByteArray());
-  })), FILES, smallMB);
+
+  // small-file downloads, tdvc pull and the SDK loop taking turns (the closest of the ratios; one
+  // run of each varied by 15 % with the order): pull = fetch into the cache + checkout into the
+  // workspace of a fresh clone, as aws s3 sync and the loop write the files
+  const smallDropped = settlePageCache();
+  console.log(`\n# small-file downloads: ${ROUNDS} rounds; page cache ${smallDropped ? 'written back and dropped' : 'written back'} before each`);
+  let clone;
+  const smallTurns = {
+    tdvc: async (r) => {
+      const into = join(work, `clone-small-${r}`);
+      spawnSync('git', ['clone', '-q', repo, into]);
+      settlePageCache();
+      sample('tdvc', 'pull small', await timed(() => tdvc(into, 'pull', '-j', String(JOBS), 'data')), FILES, smallMB);
+      if (clone) rmSync(clone, { recursive: true, force: true });
+      clone = into;
+    },
+    sdk: async (r) => {
+      const into = join(work, `sdk-down-small-${r}`);
+      mkdirSync(into);
+      settlePageCache();
+      sample('sdk', 'GetObject small', await timed(() => mapLimit(keys, JOBS, async ({ key }) => {
+        const res = await client.send(new sdk.GetObjectCommand({ Bucket: 'sdk', Key: key }));
+        writeFileSync(join(into, key.replace('/', '_')), await res.Body.transformToByteArray());
+      })), FILES, smallMB);
+      rmSync(into, { recursive: true, force: true });
+    },
+  };
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const tool of r % 2 ? ['sdk', 'tdvc'] : ['tdvc', 'sdk']) await smallTurns[tool](r);
+  }
 
   // the large file: each tool up, down, its copy deleted; the order of the tools turns every round
   const dropped = settlePageCache();
@@ -270,9 +294,9 @@ try {
     for (let i = 0; i < order.length; i++) await largeTurns[order[(i + r) % order.length]](r);
   }
   console.log('# medians of the rounds');
-  for (const [key, xs] of samples) {
+  for (const [key, { xs, objects, mb }] of samples) {
     const [tool, op] = key.split('\0');
-    record(tool, op, median(xs), 1, LARGE_MB, `   (rounds: ${xs.map((x) => x.toFixed(2)).join(', ')})`);
+    record(tool, op, median(xs), objects, mb, `   (rounds: ${xs.map((x) => x.toFixed(2)).join(', ')})`);
   }
   client.destroy();
 
