@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, statSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -328,6 +328,41 @@ test('fsck removes dead writers’ temp files wherever writers leave them: cache
     assert.equal(report.removedTemps.length, places.length, fsck.stdout);
     for (const p of places) assert.equal(existsSync(join(cache, p, name)), false, `${join(p, name)} removed`);
     assert.equal(fsck.code, 4);
+  } finally {
+    cleanup();
+  }
+});
+
+test('status tells a file cut short by a killed checkout (listed in its journal) from a user’s change; checkout finishes it', async () => {
+  const { root, cleanup } = await makeRepo();
+  try {
+    const full = 'x'.repeat(64 * 1024);
+    writeTree(root, { 'data/a.bin': full, 'data/b.txt': 'b\n' });
+    assert.equal((await tdvc(root, ['add', 'data'])).code, 0);
+    // what a checkout killed while writing a.bin leaves: a dead process's journal, a short file
+    const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });
+    const journals = join(root, '.tdvc', 'tmp', 'journal');
+    mkdirSync(journals, { recursive: true });
+    const journal = { host: hostname(), pid: Number(dead.stdout.trim()), startedMs: Date.now() - 1000, files: { 'a.bin': full.length } };
+    writeFileSync(join(journals, createHash('sha1').update('data').digest('hex').slice(0, 16) + '.json'), JSON.stringify(journal));
+    writeFileSync(join(root, 'data', 'a.bin'), full.slice(0, 1000));
+    writeFileSync(join(root, 'data', 'b.txt'), 'B\n'); // a user's edit, not in the journal
+    const st = await tdvc(root, ['status']);
+    assert.match(st.stdout, /1 file\(s\) left unfinished by an interrupted checkout/, st.stdout);
+    assert.match(st.stdout, /unfinished: data\/a\.bin/);
+    const json = JSON.parse((await tdvc(root, ['status', '--json'])).stdout) as { datasets: Array<{ interrupted: string[]; modified: string[] }> };
+    assert.deepEqual(json.datasets[0]!.interrupted, ['data/a.bin']);
+    assert.deepEqual(json.datasets[0]!.modified, ['data/b.txt']);
+    assert.match(st.stdout, /modified: data\/b\.txt/);
+    // checkout finishes the leftover on its own, and protects the edit unless told
+    const refused = await tdvc(root, ['checkout', 'data']);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /data\/b\.txt/);
+    assert.doesNotMatch(refused.stderr, /a\.bin/);
+    const co = await tdvc(root, ['checkout', '--force', 'data']);
+    assert.equal(co.code, 0, co.stderr);
+    assert.equal(readFileSync(join(root, 'data', 'a.bin'), 'utf8'), full);
+    assert.match((await tdvc(root, ['status'])).stdout, /up to date/);
   } finally {
     cleanup();
   }

@@ -24,11 +24,15 @@ export async function runStatus(g: OutputOptions & { remote?: string | boolean }
       continue;
     }
     if (d.state === 'not-in-workspace') say(g, `${d.path}: not in the workspace (run 'tdvc checkout ${d.path}')`);
-    if (d.state === 'modified') {
+    if (d.added.length + d.modified.length + d.deleted.length > 0) {
       say(g, `${d.path}: changed (run 'tdvc add ${d.path}' to record, 'tdvc checkout ${d.path}' to undo)`);
       for (const p of d.added) say(g, `\tadded:    ${p}`);
       for (const p of d.modified) say(g, `\tmodified: ${p}`);
       for (const p of d.deleted) say(g, `\tdeleted:  ${p}`);
+    }
+    if (d.interrupted.length > 0) {
+      say(g, `${d.path}: ${d.interrupted.length} file(s) left unfinished by an interrupted checkout (run 'tdvc checkout ${d.path}' to finish it)`);
+      for (const p of d.interrupted.slice(0, 20)) say(g, `\tunfinished: ${p}`);
     }
     if (d.notInCache.length > 0) {
       say(g, `${d.path}: ${d.notInCache.length} file(s) not in the cache (run 'tdvc fetch ${d.path}')`);

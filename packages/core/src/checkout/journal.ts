@@ -19,6 +19,11 @@ export interface Journal {
   files: Record<string, number>;
 }
 
+/** Where the checkout journals of a workspace live (inside its private tmp folder). */
+export function checkoutJournalDir(tmpDir: string): string {
+  return join(tmpDir, 'journal');
+}
+
 function journalFile(dir: string, dataPath: string): string {
   return join(dir, createHash('sha1').update(dataPath).digest('hex').slice(0, 16) + '.json');
 }

@@ -4,7 +4,7 @@ import { TdvcError, WouldLoseDataError } from '../errors.js';
 import { applyCheckout } from '../checkout/apply.js';
 import { Linker } from '../checkout/link.js';
 import { planCheckout, type CheckoutPlan } from '../checkout/plan.js';
-import { clearJournal, loadPartialCheck, writeJournal } from '../checkout/journal.js';
+import { checkoutJournalDir, clearJournal, loadPartialCheck, writeJournal } from '../checkout/journal.js';
 import { join } from 'node:path';
 import { StatIndex } from '../index/stat-index.js';
 import { selectDatasets, type Dataset } from '../workspace/datasets.js';
@@ -171,5 +171,5 @@ export async function applyCheckoutSet(repo: Repo, set: CheckoutPlanSet, opts: C
 }
 
 function journalDir(repo: Repo): string {
-  return join(repo.tmpDir, 'journal');
+  return checkoutJournalDir(repo.tmpDir);
 }

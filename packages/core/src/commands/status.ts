@@ -4,6 +4,7 @@ import { selectDatasets } from '../workspace/datasets.js';
 import type { Repo } from '../workspace/repo.js';
 import { TdvcError } from '../errors.js';
 import { readWorkspace, targetEntries } from './dataset-state.js';
+import { checkoutJournalDir, loadPartialCheck } from '../checkout/journal.js';
 
 export type DatasetState = 'clean' | 'modified' | 'not-in-workspace' | 'manifest-missing';
 
@@ -15,6 +16,8 @@ export interface DatasetStatus {
   added: string[];
   modified: string[];
   deleted: string[];
+  /** files a killed checkout left unfinished (its journal lists them); the next checkout completes them */
+  interrupted: string[];
   /** files recorded in the pointer whose content is not in the local cache */
   notInCache: string[];
 }
@@ -36,7 +39,7 @@ export async function status(repo: Repo, paths: string[] = [], opts: StatusOptio
   let cached: Set<Oid> | undefined;
   const out: DatasetStatus[] = [];
   for (const { dataset: ds, subPaths } of selected) {
-    const st: DatasetStatus = { path: ds.dataPath, pointerPath: ds.pointerPath, type: ds.pointer.type, state: 'clean', added: [], modified: [], deleted: [], notInCache: [] };
+    const st: DatasetStatus = { path: ds.dataPath, pointerPath: ds.pointerPath, type: ds.pointer.type, state: 'clean', added: [], modified: [], deleted: [], interrupted: [], notInCache: [] };
     out.push(st);
     let target;
     try {
@@ -58,6 +61,7 @@ export async function status(repo: Repo, paths: string[] = [], opts: StatusOptio
       st.state = 'not-in-workspace';
       continue;
     }
+    const leftover = loadPartialCheck(checkoutJournalDir(repo.tmpDir), ds.dataPath);
     let matched = 0;
     for (const e of target) {
       if (!inScope(e.path)) continue;
@@ -65,7 +69,9 @@ export async function status(repo: Repo, paths: string[] = [], opts: StatusOptio
       if (!have) st.deleted.push(prefix(ds, e.path));
       else {
         matched++;
-        if (have.oid !== e.oid || have.exec !== e.exec) st.modified.push(prefix(ds, e.path));
+        if (have.oid === e.oid && have.exec === e.exec) continue;
+        if (leftover(e.path, have.size, have.mtimeMs)) st.interrupted.push(prefix(ds, e.path));
+        else st.modified.push(prefix(ds, e.path));
       }
     }
     // every present file matched a target path: nothing was added (the common, cheap case)
@@ -74,7 +80,7 @@ export async function status(repo: Repo, paths: string[] = [], opts: StatusOptio
       for (const p of ws.present.keys()) if (!known.has(p) && inScope(p)) st.added.push(prefix(ds, p));
     }
     st.added.sort();
-    if (st.added.length + st.modified.length + st.deleted.length > 0) st.state = 'modified';
+    if (st.added.length + st.modified.length + st.deleted.length + st.interrupted.length > 0) st.state = 'modified';
   }
   return { clean: out.every((d) => d.state === 'clean' && d.notInCache.length === 0), datasets: out };
 }
