@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, statSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, statSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { forEachLimit, hashFile, LAYOUT, parseManifest, parsePointer } from '@tdvc/core';
@@ -365,5 +365,38 @@ test('status tells a file cut short by a killed checkout (listed in its journal)
     assert.match((await tdvc(root, ['status'])).stdout, /up to date/);
   } finally {
     cleanup();
+  }
+});
+
+test('fsck --remote on a folder remote removes killed pushes’ temp files: dead local writers at once, other hosts’ after a day', async () => {
+  const { root, cleanup } = await makeRepo();
+  const store = tempDir('tdvc-store-');
+  try {
+    writeTree(root, { 'data/a.txt': 'a\n', 'data/b.txt': 'b\n' });
+    assert.equal((await tdvc(root, ['add', 'data'])).code, 0);
+    assert.equal((await tdvc(root, ['remote', 'add', '-d', 'store', store.path])).code, 0);
+    assert.equal((await tdvc(root, ['push'])).code, 0);
+    const fan = join(store.path, LAYOUT, 'ab');
+    mkdirSync(fan, { recursive: true });
+    const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' }).stdout.trim();
+    const host = hostname().replace(/[^A-Za-z0-9_.-]/g, '_');
+    const deadLocal = `.tmp-${host}-${dead}-0123456789ab`;
+    const liveLocal = `.tmp-${host}-${process.pid}-0123456789ab`; // a push running now
+    const foreignOld = '.tmp-otherhost-4242-0123456789ab';
+    const foreignNew = '.tmp-otherhost-4243-0123456789ab';
+    for (const n of [deadLocal, liveLocal, foreignOld, foreignNew]) writeFileSync(join(fan, n), 'half pushed');
+    const twoDaysAgo = new Date(Date.now() - 2 * 24 * 3600 * 1000);
+    utimesSync(join(fan, foreignOld), twoDaysAgo, twoDaysAgo);
+    const fsck = await tdvc(root, ['fsck', '--remote', 'store', '--json']);
+    const report = JSON.parse(fsck.stdout) as { checked: number; corrupt: unknown[]; removedTemps: string[] };
+    assert.equal(report.checked, 3, 'two files and the manifest checked');
+    assert.deepEqual(report.corrupt, []);
+    assert.deepEqual(report.removedTemps.sort(), [join(LAYOUT, 'ab', deadLocal), join(LAYOUT, 'ab', foreignOld)].sort());
+    assert.equal(fsck.code, 4, 'repairs are reported with a non-zero exit');
+    assert.deepEqual(readdirSync(fan).sort(), [foreignNew, liveLocal].sort(), 'a running push and a recent foreign one are left alone');
+    assert.equal((await tdvc(root, ['fsck', '--remote', 'store'])).code, 0, 'nothing more to do');
+  } finally {
+    cleanup();
+    store.cleanup();
   }
 });

@@ -3,7 +3,10 @@ import { chmod, copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promi
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
-import { forEachLimit, isErrno, LAYOUT, remoteObjectKey, TdvcError, uniqueTempName, type Oid, type Remote, type RemoteSettings } from '@tdvc/core';
+import { forEachLimit, isErrno, isOwnedByDeadLocalProcess, LAYOUT, remoteObjectKey, TdvcError, uniqueTempName, type Oid, type Remote, type RemoteSettings } from '@tdvc/core';
+
+/** A temp file on a remote older than this is a killed writer's, whichever host wrote it. */
+const STALE_TEMP_MS = 24 * 3600 * 1000;
 
 /**
  * A remote on a mounted filesystem: a local folder, EFS, or FSx for Lustre. Objects use the same
@@ -120,6 +123,29 @@ export class FsRemote implements Remote {
 
   list(): AsyncIterable<{ oid: Oid; size: number; mtimeMs: number }> {
     return listFsObjects(this.root);
+  }
+
+  /**
+   * Temp files of killed pushes: those of dead processes on this host at once, any host's after a
+   * day (a pid on another machine cannot be checked, and no single object's upload takes that long).
+   * Returns the removed paths, relative to the remote's root.
+   */
+  async removeStaleTemps(): Promise<string[]> {
+    const removed: string[] = [];
+    const base = join(this.root, LAYOUT);
+    const fans = await readdir(base).catch(() => [] as string[]);
+    for (const dir of ['', ...fans.filter((f) => f.length === 2)]) {
+      for (const name of await readdir(join(base, dir)).catch(() => [] as string[])) {
+        if (!name.startsWith('.tmp-')) continue;
+        const path = join(base, dir, name);
+        const st = await stat(path).catch(() => undefined);
+        if (!st || !st.isFile()) continue;
+        if (!isOwnedByDeadLocalProcess(name) && Date.now() - st.mtimeMs < STALE_TEMP_MS) continue;
+        await rm(path, { force: true });
+        removed.push(join(LAYOUT, dir, name));
+      }
+    }
+    return removed;
   }
 
   async remove(oids: readonly Oid[]): Promise<void> {

@@ -14,7 +14,8 @@ export interface FsckResult extends VerifyReport {
 
 /**
  * `tdvc fsck [--remote NAME]`: re-hashes every object. Locally, corrupt objects are quarantined and
- * temp files of killed writers removed; on a remote, corrupt objects are reported.
+ * temp files of killed writers removed; on a remote, corrupt objects are reported and the remote
+ * removes what killed writers left, if it can tell (a filesystem remote's temp files).
  */
 export async function fsck(
   repo: Repo,
@@ -40,7 +41,8 @@ export async function fsck(
       done++;
       opts.onProgress?.(done, oids.length);
     });
-    return { checked: oids.length, corrupt, removedTemps: [], where: remote.url, ok: corrupt.length === 0 };
+    const removedTemps = (await remote.removeStaleTemps?.()) ?? [];
+    return { checked: oids.length, corrupt, removedTemps, where: remote.url, ok: corrupt.length === 0 };
   } finally {
     await remote.close?.();
   }

@@ -29,6 +29,8 @@ export interface Remote {
   list?(): AsyncIterable<{ oid: Oid; size: number; mtimeMs?: number }>;
   /** Deletes objects (gc --remote). */
   remove?(oids: readonly Oid[]): Promise<void>;
+  /** Removes what killed writers left on the remote (fsck --remote); returns what it removed. */
+  removeStaleTemps?(): Promise<string[]>;
   /** Frees connections and handles. */
   close?(): Promise<void>;
 }
