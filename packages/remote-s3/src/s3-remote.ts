@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { remoteObjectKey, TdvcError, type Oid, type Remote, type RemoteSettings } from '@tdvc/core';
 import { createS3Client } from './client.js';
@@ -10,7 +10,7 @@ import { isNotFound, retryKind, toTdvcError } from './errors.js';
 import { Limiter, mapLimit } from './limit.js';
 import { MultipartStateStore } from './multipart-state.js';
 import { BufferPool } from './buffer-pool.js';
-import { MultipartUploader } from './multipart.js';
+import { MAX_UPLOAD_AGE_MS, MultipartUploader } from './multipart.js';
 import { networkBound, StreamPace, worthSplitting, type PaceSample } from './download-pace.js';
 import { downloadInParts, wrongSize, type RangedStart } from './ranged-download.js';
 import { listPage } from './list-page.js';
@@ -39,6 +39,8 @@ export interface S3RemoteOptions {
   retry?: RetryPolicy;
   /** whether a large download's stream (once a split could pay) goes on as parallel ranges; default: when network-bound */
   splitDownloadWhen?: (sample: PaceSample) => boolean;
+  /** age after which fsck --remote aborts an unfinished multipart upload; default MAX_UPLOAD_AGE_MS (7 days) */
+  staleUploadMs?: number;
 }
 
 /**
@@ -56,6 +58,7 @@ export class S3Remote implements Remote {
   private readonly multipart: MultipartUploader;
   private readonly buffers: BufferPool;
   private readonly splitWhen: (sample: PaceSample) => boolean;
+  private readonly staleUploadMs: number;
   /** requests sent, by operation: lets tests and benchmarks check that `has` stays cheap */
   readonly requestCounts = new Map<string, number>();
 
@@ -68,6 +71,7 @@ export class S3Remote implements Remote {
     this.limiter = new Limiter(settings.jobs);
     this.retry = options.retry ?? DEFAULT_RETRY;
     this.splitWhen = options.splitDownloadWhen ?? networkBound;
+    this.staleUploadMs = options.staleUploadMs ?? MAX_UPLOAD_AGE_MS;
     this.buffers = new BufferPool(Math.max(2, Math.floor(PART_BUFFER_BUDGET / settings.multipartChunksize)));
     this.multipart = new MultipartUploader({
       client,
@@ -376,6 +380,34 @@ export class S3Remote implements Remote {
       }
       token = res.isTruncated ? res.nextToken : undefined;
     } while (token);
+  }
+
+  /**
+   * Aborts multipart uploads under the layout folder started more than `staleUploadMs` ago (7 days,
+   * as resumable uploads saved in a workspace): killed pushes from workspaces that are gone, whose
+   * parts would otherwise be billed until a lifecycle rule removes them. Returns "key (upload id)".
+   */
+  async removeStaleTemps(): Promise<string[]> {
+    const layout = this.fanPrefix('00').slice(0, -3);
+    const removed: string[] = [];
+    let keyMarker: string | undefined;
+    let idMarker: string | undefined;
+    do {
+      const res = await this.send(`listing unfinished uploads under ${layout}`, () =>
+        this.client.send(
+          new ListMultipartUploadsCommand({ Bucket: this.settings.bucket, Prefix: layout, ...(keyMarker ? { KeyMarker: keyMarker, UploadIdMarker: idMarker } : {}) }),
+        ),
+      );
+      for (const u of res.Uploads ?? []) {
+        if (!u.Key || !u.UploadId || !u.Initiated || Date.now() - u.Initiated.getTime() < this.staleUploadMs) continue;
+        const { Key, UploadId } = u;
+        await this.send(`aborting the abandoned upload of ${Key}`, () => this.client.send(new AbortMultipartUploadCommand({ Bucket: this.settings.bucket, Key, UploadId })));
+        removed.push(`${Key} (upload ${UploadId})`);
+      }
+      keyMarker = res.IsTruncated ? res.NextKeyMarker : undefined;
+      idMarker = res.NextUploadIdMarker;
+    } while (keyMarker);
+    return removed;
   }
 
   /**

@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { AbortMultipartUploadCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListPartsCommand, PutObjectCommand, UploadPartCommand, type S3Client } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListPartsCommand, PutObjectCommand, UploadPartCommand, type S3Client } from '@aws-sdk/client-s3';
 import { hashBytes, TdvcError, type Oid, type RemoteSettings } from '@tdvc/core';
 import { openS3Remote, type S3Remote } from '../src/s3-remote.js';
 import type { PaceSample } from '../src/download-pace.js';
@@ -348,6 +348,31 @@ describe('S3 remote against a real Ceph RGW', { skip: skip ?? false }, () => {
       await direct.close();
       await proxy.close();
     }
+  });
+
+  test('fsck --remote aborts unfinished uploads under the remote prefix once they are older than 7 days, and nothing else', async () => {
+    const bucket = await newBucket(admin);
+    const start = async (Key: string): Promise<string> => (await admin.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key }))).UploadId!;
+    const ours = [await start(`team/data/b3v1/ab/${'c'.repeat(62)}`), await start(`team/data/b3v1/cd/${'e'.repeat(62)}`)];
+    const foreign = await start('someone-else/big.tar');
+    const open = async (): Promise<string[]> => ((await admin.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? []).map((u) => u.UploadId!).sort();
+    const fresh = await openS3Remote(settings(bucket));
+    try {
+      assert.deepEqual(await fresh.removeStaleTemps(), [], 'uploads started just now may be running: left alone');
+    } finally {
+      await fresh.close();
+    }
+    assert.deepEqual(await open(), [...ours, foreign].sort());
+    // the same uploads as if a week had passed
+    const aged = await openS3Remote(settings(bucket), { staleUploadMs: 0 });
+    try {
+      const removed = await aged.removeStaleTemps();
+      assert.equal(removed.length, 2, removed.join(', '));
+      for (const id of ours) assert.ok(removed.some((r) => r.includes(id)), `${id} aborted`);
+    } finally {
+      await aged.close();
+    }
+    assert.deepEqual(await open(), [foreign], 'an upload outside the remote prefix is not ours to abort');
   });
 
   test('damage in transit: a body altered on the way is refused by the server (signed SHA-256) and sent again', async () => {

@@ -55,8 +55,8 @@ export async function runFsck(g: OutputOptions & { remote?: string; jobs?: numbe
   if (g.json) printJson(res);
   else {
     for (const c of res.corrupt) process.stderr.write(`corrupt: ${c.oid} (content hashes to ${c.found})${c.quarantinedAs ? `, moved to ${c.quarantinedAs}` : ''}\n`);
-    for (const t of res.removedTemps) say(g, `removed abandoned temp file ${t}`);
-    say(g, `${res.checked} object(s) checked in ${res.where}: ${res.corrupt.length} corrupt, ${res.removedTemps.length} temp file(s) cleaned`);
+    for (const t of res.removedTemps) say(g, `removed what a killed writer left: ${t}`);
+    say(g, `${res.checked} object(s) checked in ${res.where}: ${res.corrupt.length} corrupt, ${res.removedTemps.length} leftover(s) of killed writers removed`);
     if (res.corrupt.length > 0) process.stderr.write("hint: fetch the corrupt objects again ('tdvc fetch') or re-add the original files\n");
   }
   return res.ok && res.removedTemps.length === 0 ? ExitCode.ok : ExitCode.integrity;
