@@ -15,7 +15,8 @@ export interface FsckResult extends VerifyReport {
 /**
  * `tdvc fsck [--remote NAME]`: re-hashes every object. Locally, corrupt objects are quarantined and
  * temp files of killed writers removed; on a remote, corrupt objects are reported and the remote
- * removes what killed writers left, if it can tell (a filesystem remote's temp files).
+ * removes what killed pushes left, where it can tell (a folder remote's temp files, an S3 remote's
+ * week-old unfinished multipart uploads).
  */
 export async function fsck(
   repo: Repo,
