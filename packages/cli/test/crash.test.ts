@@ -400,3 +400,20 @@ test('fsck --remote on a folder remote removes killed pushes’ temp files: dead
     store.cleanup();
   }
 });
+
+test('add removes the scratch folder of a killed add even when this run needs none (link type copy)', async () => {
+  const { root, cleanup } = await makeRepo();
+  try {
+    writeTree(root, { 'data/a.txt': 'a\n' });
+    assert.equal((await tdvc(root, ['add', 'data'])).code, 0); // the link type that works here is now known
+    const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' }).stdout.trim();
+    const left = `scratch-add-${hostname().replace(/[^A-Za-z0-9_.-]/g, '_')}-${dead}-0123456789ab`;
+    mkdirSync(join(root, '.tdvc', 'tmp', left, 'l0'), { recursive: true });
+    writeTree(root, { 'data/b.txt': 'b\n' });
+    const again = await tdvc(root, ['add', 'data']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(scratchDirs(root), [], 'the killed add’s scratch folder is gone');
+  } finally {
+    cleanup();
+  }
+});

@@ -48,6 +48,7 @@ export async function add(repo: Repo, paths: string[], opts: AddOptions = {}): P
   const targets = expandArgs(repo, paths, cwd);
   const tracked = findPointerFiles(repo).map(dataPathOf);
   for (const rel of targets) checkAddable(repo, rel, tracked);
+  await repo.sweepScratchDirs();
   await registerProject(repo);
   const out: AddedDataset[] = [];
   for (const rel of targets) out.push(await addOne(repo, rel, opts));

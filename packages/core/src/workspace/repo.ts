@@ -82,6 +82,18 @@ export class Repo {
   /** A private scratch folder on the workspace filesystem; stale ones of killed processes are removed. */
   async makeScratchDir(name: string): Promise<string> {
     await mkdir(this.tmpDir, { recursive: true });
+    await this.sweepScratchDirs();
+    const dir = join(this.tmpDir, name);
+    await mkdir(dir, { recursive: true });
+    return dir;
+  }
+
+  /**
+   * Removes the scratch folders of killed processes. Commands that may need no scratch folder this
+   * time (an add whose link type is a plain copy) call it anyway, or a folder left by a run killed
+   * while it had one would stay forever.
+   */
+  async sweepScratchDirs(): Promise<void> {
     for (const entry of readdirSafe(this.tmpDir)) {
       // scratch names are uniqueTempName('scratch-<kind>'), with no '-' in <kind>
       const prefix = entry.split('-', 2).join('-');
@@ -89,9 +101,6 @@ export class Repo {
         await rm(join(this.tmpDir, entry), { recursive: true, force: true });
       }
     }
-    const dir = join(this.tmpDir, name);
-    await mkdir(dir, { recursive: true });
-    return dir;
   }
 
   async readText(relPath: string): Promise<string> {
