@@ -7,6 +7,6 @@ export * from './workspace/index.js';
 export * from './checkout/index.js';
 export * from './transfer/index.js';
 export * from './commands/index.js';
-export { uniqueTempName, writeFileAtomic, forEachLimit, isOwnedByDeadLocalProcess } from './util/fs.js';
+export { uniqueTempName, writeFileAtomic, forEachLimit, isOwnedByDeadLocalProcess, isStaleTemp, STALE_TEMP_AGE_MS } from './util/fs.js';
 export * from './git/index.js';
 export * from './merge/index.js';

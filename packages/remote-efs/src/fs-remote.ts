@@ -3,10 +3,7 @@ import { chmod, copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promi
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
-import { forEachLimit, isErrno, isOwnedByDeadLocalProcess, LAYOUT, remoteObjectKey, TdvcError, uniqueTempName, type Oid, type Remote, type RemoteSettings } from '@tdvc/core';
-
-/** A temp file on a remote older than this is a killed writer's, whichever host wrote it. */
-const STALE_TEMP_MS = 24 * 3600 * 1000;
+import { forEachLimit, isErrno, isStaleTemp, LAYOUT, remoteObjectKey, TdvcError, uniqueTempName, type Oid, type Remote, type RemoteSettings } from '@tdvc/core';
 
 /**
  * A remote on a mounted filesystem: a local folder, EFS, or FSx for Lustre. Objects use the same
@@ -140,7 +137,7 @@ export class FsRemote implements Remote {
         const path = join(base, dir, name);
         const st = await stat(path).catch(() => undefined);
         if (!st || !st.isFile()) continue;
-        if (!isOwnedByDeadLocalProcess(name) && Date.now() - st.mtimeMs < STALE_TEMP_MS) continue;
+        if (!isStaleTemp(name, st.mtimeMs)) continue;
         await rm(path, { force: true });
         removed.push(join(LAYOUT, dir, name));
       }

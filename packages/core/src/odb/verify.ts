@@ -1,7 +1,7 @@
 import { readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Oid } from '../hash/oid.js';
-import { isOwnedByDeadLocalProcess, forEachLimit } from '../util/fs.js';
+import { forEachLimit, isStaleTemp, STALE_TEMP_AGE_MS } from '../util/fs.js';
 import { LAYOUT, PROJECTS_DIR, type ObjectStore } from './store.js';
 
 export interface VerifyReport {
@@ -26,7 +26,7 @@ export interface VerifyOptions {
 export async function verifyStore(odb: ObjectStore, opts: VerifyOptions = {}): Promise<VerifyReport> {
   const report: VerifyReport = { checked: 0, corrupt: [], removedTemps: [] };
   const base = join(odb.root, LAYOUT);
-  const maxAge = opts.tempMaxAgeMs ?? 24 * 3600_000;
+  const maxAge = opts.tempMaxAgeMs ?? STALE_TEMP_AGE_MS;
   const objects: Oid[] = [];
   // folders a killed writer was creating on a shared cache (temp name, chmod, rename: see ensureDir),
   // large files it was streaming in (written in the layout folder before their id is known), and
@@ -37,7 +37,7 @@ export async function verifyStore(odb: ObjectStore, opts: VerifyOptions = {}): P
       const p = join(dir, name);
       const st = await stat(p).catch(() => undefined);
       if (!st) continue;
-      if (isOwnedByDeadLocalProcess(name) || Date.now() - st.mtimeMs > maxAge) {
+      if (isStaleTemp(name, st.mtimeMs, maxAge)) {
         await rm(p, { recursive: true, force: true });
         report.removedTemps.push(p);
       }
@@ -52,11 +52,8 @@ export async function verifyStore(odb: ObjectStore, opts: VerifyOptions = {}): P
       }
       if (!name.startsWith('.tmp-')) continue;
       const p = join(base, fan, name);
-      const old = await stat(p).then(
-        (s) => Date.now() - s.mtimeMs > maxAge,
-        () => false,
-      );
-      if (isOwnedByDeadLocalProcess(name) || old) {
+      const st = await stat(p).catch(() => undefined);
+      if (isStaleTemp(name, st?.mtimeMs, maxAge)) {
         await rm(p, { force: true });
         report.removedTemps.push(p);
       }

@@ -43,6 +43,17 @@ export function isOwnedByDeadLocalProcess(name: string, prefix?: string): boolea
   }
 }
 
+/** Age after which a temp file is taken for a killed writer's, whichever host wrote it. */
+export const STALE_TEMP_AGE_MS = 24 * 3600_000;
+
+/**
+ * Whether a `uniqueTempName()` file was left by a killed writer: its owner is a dead process on
+ * this host, or it is older than `maxAgeMs` (`mtimeMs` undefined: age unknown, only the owner counts).
+ */
+export function isStaleTemp(name: string, mtimeMs: number | undefined, maxAgeMs = STALE_TEMP_AGE_MS): boolean {
+  return isOwnedByDeadLocalProcess(name) || (mtimeMs !== undefined && Date.now() - mtimeMs > maxAgeMs);
+}
+
 /** Writes a whole file atomically: exclusive temp file beside it, fsync, rename over. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
   const tmp = join(dirname(path), uniqueTempName());
