@@ -91,6 +91,11 @@ export class S3Remote implements Remote {
     return this.keyOf(fan.padEnd(64, '0')).slice(0, -62);
   }
 
+  /** The key prefix of the layout folder (`<prefix>/b3v1/`), under which every object lies. */
+  private layoutPrefix(): string {
+    return this.fanPrefix('00').slice(0, -3);
+  }
+
   /** One request: limited, retried, and on final failure turned into a clear TdvcError. */
   async send<T>(doing: string, fn: () => Promise<T>): Promise<T> {
     const op = doing.split(' ')[0]!;
@@ -124,7 +129,7 @@ export class S3Remote implements Remote {
   /** Fails early, with one clear error, when the bucket, credentials or endpoint are wrong. */
   async probe(): Promise<void> {
     await this.send('checking the bucket', () =>
-      this.client.send(new ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: this.fanPrefix('00').slice(0, -3), MaxKeys: 1 })),
+      this.client.send(new ListObjectsV2Command({ Bucket: this.settings.bucket, Prefix: this.layoutPrefix(), MaxKeys: 1 })),
     );
   }
 
@@ -138,7 +143,7 @@ export class S3Remote implements Remote {
       return present;
     }
     // one flat page first: a remote of up to 1,000 objects is answered by a single request
-    const layout = this.fanPrefix('00').slice(0, -3);
+    const layout = this.layoutPrefix();
     const first = await this.send(`listing ${layout}`, () => listPage(this.client, { Bucket: this.settings.bucket, Prefix: layout, MaxKeys: LIST_PAGE }));
     const wantedSet = new Set(wanted);
     let lastOid = '';
@@ -242,6 +247,7 @@ export class S3Remote implements Remote {
     let etag: string | undefined;
     let total: number | undefined;
     let splitAt: number | undefined;
+    const guarded = guardSink(sink);
     // sockets deliver 16-64 KiB pieces; the sink (hash + write) is far cheaper per call on 1 MiB
     let pending: Uint8Array[] = [];
     let pendingBytes = 0;
@@ -251,11 +257,7 @@ export class S3Remote implements Remote {
       const n = pendingBytes;
       pending = [];
       pendingBytes = 0;
-      try {
-        await sink(chunk);
-      } catch (err) {
-        throw new SinkError(err);
-      }
+      await guarded(chunk);
       progress?.(n);
     };
     const shouldSplit = (): boolean => {
@@ -306,13 +308,12 @@ export class S3Remote implements Remote {
         return;
       } catch (err) {
         // the cache writer's own failures (disk full, ...) are not the network's
-        if (err instanceof SinkError) throw err.cause;
-        if (err instanceof TdvcError) throw isNotFound(err.cause) ? this.notOnRemote(oid, key) : err;
+        if (err instanceof SinkError || err instanceof TdvcError) throw this.downloadError(err, oid, key);
         // failures while reading the body: what arrived is good and in order; continue from there
         await flush().catch((e: unknown) => {
           throw e instanceof SinkError ? e.cause : e;
         });
-        if (retryKind(err) === 'no' || attempt >= this.retry.attempts) throw this.error(err, `downloading ${key}`);
+        if (retryKind(err) === 'no' || attempt >= this.retry.attempts) throw this.downloadError(err, oid, key);
         await bodyRetryPause(this.retry, attempt);
       }
     }
@@ -339,21 +340,19 @@ export class S3Remote implements Remote {
     sink: (chunk: Uint8Array) => Promise<void>,
     progress?: (bytes: number) => void,
   ): Promise<void> {
-    const guarded = async (chunk: Uint8Array): Promise<void> => {
-      try {
-        await sink(chunk);
-      } catch (err) {
-        throw new SinkError(err);
-      }
-    };
     const deps = { client: this.client, bucket: this.settings.bucket, partSize, jobs: this.settings.jobs, buffers: this.buffers, retry: this.retry, send: this.send.bind(this) };
     try {
-      await downloadInParts(deps, key, size, from, guarded, progress);
+      await downloadInParts(deps, key, size, from, guardSink(sink), progress);
     } catch (err) {
-      if (err instanceof SinkError) throw err.cause;
-      if (err instanceof TdvcError) throw isNotFound(err.cause) ? this.notOnRemote(oid, key) : err;
-      throw this.error(err, `downloading ${key}`);
+      throw this.downloadError(err, oid, key);
     }
+  }
+
+  /** What a download finally fails with: the sink's own error, ENOTONREMOTE, or the mapped S3 error. */
+  private downloadError(err: unknown, oid: Oid, key: string): unknown {
+    if (err instanceof SinkError) return err.cause;
+    if (err instanceof TdvcError) return isNotFound(err.cause) ? this.notOnRemote(oid, key) : err;
+    return this.error(err, `downloading ${key}`);
   }
 
   /** `s3://bucket/key`, or with `presignSeconds` an https URL anyone can GET until it expires. */
@@ -368,7 +367,7 @@ export class S3Remote implements Remote {
 
   /** Every object under the prefix's layout folder, page by page. */
   async *list(): AsyncIterable<{ oid: Oid; size: number; mtimeMs?: number }> {
-    const layout = this.fanPrefix('00').slice(0, -3);
+    const layout = this.layoutPrefix();
     let token: string | undefined;
     do {
       const res = await this.send(`listing ${layout}`, () =>
@@ -388,7 +387,7 @@ export class S3Remote implements Remote {
    * parts would otherwise be billed until a lifecycle rule removes them. Returns "key (upload id)".
    */
   async removeStaleTemps(): Promise<string[]> {
-    const layout = this.fanPrefix('00').slice(0, -3);
+    const layout = this.layoutPrefix();
     const removed: string[] = [];
     let keyMarker: string | undefined;
     let idMarker: string | undefined;
@@ -452,6 +451,17 @@ class SinkError extends Error {
   constructor(override readonly cause: unknown) {
     super('sink failed');
   }
+}
+
+/** The sink with its failures marked as its own (SinkError), so they are never retried as network errors. */
+function guardSink(sink: (chunk: Uint8Array) => Promise<void>): (chunk: Uint8Array) => Promise<void> {
+  return async (chunk) => {
+    try {
+      await sink(chunk);
+    } catch (err) {
+      throw new SinkError(err);
+    }
+  };
 }
 
 /** The largest fixed-length hex string below `hex`, so listing StartAfter it begins at `hex` itself. */
