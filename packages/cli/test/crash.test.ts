@@ -226,6 +226,16 @@ function scratchDirs(root: string): string[] {
   return existsSync(tmp) ? readdirSync(tmp).filter((n) => n.startsWith('scratch-')) : [];
 }
 
+/** The pid of a process that has exited: what a killed writer's pid looks like afterwards. */
+function deadPid(): number {
+  return Number(spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' }).stdout.trim());
+}
+
+/** A temp name as `uniqueTempName(prefix)` makes it on this host for process `pid`. */
+function localTempName(prefix: string, pid: number): string {
+  return `${prefix}-${hostname().replace(/[^A-Za-z0-9_.-]/g, '_')}-${pid}-0123456789ab`;
+}
+
 test('kill -9 during tdvc add (3,000 files + 200 MiB) at several moments; a re-run finishes cleanly', { timeout: 120_000 }, async () => {
   const outcomes: string[] = [];
   for (const delayMs of [0, 300, 900]) {
@@ -314,9 +324,7 @@ test('fsck removes dead writers’ temp files wherever writers leave them: cache
   try {
     writeTree(root, { 'data/a.txt': 'a\n' });
     assert.equal((await tdvc(root, ['add', 'data'])).code, 0);
-    // a process that has exited: its pid names the dead writer
-    const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });
-    const name = `.tmp-${hostname().replace(/[^A-Za-z0-9_.-]/g, '_')}-${dead.stdout.trim()}-0123456789ab`;
+    const name = localTempName('.tmp', deadPid());
     const cache = join(root, '.tdvc', 'cache');
     const places = ['', LAYOUT, join(LAYOUT, 'ab'), 'projects'];
     for (const p of places) {
@@ -340,10 +348,9 @@ test('status tells a file cut short by a killed checkout (listed in its journal)
     writeTree(root, { 'data/a.bin': full, 'data/b.txt': 'b\n' });
     assert.equal((await tdvc(root, ['add', 'data'])).code, 0);
     // what a checkout killed while writing a.bin leaves: a dead process's journal, a short file
-    const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });
     const journals = join(root, '.tdvc', 'tmp', 'journal');
     mkdirSync(journals, { recursive: true });
-    const journal = { host: hostname(), pid: Number(dead.stdout.trim()), startedMs: Date.now() - 1000, files: { 'a.bin': full.length } };
+    const journal = { host: hostname(), pid: deadPid(), startedMs: Date.now() - 1000, files: { 'a.bin': full.length } };
     writeFileSync(join(journals, createHash('sha1').update('data').digest('hex').slice(0, 16) + '.json'), JSON.stringify(journal));
     writeFileSync(join(root, 'data', 'a.bin'), full.slice(0, 1000));
     writeFileSync(join(root, 'data', 'b.txt'), 'B\n'); // a user's edit, not in the journal
@@ -378,10 +385,8 @@ test('fsck --remote on a folder remote removes killed pushes’ temp files: dead
     assert.equal((await tdvc(root, ['push'])).code, 0);
     const fan = join(store.path, LAYOUT, 'ab');
     mkdirSync(fan, { recursive: true });
-    const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' }).stdout.trim();
-    const host = hostname().replace(/[^A-Za-z0-9_.-]/g, '_');
-    const deadLocal = `.tmp-${host}-${dead}-0123456789ab`;
-    const liveLocal = `.tmp-${host}-${process.pid}-0123456789ab`; // a push running now
+    const deadLocal = localTempName('.tmp', deadPid());
+    const liveLocal = localTempName('.tmp', process.pid); // a push running now
     const foreignOld = '.tmp-otherhost-4242-0123456789ab';
     const foreignNew = '.tmp-otherhost-4243-0123456789ab';
     for (const n of [deadLocal, liveLocal, foreignOld, foreignNew]) writeFileSync(join(fan, n), 'half pushed');
@@ -406,8 +411,7 @@ test('add removes the scratch folder of a killed add even when this run needs no
   try {
     writeTree(root, { 'data/a.txt': 'a\n' });
     assert.equal((await tdvc(root, ['add', 'data'])).code, 0); // the link type that works here is now known
-    const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' }).stdout.trim();
-    const left = `scratch-add-${hostname().replace(/[^A-Za-z0-9_.-]/g, '_')}-${dead}-0123456789ab`;
+    const left = localTempName('scratch-add', deadPid());
     mkdirSync(join(root, '.tdvc', 'tmp', left, 'l0'), { recursive: true });
     writeTree(root, { 'data/b.txt': 'b\n' });
     const again = await tdvc(root, ['add', 'data']);
