@@ -19,6 +19,7 @@ export function syncCommand(name: 'push' | 'fetch' | 'pull') {
     };
     let transfer: SyncResult;
     let extra: unknown;
+    let handedOver = 0;
     try {
       if (name === 'push') transfer = await push(repo, openRemoteByUrl, paths, opts);
       else if (name === 'fetch') transfer = await fetch(repo, openRemoteByUrl, paths, opts);
@@ -26,6 +27,7 @@ export function syncCommand(name: 'push' | 'fetch' | 'pull') {
         const res = await pull(repo, openRemoteByUrl, paths, opts);
         transfer = res.fetch;
         extra = res.checkout;
+        handedOver = res.checkout.datasets.reduce((n, d) => n + (d.handedOver ?? 0), 0);
       }
     } finally {
       bar.stop();
@@ -34,6 +36,7 @@ export function syncCommand(name: 'push' | 'fetch' | 'pull') {
     else {
       const verb = name === 'push' ? 'uploaded' : 'downloaded';
       say(g, `${transfer.transferred} object(s) ${verb} (${formatBytes(transfer.bytes)}), ${transfer.skipped} already there, remote ${transfer.remote}`);
+      if (handedOver > 0) say(g, `${handedOver} large file(s) moved into the workspace instead of copied: the workspace file is their only local copy`);
       if (transfer.failed.length > 0) {
         process.stderr.write(`error: ${transfer.failed.length} object(s) failed:\n`);
         for (const f of transfer.failed.slice(0, 20)) process.stderr.write(`  ${f.oid}: ${f.code} ${f.message}\n`);

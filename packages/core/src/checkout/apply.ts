@@ -11,6 +11,9 @@ import type { LinkItem } from './link-worker.js';
 import { placeError, placeFileSync } from './place.js';
 import { defaultThreads, MIN_ITEMS_FOR_THREADS, runInWorkers } from '../util/worker-pool.js';
 import type { CheckoutPlan } from './plan.js';
+import type { HeldObjects } from './held.js';
+import type { Oid } from '../hash/oid.js';
+import type { ManifestEntry } from '../objects/manifest.js';
 
 export interface ApplyOptions {
   odb: ObjectStore;
@@ -26,12 +29,22 @@ export interface ApplyOptions {
   indexKey?: (path: string) => string;
   jobs?: number;
   onProgress?: (done: number, total: number) => void;
+  /** objects whose only local copy is a workspace file (see HeldObjects) */
+  held?: {
+    objects: HeldObjects;
+    /** the unchanged ones, with their files */
+    intact: ReadonlyMap<Oid, string>;
+    /** objects to move into place instead of copying where a copy is the only way (each written once in this plan) */
+    handOver: ReadonlySet<Oid>;
+  };
 }
 
 export interface ApplyResult {
   written: number;
   removed: number;
   chmodded: number;
+  /** files moved out of the cache into place (see `handOver`) */
+  handedOver: number;
   linkTypes: LinkType[];
 }
 
@@ -63,7 +76,19 @@ export async function applyCheckout(plan: CheckoutPlan, opts: ApplyOptions): Pro
   await pruneEmptyDirs(plan.remove.map(abs), opts.destRoot);
 
   await makeParents(plan.write.map((e) => abs(e.path)), opts.destRoot);
-  const writes = plan.write;
+  let handedOver = 0;
+  const writes: ManifestEntry[] = [];
+  for (const e of plan.write) {
+    const how = opts.held?.handOver.has(e.oid) ? await handOverOne(e, abs(e.path), opts, opts.held.objects) : undefined;
+    if (how === undefined) {
+      writes.push(e);
+      continue;
+    }
+    if (how === 'moved') handedOver++;
+    else used.add(how);
+    opts.index.record(key(e.path), statSync(abs(e.path)), e.oid);
+    tick();
+  }
   let first = 0;
   // the first files go one by one through the Linker, which finds the link type that works here
   // (falling back on "not supported" errors); the rest use that type on worker threads
@@ -115,10 +140,43 @@ export async function applyCheckout(plan: CheckoutPlan, opts: ApplyOptions): Pro
     if (t === 'copy' || t === 'reflink') {
       await chmod(abs(e.path), e.exec ? 0o755 : 0o644);
       chmodded++;
+      // a chmod changes the ctime: a held file stays the object's holder
+      if (opts.held?.intact.get(e.oid) === abs(e.path)) await opts.held.objects.record(e.oid, abs(e.path));
     }
     tick();
   }
-  return { written: plan.write.length, removed: plan.remove.length, chmodded, linkTypes: [...used] };
+  return { written: plan.write.length, removed: plan.remove.length, chmodded, handedOver, linkTypes: [...used] };
+}
+
+/**
+ * Puts an object `pull` has just downloaded at `dest` with a link where one works here; where only
+ * a full copy would, moves the object itself out of the cache into place and records the file as
+ * its holder. Undefined: neither was possible (cache and workspace on different file systems).
+ */
+async function handOverOne(e: ManifestEntry, dest: string, opts: ApplyOptions, held: HeldObjects): Promise<LinkType | 'moved' | undefined> {
+  const src = opts.odb.pathOf(e.oid);
+  const tmp = join(opts.scratchDir, `h-${e.oid}`);
+  const linked = await opts.linker.linkUnlessCopy(src, tmp, e.exec);
+  if (linked !== undefined) {
+    try {
+      await rename(tmp, dest);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw placeError(err, dest);
+    }
+    return linked;
+  }
+  try {
+    // over the old version, if any: its content is in the cache (or was put back there)
+    await rename(src, dest);
+  } catch (err) {
+    if (isErrno(err, 'EXDEV')) return undefined;
+    throw placeError(err, dest);
+  }
+  opts.odb.forget(e.oid);
+  await chmod(dest, e.exec ? 0o755 : 0o644);
+  await held.record(e.oid, dest);
+  return 'moved';
 }
 
 async function pruneEmptyDirs(removed: string[], root: string): Promise<void> {

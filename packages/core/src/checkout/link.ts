@@ -59,21 +59,40 @@ export class Linker {
   /** Creates `dest` (which must not exist) as a link to / copy of `objectPath`; returns the type used. */
   async link(objectPath: string, dest: string, exec: boolean): Promise<LinkType> {
     for (;;) {
-      const type = this.current;
-      try {
-        await makeLink(type, objectPath, dest, exec);
-        await this.remember(type);
-        return type;
-      } catch (err) {
-        if (!isErrno(err, ...UNSUPPORTED[type])) throw err;
-        await rm(dest, { force: true });
-        // concurrent links may all fail with the same type; only the first one drops it
-        if (this.types[0] === type) {
-          if (this.types.length <= 1) throw err;
-          this.types.shift();
-          this.fellBack.push({ from: type, to: this.current, reason: (err as NodeJS.ErrnoException).code ?? 'error' });
-        }
+      const type = await this.tryCurrent(objectPath, dest, exec);
+      if (type) return type;
+    }
+  }
+
+  /**
+   * Like `link`, but where only a full copy is left it creates nothing and returns undefined, so
+   * the caller can move the object itself into place instead.
+   */
+  async linkUnlessCopy(objectPath: string, dest: string, exec: boolean): Promise<LinkType | undefined> {
+    while (this.current !== 'copy') {
+      const type = await this.tryCurrent(objectPath, dest, exec);
+      if (type) return type;
+    }
+    return undefined;
+  }
+
+  /** One attempt with the current type; undefined when that type is not supported here (and dropped). */
+  private async tryCurrent(objectPath: string, dest: string, exec: boolean): Promise<LinkType | undefined> {
+    const type = this.current;
+    try {
+      await makeLink(type, objectPath, dest, exec);
+      await this.remember(type);
+      return type;
+    } catch (err) {
+      if (!isErrno(err, ...UNSUPPORTED[type])) throw err;
+      await rm(dest, { force: true });
+      // concurrent links may all fail with the same type; only the first one drops it
+      if (this.types[0] === type) {
+        if (this.types.length <= 1) throw err;
+        this.types.shift();
+        this.fellBack.push({ from: type, to: this.current, reason: (err as NodeJS.ErrnoException).code ?? 'error' });
       }
+      return undefined;
     }
   }
 

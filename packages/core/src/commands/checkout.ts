@@ -1,11 +1,11 @@
 import { mkdir, rm } from 'node:fs/promises';
 import type { Oid } from '../hash/oid.js';
-import { TdvcError, WouldLoseDataError } from '../errors.js';
+import { CorruptObjectError, TdvcError, WouldLoseDataError } from '../errors.js';
 import { applyCheckout } from '../checkout/apply.js';
 import { Linker } from '../checkout/link.js';
 import { planCheckout, type CheckoutPlan } from '../checkout/plan.js';
 import { checkoutJournalDir, clearJournal, loadPartialCheck, writeJournal } from '../checkout/journal.js';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { StatIndex } from '../index/stat-index.js';
 import { selectDatasets, type Dataset } from '../workspace/datasets.js';
 import type { Repo } from '../workspace/repo.js';
@@ -23,6 +23,11 @@ export interface CheckoutOptions {
   dryRun?: boolean;
   jobs?: number;
   onProgress?: (p: { path: string; phase: 'hashing' | 'listing' | 'writing'; done: number; total: number }) => void;
+  /**
+   * Objects just downloaded by `pull` that may be moved into the workspace rather than copied,
+   * where a copy is the only way (see HeldObjects). Only objects the cache did not hold before.
+   */
+  handOver?: ReadonlySet<Oid>;
 }
 
 export interface CheckedOutDataset {
@@ -30,6 +35,8 @@ export interface CheckedOutDataset {
   written: number;
   removed: number;
   unchanged: number;
+  /** of the written files, those moved out of the cache (see CheckoutOptions.handOver) */
+  handedOver?: number;
   /** files that could not be written because their content is not in the cache */
   missing: string[];
 }
@@ -54,6 +61,8 @@ export interface Planned {
 export interface CheckoutPlanSet {
   planned: Planned[];
   missingManifests: string[];
+  /** objects whose only local copy is an unchanged workspace file, with that file */
+  held: Map<Oid, string>;
 }
 
 /**
@@ -80,7 +89,9 @@ export async function planCheckoutSet(repo: Repo, paths: string[], opts: Checkou
   const rels = paths.map((p) => repo.relPath(p, opts.cwd));
   const selected = await selectDatasets(repo, rels, opts.rev === undefined ? undefined : await datasetsAt(repo, opts.rev));
   const cached: Set<Oid> = repo.odb.knownObjects();
-  const inCache = (oid: Oid): boolean => cached.has(oid);
+  const held = await repo.held.intact(repo.odb);
+  // a held object counts as cached: the apply step puts it back into the cache before it is needed
+  const inCache = (oid: Oid): boolean => cached.has(oid) || held.has(oid);
   const planned: Planned[] = [];
   const wouldLose: string[] = [];
   const missingManifests: string[] = [];
@@ -124,7 +135,7 @@ export async function planCheckoutSet(repo: Repo, paths: string[], opts: Checkou
       "keep them with 'tdvc add <dataset>' (then commit the pointer file), or discard them with 'tdvc checkout --force'",
     );
   }
-  return { planned, missingManifests };
+  return { planned, missingManifests, held };
 }
 
 /** The applying half of checkout. */
@@ -134,7 +145,9 @@ export async function applyCheckoutSet(repo: Repo, set: CheckoutPlanSet, opts: C
   const scratch = await repo.makeScratchDir(uniqueTempName('scratch-checkout'));
   const results: CheckedOutDataset[] = [];
   const used = new Set<LinkType>();
+  const handOver = handOverSet(planned, opts.handOver);
   try {
+    await takeBackHeld(repo, set);
     for (const { ds, plan, ws, typeClash, whole } of planned) {
       if (opts.rev !== undefined && opts.writePointers !== false && whole && ds.text !== undefined) await writeFileAtomic(repo.abs(ds.pointerPath), ds.text);
       if (typeClash) await rm(repo.abs(ds.dataPath), { recursive: true, force: true });
@@ -147,6 +160,7 @@ export async function applyCheckoutSet(repo: Repo, set: CheckoutPlanSet, opts: C
         scratchDir: scratch,
         destRoot: baseDirOf(repo, ds),
         index,
+        held: { objects: repo.held, intact: set.held, handOver },
         replacing: new Set(plan.write.filter((e) => ws?.present.has(e.path)).map((e) => e.path)),
         ...(ds.pointer.type === 'file' ? { indexKey: () => '' } : {}),
         ...(opts.jobs ? { jobs: opts.jobs } : {}),
@@ -160,6 +174,7 @@ export async function applyCheckoutSet(repo: Repo, set: CheckoutPlanSet, opts: C
         written: res.written,
         removed: res.removed,
         unchanged: plan.unchanged,
+        ...(res.handedOver > 0 ? { handedOver: res.handedOver } : {}),
         missing: plan.missing.map((e) => (ds.pointer.type === 'dir' ? `${ds.dataPath}/${e.path}` : ds.dataPath)),
       });
     }
@@ -168,6 +183,55 @@ export async function applyCheckoutSet(repo: Repo, set: CheckoutPlanSet, opts: C
   }
   for (const p of missingManifests) results.push({ path: p, written: 0, removed: 0, unchanged: 0, missing: [p] });
   return { datasets: results, linkTypes: [...used], fellBack: linker.fellBack };
+}
+
+/** The hand-over candidates that this checkout writes exactly once (a second file would need a copy anyway). */
+function handOverSet(planned: Planned[], candidates: ReadonlySet<Oid> | undefined): Set<Oid> {
+  const once = new Set<Oid>();
+  if (!candidates || candidates.size === 0) return once;
+  const seen = new Set<Oid>();
+  for (const { plan } of planned) {
+    for (const e of plan.write) {
+      if (!candidates.has(e.oid)) continue;
+      if (seen.has(e.oid)) once.delete(e.oid);
+      else once.add(e.oid);
+      seen.add(e.oid);
+    }
+  }
+  return once;
+}
+
+/**
+ * Before anything is written: a held file that this checkout replaces or deletes goes back into
+ * the cache (a rename); a held object that is written elsewhere while its file stays is copied in.
+ */
+async function takeBackHeld(repo: Repo, set: CheckoutPlanSet): Promise<void> {
+  if (set.held.size === 0) return;
+  const touched = new Set<string>();
+  const clearedRoots: string[] = [];
+  const needed = new Set<Oid>();
+  for (const { ds, plan, ws, typeClash } of set.planned) {
+    const base = baseDirOf(repo, ds);
+    const abs = (rel: string): string => join(base, ...rel.split('/'));
+    if (typeClash) clearedRoots.push(repo.abs(ds.dataPath));
+    for (const rel of plan.remove) touched.add(abs(rel));
+    for (const e of plan.write) {
+      needed.add(e.oid);
+      if (ws?.present.has(e.path)) touched.add(abs(e.path));
+    }
+  }
+  for (const [oid, file] of set.held) {
+    if (touched.has(file) || clearedRoots.some((r) => file === r || file.startsWith(r + sep))) {
+      await repo.held.moveIntoCache(repo.odb, oid, file);
+    } else if (needed.has(oid)) {
+      const put = await repo.odb.putFile(file);
+      if (put.oid !== oid) throw new CorruptObjectError(oid, put.oid, file);
+      await repo.held.release(oid);
+    } else {
+      continue;
+    }
+    set.held.delete(oid);
+  }
 }
 
 function journalDir(repo: Repo): string {

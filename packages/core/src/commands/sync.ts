@@ -1,7 +1,8 @@
 import { stat } from 'node:fs/promises';
 import type { Oid } from '../hash/oid.js';
 import { TdvcError, ExitCode } from '../errors.js';
-import { fetchObjects, pushObjects, type TransferItem, type TransferResult } from '../transfer/transfer.js';
+import { fetchObjects, pushObjects, type FetchOptions, type TransferItem, type TransferResult } from '../transfer/transfer.js';
+import { HAND_OVER_MIN_SIZE } from '../checkout/held.js';
 import type { RemoteOpener } from '../transfer/remote.js';
 import { selectDatasets, type Dataset } from '../workspace/datasets.js';
 import type { Repo } from '../workspace/repo.js';
@@ -41,7 +42,8 @@ export async function push(repo: Repo, opener: RemoteOpener, paths: string[] = [
     items.push({ oid: ds.pointer.oid, size: (await stat(repo.odb.pathOf(ds.pointer.oid))).size, isManifest: true });
   }
   const local = await repo.odb.hasMany(items.map((i) => i.oid));
-  const missingLocally = items.filter((i) => !local.has(i.oid));
+  const held = await repo.held.intact(repo.odb);
+  const missingLocally = items.filter((i) => !local.has(i.oid) && !held.has(i.oid));
   if (missingLocally.length > 0) {
     throw new TdvcError('EMISSING', `${missingLocally.length} object(s) to push are not in the local cache (first: ${missingLocally[0]!.oid})`, {
       exitCode: ExitCode.integrity,
@@ -51,6 +53,7 @@ export async function push(repo: Repo, opener: RemoteOpener, paths: string[] = [
   const remote = await openRemote(repo, opener, opts.remote, opts.jobs);
   try {
     const res = await pushObjects(repo.odb, remote, items, {
+      fileOf: (oid) => held.get(oid),
       ...(opts.jobs ? { jobs: opts.jobs } : {}),
       ...(opts.onProgress ? { onProgress: (p) => opts.onProgress!({ phase: 'upload', ...p }) } : {}),
     });
@@ -60,8 +63,11 @@ export async function push(repo: Repo, opener: RemoteOpener, paths: string[] = [
   }
 }
 
-/** `tdvc fetch [PATH...]`: downloads what the selected datasets need into the cache, manifests first. */
-export async function fetch(repo: Repo, opener: RemoteOpener, paths: string[] = [], opts: SyncOptions = {}): Promise<SyncResult> {
+/**
+ * `tdvc fetch [PATH...]`: downloads what the selected datasets need into the cache, manifests
+ * first. Objects held by unchanged workspace files (see HeldObjects) are local already.
+ */
+export async function fetch(repo: Repo, opener: RemoteOpener, paths: string[] = [], opts: SyncOptions & Pick<FetchOptions, 'onFetched'> = {}): Promise<SyncResult> {
   const sel = await selected(repo, paths, opts.cwd);
   const remote = await openRemote(repo, opener, opts.remote, opts.jobs);
   const progress = opts.onProgress ? { onProgress: (p: { done: number; total: number; bytes: number; totalBytes: number }) => opts.onProgress!({ phase: 'download', ...p }) } : {};
@@ -80,12 +86,15 @@ export async function fetch(repo: Repo, opener: RemoteOpener, paths: string[] = 
         }
       }
     }
-    const second = await fetchObjects(repo.odb, remote, files, { ...jobs, ...progress });
+    const held = await repo.held.intact(repo.odb);
+    const wanted = files.filter((f) => !held.has(f.oid));
+    const onFetched = opts.onFetched ? { onFetched: opts.onFetched } : {};
+    const second = await fetchObjects(repo.odb, remote, wanted, { ...jobs, ...progress, ...onFetched });
     return {
       remote: remote.name,
       transferred: first.transferred + second.transferred,
       bytes: first.bytes + second.bytes,
-      skipped: first.skipped + second.skipped,
+      skipped: first.skipped + second.skipped + new Set(files.filter((f) => held.has(f.oid)).map((f) => f.oid)).size,
       failed: [...first.failed, ...second.failed],
     };
   } finally {
@@ -93,15 +102,25 @@ export async function fetch(repo: Repo, opener: RemoteOpener, paths: string[] = 
   }
 }
 
-/** `tdvc pull [PATH...]` = fetch, then checkout of the same paths. */
+/**
+ * `tdvc pull [PATH...]` = fetch, then checkout of the same paths. Where the workspace cannot share
+ * blocks with the cache, a large file just downloaded is moved into the workspace instead of
+ * copied (written once, stored once; see HeldObjects), unless `pull.move_large_files` is false
+ * or the cache is shared with others, who need the cache copy.
+ */
 export async function pull(
   repo: Repo,
   opener: RemoteOpener,
   paths: string[] = [],
   opts: SyncOptions & { force?: boolean } = {},
 ): Promise<{ fetch: SyncResult; checkout: CheckoutResult }> {
-  const fetched = await fetch(repo, opener, paths, opts);
-  const co = await checkout(repo, paths, { ...(opts.cwd ? { cwd: opts.cwd } : {}), ...(opts.force ? { force: true } : {}) });
+  const handOver = new Set<Oid>();
+  const moveLarge = repo.config.get('pull.move_large_files') !== 'false' && repo.odb.shared === 'none';
+  const fetched = await fetch(repo, opener, paths, {
+    ...opts,
+    ...(moveLarge ? { onFetched: (it: TransferItem) => void (it.size >= HAND_OVER_MIN_SIZE && !it.isManifest && handOver.add(it.oid)) } : {}),
+  });
+  const co = await checkout(repo, paths, { ...(opts.cwd ? { cwd: opts.cwd } : {}), ...(opts.force ? { force: true } : {}), handOver });
   return { fetch: fetched, checkout: co };
 }
 
@@ -137,6 +156,7 @@ export async function remoteStatus(repo: Repo, opener: RemoteOpener, paths: stri
     }
     const onRemote = await remote.has([...all]);
     const local = await repo.odb.hasMany(all);
+    for (const oid of (await repo.held.intact(repo.odb)).keys()) local.add(oid);
     return {
       remote: remote.name,
       datasets: rows.map(({ ds, files }) => ({

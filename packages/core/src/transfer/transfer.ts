@@ -29,6 +29,16 @@ export interface TransferOptions {
   onProgress?: (p: { done: number; total: number; bytes: number; totalBytes: number }) => void;
 }
 
+export interface PushOptions extends TransferOptions {
+  /** where an object's bytes are, if not in the cache (see HeldObjects) */
+  fileOf?: (oid: Oid) => string | undefined;
+}
+
+export interface FetchOptions extends TransferOptions {
+  /** called for each object downloaded and published into the cache */
+  onFetched?: (item: TransferItem) => void;
+}
+
 function dedupe(items: TransferItem[]): TransferItem[] {
   const seen = new Map<Oid, TransferItem>();
   for (const it of items) if (!seen.has(it.oid)) seen.set(it.oid, it);
@@ -41,7 +51,7 @@ function failureOf(oid: Oid, err: unknown): TransferFailure {
 }
 
 /** Uploads the objects the remote lacks: files first, manifests last. Failures are collected, not thrown. */
-export async function pushObjects(odb: ObjectStore, remote: Remote, items: TransferItem[], opts: TransferOptions = {}): Promise<TransferResult> {
+export async function pushObjects(odb: ObjectStore, remote: Remote, items: TransferItem[], opts: PushOptions = {}): Promise<TransferResult> {
   const all = dedupe(items);
   const present = await remote.has(all.map((i) => i.oid));
   const todo = all.filter((i) => !present.has(i.oid));
@@ -57,7 +67,7 @@ export async function pushObjects(odb: ObjectStore, remote: Remote, items: Trans
       try {
         let sent = 0;
         try {
-          await remote.upload(it.oid, odb.pathOf(it.oid), it.size, (b) => {
+          await remote.upload(it.oid, opts.fileOf?.(it.oid) ?? odb.pathOf(it.oid), it.size, (b) => {
             sent += b;
             moving += b;
             report();
@@ -88,7 +98,7 @@ export async function pushObjects(odb: ObjectStore, remote: Remote, items: Trans
 }
 
 /** Downloads objects the cache lacks, verifying each hash before it enters the cache. */
-export async function fetchObjects(odb: ObjectStore, remote: Remote, items: TransferItem[], opts: TransferOptions = {}): Promise<TransferResult> {
+export async function fetchObjects(odb: ObjectStore, remote: Remote, items: TransferItem[], opts: FetchOptions = {}): Promise<TransferResult> {
   const all = dedupe(items);
   const local = await odb.hasMany(all.map((i) => i.oid));
   const todo = all.filter((i) => !local.has(i.oid));
@@ -115,6 +125,7 @@ export async function fetchObjects(odb: ObjectStore, remote: Remote, items: Tran
         moving -= writer.bytesWritten;
       }
       await writer.commit();
+      opts.onFetched?.(it);
       result.transferred++;
       result.bytes += writer.bytesWritten;
     } catch (err) {

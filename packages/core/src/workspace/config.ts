@@ -21,6 +21,7 @@ const KNOWN: Record<string, (v: string) => string | undefined> = {
   'cache.dir': (v) => (v.trim() === '' ? 'must be a path' : undefined),
   'cache.shared': (v) => (v === 'group' || v === 'none' ? undefined : 'must be "group" or "none"'),
   'cache.fsync': (v) => (v === 'true' || v === 'false' ? undefined : 'must be true or false'),
+  'pull.move_large_files': (v) => (v === 'true' || v === 'false' ? undefined : 'must be true or false'),
   'core.remote': (v) => (/^[A-Za-z0-9_.-]+$/.test(v) ? undefined : 'must be a remote name'),
   'core.jobs': (v) => (/^[1-9]\d{0,3}$/.test(v) ? undefined : 'must be a whole number from 1 to 9999'),
 };

@@ -2,6 +2,7 @@ import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { NotInitializedError, PathOutsideRepositoryError, TdvcError } from '../errors.js';
+import { HeldObjects } from '../checkout/held.js';
 import { ObjectStore, type SharedMode } from '../odb/store.js';
 import { isOwnedByDeadLocalProcess } from '../util/fs.js';
 import { Config } from './config.js';
@@ -33,6 +34,11 @@ export class Repo {
 
   get indexDir(): string {
     return join(this.tmpDir, 'index');
+  }
+
+  /** objects whose only local copy is a workspace file (see HeldObjects) */
+  get held(): HeldObjects {
+    return new HeldObjects(join(this.tmpDir, 'held'), this.root);
   }
 
   get cacheDir(): string {

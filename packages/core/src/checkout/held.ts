@@ -1,0 +1,120 @@
+import { readdirSync } from 'node:fs';
+import { chmod, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { CorruptObjectError, fromSystemError, isErrno } from '../errors.js';
+import { isOid, type Oid } from '../hash/oid.js';
+import type { ObjectStore } from '../odb/store.js';
+import { writeFileAtomic } from '../util/fs.js';
+
+/** Pulled objects at least this large are moved into the workspace rather than copied (see HeldObjects). */
+export const HAND_OVER_MIN_SIZE = 64 << 20;
+
+interface HeldRecord {
+  /** the file, relative to the workspace root, with forward slashes */
+  path: string;
+  dev: string;
+  ino: string;
+  size: string;
+  mtimeNs: string;
+  ctimeNs: string;
+}
+
+async function identity(path: string): Promise<Omit<HeldRecord, 'path'> | undefined> {
+  try {
+    const st = await stat(path, { bigint: true });
+    if (!st.isFile()) return undefined;
+    return { dev: String(st.dev), ino: String(st.ino), size: String(st.size), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs) };
+  } catch (err) {
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Objects whose only local copy is a workspace file. Where the workspace cannot share blocks with
+ * the cache (no reflinks, e.g. ext4), `pull` moves a large object it has just downloaded into the
+ * workspace instead of copying it: the data is written once instead of twice, and takes its size
+ * on disk once. A record here lets later commands use that file as the object while it is
+ * unchanged, and put it back into the cache (a rename) before a checkout replaces or deletes it.
+ *
+ * A record holds only while the file keeps the device, inode, size, mtime and ctime it had when
+ * it was recorded. Any write changes the ctime, and no tool can set a ctime back, so a file that
+ * passes is still exactly the object; one that fails is the user's edit and is treated as such.
+ */
+export class HeldObjects {
+  constructor(
+    private readonly dir: string,
+    private readonly workspaceRoot: string,
+  ) {}
+
+  /** Records that `absPath` now holds `oid` and the cache does not. */
+  async record(oid: Oid, absPath: string): Promise<void> {
+    const id = await identity(absPath);
+    if (!id) return;
+    const path = relative(this.workspaceRoot, absPath).split(sep).join('/');
+    await mkdir(this.dir, { recursive: true });
+    await writeFileAtomic(join(this.dir, oid), JSON.stringify({ path, ...id } satisfies HeldRecord));
+  }
+
+  async release(oid: Oid): Promise<void> {
+    await rm(join(this.dir, oid), { force: true });
+  }
+
+  /**
+   * The held objects whose file is unchanged, as object id → absolute path. Records of changed or
+   * vanished files, and of objects the cache holds again, are dropped.
+   */
+  async intact(odb: ObjectStore): Promise<Map<Oid, string>> {
+    const out = new Map<Oid, string>();
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return out;
+      throw err;
+    }
+    for (const name of names) {
+      if (!isOid(name)) continue;
+      const path = await this.check(name);
+      if (path === undefined || (await odb.has(name))) await this.release(name);
+      else out.set(name, path);
+    }
+    return out;
+  }
+
+  private async check(oid: Oid): Promise<string | undefined> {
+    let rec: HeldRecord;
+    try {
+      rec = JSON.parse(await readFile(join(this.dir, oid), 'utf8')) as HeldRecord;
+    } catch {
+      return undefined;
+    }
+    if (typeof rec?.path !== 'string') return undefined;
+    const abs = resolve(this.workspaceRoot, ...rec.path.split('/'));
+    const now = await identity(abs);
+    if (!now) return undefined;
+    const same = now.dev === rec.dev && now.ino === rec.ino && now.size === rec.size && now.mtimeNs === rec.mtimeNs && now.ctimeNs === rec.ctimeNs;
+    return same ? abs : undefined;
+  }
+
+  /**
+   * Puts an intact held file back into the cache under its object name, for a checkout that is
+   * about to replace or delete it. A rename: the bytes are not written again. Killed midway, the
+   * object is either still the workspace file or already in the cache (where a re-run finds it).
+   */
+  async moveIntoCache(odb: ObjectStore, oid: Oid, absPath: string): Promise<void> {
+    const final = odb.pathOf(oid);
+    await odb.ensureDir(dirname(final));
+    try {
+      await rename(absPath, final);
+      await chmod(final, odb.objectMode);
+      odb.noteStored(oid);
+    } catch (err) {
+      if (!isErrno(err, 'EXDEV')) throw fromSystemError(err, absPath);
+      // the cache was moved to another file system since: copy (verified), the checkout removes the file
+      const put = await odb.putFile(absPath);
+      if (put.oid !== oid) throw new CorruptObjectError(oid, put.oid, absPath);
+    }
+    await this.release(oid);
+  }
+}
