@@ -251,7 +251,8 @@ try {
     tdvc: async (r) => {
       settlePageCache();
       sample('tdvc', 'push large', await timed(() => tdvc(repo, 'push', '-j', String(JOBS), 'large.bin')));
-      // pull into a fresh clone: fetch (GET, BLAKE3, into the cache) + checkout (a copy on ext4)
+      // pull into a fresh clone: fetch (GET, BLAKE3, into the cache) + checkout (on ext4, where only
+      // a copy could place it, the downloaded object is moved into the workspace: README, pull.move_large_files)
       const into = join(work, `clone-large-${r}`);
       spawnSync('git', ['clone', '-q', repo, into]);
       settlePageCache();

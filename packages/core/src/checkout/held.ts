@@ -12,7 +12,6 @@ export const HAND_OVER_MIN_SIZE = 64 << 20;
 interface HeldRecord {
   /** the file, relative to the workspace root, with forward slashes */
   path: string;
-  dev: string;
   ino: string;
   size: string;
   mtimeNs: string;
@@ -23,7 +22,7 @@ async function identity(path: string): Promise<Omit<HeldRecord, 'path'> | undefi
   try {
     const st = await stat(path, { bigint: true });
     if (!st.isFile()) return undefined;
-    return { dev: String(st.dev), ino: String(st.ino), size: String(st.size), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs) };
+    return { ino: String(st.ino), size: String(st.size), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs) };
   } catch (err) {
     if (isErrno(err, 'ENOENT', 'ENOTDIR')) return undefined;
     throw err;
@@ -37,9 +36,10 @@ async function identity(path: string): Promise<Omit<HeldRecord, 'path'> | undefi
  * on disk once. A record here lets later commands use that file as the object while it is
  * unchanged, and put it back into the cache (a rename) before a checkout replaces or deletes it.
  *
- * A record holds only while the file keeps the device, inode, size, mtime and ctime it had when
- * it was recorded. Any write changes the ctime, and no tool can set a ctime back, so a file that
- * passes is still exactly the object; one that fails is the user's edit and is treated as such.
+ * A record holds only while the file keeps the path, inode, size, mtime and ctime it had when it
+ * was recorded (not the device number, which some file systems change across mounts). Any write
+ * changes the ctime, and no tool can set a ctime back, so a file that passes is still exactly the
+ * object; one that fails is the user's edit and is treated as such.
  */
 export class HeldObjects {
   constructor(
@@ -93,7 +93,7 @@ export class HeldObjects {
     const abs = resolve(this.workspaceRoot, ...rec.path.split('/'));
     const now = await identity(abs);
     if (!now) return undefined;
-    const same = now.dev === rec.dev && now.ino === rec.ino && now.size === rec.size && now.mtimeNs === rec.mtimeNs && now.ctimeNs === rec.ctimeNs;
+    const same = now.ino === rec.ino && now.size === rec.size && now.mtimeNs === rec.mtimeNs && now.ctimeNs === rec.ctimeNs;
     return same ? abs : undefined;
   }
 
