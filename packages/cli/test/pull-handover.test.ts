@@ -4,8 +4,9 @@
 // back into the cache when a checkout replaces it, and is protected like any change once edited.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { git, makeRepo, tdvc, tempDir } from './helpers.js';
 
@@ -76,11 +77,13 @@ test('pull moves a large downloaded file into place instead of copying it; the f
     assert.equal(fetched.transferred, 0, 'fetch does not download what the workspace holds');
     assert.match(await ok(w.clone, ['status', '-r', 'r']), /in sync/);
 
-    // pushing to another remote reads the workspace file
+    // pushing to another remote first copies the file into the cache, hashed as it is read
     await ok(w.clone, ['remote', 'add', 'other', second.path]);
     const pushed = JSON.parse(await ok(w.clone, ['push', '-r', 'other', '--json'])) as { transferred: number; failed: unknown[] };
     assert.deepEqual(pushed.failed, []);
     assert.deepEqual(readFileSync(join(second.path, 'b3v1', oid.slice(0, 2), oid.slice(2))), data);
+    assert.deepEqual(readFileSync(objectPath(w.clone, oid)), data);
+    assert.deepEqual(readFileSync(join(w.clone, 'big.bin')), data);
   } finally {
     w.cleanup();
     second.cleanup();
@@ -181,6 +184,58 @@ test('the cache keeps its copy when two files need the object, or pull.move_larg
     assert.deepEqual(readFileSync(join(fresh, 'set/a.bin')), data);
     assert.deepEqual(readFileSync(join(fresh, 'set/b.bin')), data);
     assert.equal(existsSync(objectPath(fresh, oid)), false);
+  } finally {
+    w.cleanup();
+  }
+});
+
+test('a held object wanted by another dataset is copied into the cache from the file, which stays', async () => {
+  const data = randomBytes(BIG);
+  const w = await publishedAndCloned({ 'big.bin': data, 'copy/big.bin': data }, ['big.bin', 'copy']);
+  try {
+    assert.match(await ok(w.clone, ['pull', 'big.bin']), /1 large file\(s\) moved/);
+    const oid = pointerOid(w.clone, 'big.bin.tdvc');
+    const ino = statSync(join(w.clone, 'big.bin')).ino;
+    const pulled = JSON.parse(await ok(w.clone, ['pull', 'copy', '--json'])) as { transferred: number };
+    assert.equal(pulled.transferred, 1, 'only the manifest of copy/ is downloaded; the file comes from big.bin');
+    assert.deepEqual(readFileSync(join(w.clone, 'copy/big.bin')), data);
+    assert.equal(statSync(join(w.clone, 'big.bin')).ino, ino, 'big.bin stays where it is');
+    assert.deepEqual(readFileSync(objectPath(w.clone, oid)), data);
+    assert.deepEqual(readdirSync(join(w.clone, '.tdvc', 'tmp', 'held')), [], 'the cache holds it again: no record left');
+  } finally {
+    w.cleanup();
+  }
+});
+
+test('an edit that keeps the size and puts the mtime back is caught by the ctime: not taken into the cache as the object', async () => {
+  const v1 = randomBytes(BIG);
+  const w = await publishedAndCloned({ 'big.bin': v1 }, ['big.bin']);
+  try {
+    await ok(w.clone, ['pull']);
+    const oid1 = pointerOid(w.clone, 'big.bin.tdvc');
+    writeFileSync(join(w.origin, 'big.bin'), 'v2');
+    await ok(w.origin, ['add', 'big.bin']);
+    await ok(w.origin, ['push']);
+    git(w.origin, 'commit', '-qam', 'v2');
+    git(w.clone, 'pull', '-q');
+    await ok(w.clone, ['fetch']);
+
+    const file = join(w.clone, 'big.bin');
+    const ref = join(w.clone, '..', 'times');
+    writeFileSync(ref, '');
+    execFileSync('touch', ['-r', file, ref]); // keeps the nanoseconds, as tools that restore mtimes do
+    const before = statSync(file, { bigint: true });
+    const fd = openSync(file, 'r+');
+    writeSync(fd, Buffer.from('tampered'), 0, 8, 1000);
+    closeSync(fd);
+    execFileSync('touch', ['-r', ref, file]);
+    const after = statSync(file, { bigint: true });
+    assert.deepEqual([after.ino, after.size, after.mtimeNs], [before.ino, before.size, before.mtimeNs], 'only the ctime tells');
+
+    const refused = await tdvc(w.clone, ['checkout']);
+    assert.equal(refused.code, 3, refused.stderr);
+    assert.match(refused.stderr, /would discard changes[\s\S]*big\.bin/);
+    assert.equal(existsSync(objectPath(w.clone, oid1)), false);
   } finally {
     w.cleanup();
   }

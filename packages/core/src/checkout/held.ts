@@ -112,9 +112,18 @@ export class HeldObjects {
     } catch (err) {
       if (!isErrno(err, 'EXDEV')) throw fromSystemError(err, absPath);
       // the cache was moved to another file system since: copy (verified), the checkout removes the file
-      const put = await odb.putFile(absPath);
-      if (put.oid !== oid) throw new CorruptObjectError(oid, put.oid, absPath);
+      return this.copyIntoCache(odb, oid, absPath);
     }
+    await this.release(oid);
+  }
+
+  /**
+   * Copies an intact held file into the cache, hashing what it reads (a file edited meanwhile is
+   * refused, never stored under the object's name); the workspace keeps its file.
+   */
+  async copyIntoCache(odb: ObjectStore, oid: Oid, absPath: string): Promise<void> {
+    const put = await odb.putFile(absPath);
+    if (put.oid !== oid) throw new CorruptObjectError(oid, put.oid, absPath);
     await this.release(oid);
   }
 }

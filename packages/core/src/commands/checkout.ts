@@ -1,6 +1,6 @@
 import { mkdir, rm } from 'node:fs/promises';
 import type { Oid } from '../hash/oid.js';
-import { CorruptObjectError, TdvcError, WouldLoseDataError } from '../errors.js';
+import { TdvcError, WouldLoseDataError } from '../errors.js';
 import { applyCheckout } from '../checkout/apply.js';
 import { Linker } from '../checkout/link.js';
 import { planCheckout, type CheckoutPlan } from '../checkout/plan.js';
@@ -224,9 +224,7 @@ async function takeBackHeld(repo: Repo, set: CheckoutPlanSet): Promise<void> {
     if (touched.has(file) || clearedRoots.some((r) => file === r || file.startsWith(r + sep))) {
       await repo.held.moveIntoCache(repo.odb, oid, file);
     } else if (needed.has(oid)) {
-      const put = await repo.odb.putFile(file);
-      if (put.oid !== oid) throw new CorruptObjectError(oid, put.oid, file);
-      await repo.held.release(oid);
+      await repo.held.copyIntoCache(repo.odb, oid, file);
     } else {
       continue;
     }

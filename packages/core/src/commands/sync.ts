@@ -52,8 +52,13 @@ export async function push(repo: Repo, opener: RemoteOpener, paths: string[] = [
   }
   const remote = await openRemote(repo, opener, opts.remote, opts.jobs);
   try {
+    // an object only a workspace file holds goes into the cache first, hashed as it is read: a
+    // file edited during the upload must not reach the remote under the object's name
+    for (const oid of new Set(items.map((i) => i.oid))) {
+      const file = held.get(oid);
+      if (file !== undefined && !local.has(oid)) await repo.held.copyIntoCache(repo.odb, oid, file);
+    }
     const res = await pushObjects(repo.odb, remote, items, {
-      fileOf: (oid) => held.get(oid),
       ...(opts.jobs ? { jobs: opts.jobs } : {}),
       ...(opts.onProgress ? { onProgress: (p) => opts.onProgress!({ phase: 'upload', ...p }) } : {}),
     });

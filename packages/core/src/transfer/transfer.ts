@@ -29,11 +29,6 @@ export interface TransferOptions {
   onProgress?: (p: { done: number; total: number; bytes: number; totalBytes: number }) => void;
 }
 
-export interface PushOptions extends TransferOptions {
-  /** where an object's bytes are, if not in the cache (see HeldObjects) */
-  fileOf?: (oid: Oid) => string | undefined;
-}
-
 export interface FetchOptions extends TransferOptions {
   /** called for each object downloaded and published into the cache */
   onFetched?: (item: TransferItem) => void;
@@ -51,7 +46,7 @@ function failureOf(oid: Oid, err: unknown): TransferFailure {
 }
 
 /** Uploads the objects the remote lacks: files first, manifests last. Failures are collected, not thrown. */
-export async function pushObjects(odb: ObjectStore, remote: Remote, items: TransferItem[], opts: PushOptions = {}): Promise<TransferResult> {
+export async function pushObjects(odb: ObjectStore, remote: Remote, items: TransferItem[], opts: TransferOptions = {}): Promise<TransferResult> {
   const all = dedupe(items);
   const present = await remote.has(all.map((i) => i.oid));
   const todo = all.filter((i) => !present.has(i.oid));
@@ -67,7 +62,7 @@ export async function pushObjects(odb: ObjectStore, remote: Remote, items: Trans
       try {
         let sent = 0;
         try {
-          await remote.upload(it.oid, opts.fileOf?.(it.oid) ?? odb.pathOf(it.oid), it.size, (b) => {
+          await remote.upload(it.oid, odb.pathOf(it.oid), it.size, (b) => {
             sent += b;
             moving += b;
             report();
