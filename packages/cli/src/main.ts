@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { ExitCode } from '@tdvc/core';
-import { renderError } from './output.js';
+import { renderError, tolerateClosedOutput } from './output.js';
 
 export const VERSION = '0.1.0';
 
@@ -215,6 +215,7 @@ function parseNonNegative(v: string): number {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  tolerateClosedOutput();
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

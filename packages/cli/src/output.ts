@@ -5,6 +5,18 @@ export interface OutputOptions {
   quiet?: boolean;
 }
 
+/**
+ * A reader that goes away (`tdvc status | head -1`) must not kill a command midway through its
+ * work: output to a closed pipe is dropped and the command runs to its end.
+ */
+export function tolerateClosedOutput(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+    });
+  }
+}
+
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, statfsSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileChangedError, hashBytes, hashFile, LAYOUT, ObjectStore, parsePointer, serializeManifest, serializePointer } from '@tdvc/core';
-import { git, makeRepo, tdvc, tempDir, writeTree, type RunResult } from './helpers.js';
+import { git, makeRepo, TDVC_BIN, tdvc, tempDir, writeTree, type RunResult } from './helpers.js';
 
 // ---- helpers -------------------------------------------------------------------------------
 
@@ -489,6 +489,25 @@ test('checkout with changes that are not in the cache exits 3, lists them, and t
     const err = JSON.parse(json.stdout) as { error: { code: string; data: { paths: string[] } } };
     assert.equal(err.error.code, 'EWOULDLOSE');
     assert.deepEqual([...err.error.data.paths].sort(), ['data/a.txt', 'data/sub/new.txt', 'model.bin']);
+  } finally {
+    cleanup();
+  }
+});
+
+test('a closed output pipe (tdvc add … | head -0) does not stop the command midway', async () => {
+  const { root, cleanup } = await makeRepo();
+  try {
+    writeTree(root, Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`data/f${i}`, `file ${i}`])));
+    const child = spawn(process.execPath, [TDVC_BIN, 'add', 'data', 'data'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy(); // the reader is gone before the first line
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.equal(code, 0, stderr);
+    assert.doesNotMatch(stderr, /EPIPE|at /);
+    assert.ok(existsSync(join(root, 'data.tdvc')), 'the pointer file was written');
+    const st = await tdvc(root, ['status', '--json']);
+    assert.equal((JSON.parse(st.stdout) as { clean: boolean }).clean, true);
   } finally {
     cleanup();
   }
