@@ -30,7 +30,7 @@ export interface TransferOptions {
 }
 
 export interface FetchOptions extends TransferOptions {
-  /** called for each object downloaded and published into the cache */
+  /** called for each object this call downloaded and published (not one another process stored meanwhile) */
   onFetched?: (item: TransferItem) => void;
 }
 
@@ -119,8 +119,7 @@ export async function fetchObjects(odb: ObjectStore, remote: Remote, items: Tran
       } finally {
         moving -= writer.bytesWritten;
       }
-      await writer.commit();
-      opts.onFetched?.(it);
+      if (await writer.commit()) opts.onFetched?.(it);
       result.transferred++;
       result.bytes += writer.bytesWritten;
     } catch (err) {
