@@ -166,10 +166,12 @@ async function handOverOne(e: ManifestEntry, dest: string, opts: ApplyOptions, h
     }
     return linked;
   }
+  await held.expect(e.oid, dest);
   try {
     // over the old version, if any: its content is in the cache (or was put back there)
     await rename(src, dest);
   } catch (err) {
+    await held.release(e.oid);
     if (isErrno(err, 'EXDEV')) return undefined;
     throw placeError(err, dest);
   }

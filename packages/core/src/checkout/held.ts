@@ -2,6 +2,7 @@ import { readdirSync } from 'node:fs';
 import { chmod, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { CorruptObjectError, fromSystemError, isErrno } from '../errors.js';
+import { hashFile } from '../hash/blake3.js';
 import { isOid, type Oid } from '../hash/oid.js';
 import type { ObjectStore } from '../odb/store.js';
 import { writeFileAtomic } from '../util/fs.js';
@@ -12,6 +13,8 @@ export const HAND_OVER_MIN_SIZE = 64 << 20;
 interface HeldRecord {
   /** the file, relative to the workspace root, with forward slashes */
   path: string;
+  /** written before the move: the file's identity is not known yet (see `expect`) */
+  pending?: true;
   ino: string;
   size: string;
   mtimeNs: string;
@@ -47,13 +50,29 @@ export class HeldObjects {
     private readonly workspaceRoot: string,
   ) {}
 
+  /**
+   * Notes, before the object is moved, that `absPath` is about to hold `oid`. Should the process
+   * be killed before `record`, the next command hashes the file to decide whether it is the object,
+   * so the only local copy is never mistaken for a user's change.
+   */
+  async expect(oid: Oid, absPath: string): Promise<void> {
+    await this.write(oid, { path: this.relPath(absPath), pending: true, ino: '', size: '', mtimeNs: '', ctimeNs: '' });
+  }
+
   /** Records that `absPath` now holds `oid` and the cache does not. */
   async record(oid: Oid, absPath: string): Promise<void> {
     const id = await identity(absPath);
-    if (!id) return;
-    const path = relative(this.workspaceRoot, absPath).split(sep).join('/');
+    if (id) await this.write(oid, { path: this.relPath(absPath), ...id });
+    else await this.release(oid);
+  }
+
+  private relPath(absPath: string): string {
+    return relative(this.workspaceRoot, absPath).split(sep).join('/');
+  }
+
+  private async write(oid: Oid, rec: HeldRecord): Promise<void> {
     await mkdir(this.dir, { recursive: true });
-    await writeFileAtomic(join(this.dir, oid), JSON.stringify({ path, ...id } satisfies HeldRecord));
+    await writeFileAtomic(join(this.dir, oid), JSON.stringify(rec));
   }
 
   async release(oid: Oid): Promise<void> {
@@ -93,6 +112,12 @@ export class HeldObjects {
     const abs = resolve(this.workspaceRoot, ...rec.path.split('/'));
     const now = await identity(abs);
     if (!now) return undefined;
+    if (rec.pending) {
+      // a move cut short: the file is the object only if it hashes to it
+      if ((await hashFile(abs)).oid !== oid) return undefined;
+      await this.record(oid, abs);
+      return abs;
+    }
     const same = now.ino === rec.ino && now.size === rec.size && now.mtimeNs === rec.mtimeNs && now.ctimeNs === rec.ctimeNs;
     return same ? abs : undefined;
   }
