@@ -53,6 +53,15 @@ async function publishedAndCloned(files: Record<string, Buffer>, add: string[]):
   };
 }
 
+/** The origin commits a new version of big.bin (pushed), and the clone's Git checkout follows (no tdvc). */
+async function commitNewVersion(w: { origin: string; clone: string }, data: Buffer | string): Promise<void> {
+  writeFileSync(join(w.origin, 'big.bin'), data);
+  await ok(w.origin, ['add', 'big.bin']);
+  await ok(w.origin, ['push']);
+  git(w.origin, 'commit', '-qam', 'new version');
+  git(w.clone, 'pull', '-q');
+}
+
 test('pull moves a large downloaded file into place instead of copying it; the file then counts as the local copy', async () => {
   const data = randomBytes(BIG);
   const small = randomBytes(1000);
@@ -99,11 +108,7 @@ test('a checkout that replaces a held file renames it back into the cache; an ed
     const oid1 = pointerOid(w.clone, 'big.bin.tdvc');
     const ino1 = statSync(join(w.clone, 'big.bin')).ino;
 
-    writeFileSync(join(w.origin, 'big.bin'), v2);
-    await ok(w.origin, ['add', 'big.bin']);
-    await ok(w.origin, ['push']);
-    git(w.origin, 'commit', '-qam', 'v2');
-    git(w.clone, 'pull', '-q');
+    await commitNewVersion(w, v2);
     await ok(w.clone, ['pull']);
     assert.deepEqual(readFileSync(join(w.clone, 'big.bin')), v2);
     const cached1 = objectPath(w.clone, oid1);
@@ -136,11 +141,7 @@ test('an edited held file is a change: checkout refuses to overwrite it and noth
   try {
     await ok(w.clone, ['pull']);
     const oid1 = pointerOid(w.clone, 'big.bin.tdvc');
-    writeFileSync(join(w.origin, 'big.bin'), 'v2');
-    await ok(w.origin, ['add', 'big.bin']);
-    await ok(w.origin, ['push']);
-    git(w.origin, 'commit', '-qam', 'v2');
-    git(w.clone, 'pull', '-q');
+    await commitNewVersion(w, 'v2');
     await ok(w.clone, ['fetch']);
 
     appendFileSync(join(w.clone, 'big.bin'), 'edit');
@@ -213,11 +214,7 @@ test('an edit that keeps the size and puts the mtime back is caught by the ctime
   try {
     await ok(w.clone, ['pull']);
     const oid1 = pointerOid(w.clone, 'big.bin.tdvc');
-    writeFileSync(join(w.origin, 'big.bin'), 'v2');
-    await ok(w.origin, ['add', 'big.bin']);
-    await ok(w.origin, ['push']);
-    git(w.origin, 'commit', '-qam', 'v2');
-    git(w.clone, 'pull', '-q');
+    await commitNewVersion(w, 'v2');
     await ok(w.clone, ['fetch']);
 
     const file = join(w.clone, 'big.bin');

@@ -7,24 +7,26 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hashBytes, HeldObjects, ObjectStore } from '../src/index.js';
 
-function setup(): { ws: string; held: HeldObjects; odb: ObjectStore; cleanup: () => void } {
+/** A workspace, its held records and cache, and an object's bytes with the workspace path for them (not written yet). */
+function setup(): { ws: string; held: HeldObjects; odb: ObjectStore; data: Buffer; oid: string; file: string; cleanup: () => void } {
   const root = mkdtempSync(join(tmpdir(), 'tdvc-held-'));
   const ws = join(root, 'ws');
   mkdirSync(ws);
+  const data = randomBytes(10_000);
   return {
     ws,
     held: new HeldObjects(join(root, 'held'), ws),
     odb: new ObjectStore(join(root, 'cache')),
+    data,
+    oid: hashBytes(data),
+    file: join(ws, 'model.bin'),
     cleanup: () => rmSync(root, { recursive: true, force: true }),
   };
 }
 
 test('a recorded file stands for its object until it is changed; then the record is dropped', async () => {
-  const { ws, held, odb, cleanup } = setup();
+  const { ws, held, odb, data, oid, file, cleanup } = setup();
   try {
-    const data = randomBytes(10_000);
-    const oid = hashBytes(data);
-    const file = join(ws, 'model.bin');
     writeFileSync(file, data);
     await held.record(oid, file);
     assert.deepEqual(await held.intact(odb), new Map([[oid, file]]));
@@ -39,11 +41,8 @@ test('a recorded file stands for its object until it is changed; then the record
 });
 
 test('a move cut short after `expect` is settled by hashing the file', async () => {
-  const { ws, held, odb, cleanup } = setup();
+  const { ws, held, odb, data, oid, file, cleanup } = setup();
   try {
-    const data = randomBytes(10_000);
-    const oid = hashBytes(data);
-    const file = join(ws, 'model.bin');
     const elsewhere = join(ws, '..', 'moving');
     writeFileSync(elsewhere, data);
 
@@ -68,11 +67,8 @@ test('a move cut short after `expect` is settled by hashing the file', async () 
 });
 
 test('moveIntoCache renames the file into the cache, read-only; records of cached objects are dropped', async () => {
-  const { ws, held, odb, cleanup } = setup();
+  const { ws, held, odb, data, oid, file, cleanup } = setup();
   try {
-    const data = randomBytes(10_000);
-    const oid = hashBytes(data);
-    const file = join(ws, 'model.bin');
     writeFileSync(file, data);
     const ino = statSync(file).ino;
     await held.record(oid, file);
