@@ -1,4 +1,4 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ExitCode } from '@tdvc/core';
 import { renderError, tolerateClosedOutput } from './output.js';
 
@@ -202,15 +202,17 @@ export function buildProgram(): Command {
   return program;
 }
 
+// InvalidArgumentError is the one error commander prints (naming the option and the value) before
+// exitOverride rethrows it; any other error from a parser escapes unprinted
 function parsePositive(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new CommanderError(ExitCode.usage, 'tdvc.badNumber', `not a positive whole number: ${v}`);
+  const n = v.trim() === '' ? NaN : Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of 1 or more.');
   return n;
 }
 
 function parseNonNegative(v: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new CommanderError(ExitCode.usage, 'tdvc.badNumber', `not a number of seconds: ${v}`);
+  const n = v.trim() === '' ? NaN : Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number of seconds, 0 or more.');
   return n;
 }
 
@@ -223,6 +225,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      // commander has printed its own errors already; one of ours it has not
+      if (!err.code.startsWith('commander.')) process.stderr.write(`error: ${err.message}\n`);
       return ExitCode.usage;
     }
     return renderError(err, argv.includes('--json'));

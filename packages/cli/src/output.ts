@@ -1,4 +1,4 @@
-import { ExitCode, TdvcError } from '@tdvc/core';
+import { ExitCode, TdvcError, type CheckoutResult } from '@tdvc/core';
 
 export interface OutputOptions {
   json?: boolean;
@@ -60,4 +60,22 @@ export function formatBytes(n: number): string {
     i++;
   }
   return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+}
+
+/**
+ * Files a checkout did not write because their cache entry failed its checks, one line each with
+ * what was expected and found; returns how many (the caller exits with ExitCode.integrity).
+ */
+export function reportRejected(res: CheckoutResult): number {
+  const rejected = res.datasets.flatMap((d) => d.rejected ?? []);
+  if (rejected.length === 0) return 0;
+  process.stderr.write(`error: ${rejected.length} file(s) were not checked out because their cache entry failed its checks:\n`);
+  for (const r of rejected.slice(0, 20)) {
+    const found = r.found ? `, found ${r.found}` : '';
+    const where = r.quarantinedAs ? `; moved to ${r.quarantinedAs}` : '';
+    process.stderr.write(`  ${r.path}: expected ${r.oid}${found} (${r.reason})${where}\n`);
+  }
+  if (rejected.length > 20) process.stderr.write(`  … and ${rejected.length - 20} more\n`);
+  process.stderr.write("hint: run 'tdvc pull' to fetch the quarantined objects again (or re-add the original files)\n");
+  return rejected.length;
 }

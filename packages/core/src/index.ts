@@ -7,6 +7,17 @@ export * from './workspace/index.js';
 export * from './checkout/index.js';
 export * from './transfer/index.js';
 export * from './commands/index.js';
-export { uniqueTempName, writeFileAtomic, forEachLimit, isOwnedByDeadLocalProcess, isStaleTemp, STALE_TEMP_AGE_MS } from './util/fs.js';
+export {
+  uniqueTempName,
+  writeFileAtomic,
+  forEachLimit,
+  isOwnedByDeadLocalProcess,
+  isStaleTemp,
+  isTempName,
+  removeStaleTemp,
+  removeRegularFile,
+  STALE_TEMP_AGE_MS,
+} from './util/fs.js';
+export { shellQuote } from './util/shell-quote.js';
 export * from './git/index.js';
 export * from './merge/index.js';

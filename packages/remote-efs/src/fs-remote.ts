@@ -1,9 +1,9 @@
-import { constants, createReadStream } from 'node:fs';
-import { chmod, copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { chmod, copyFile, lstat, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
-import { forEachLimit, isErrno, isStaleTemp, LAYOUT, remoteObjectKey, TdvcError, uniqueTempName, type Oid, type Remote, type RemoteSettings } from '@tdvc/core';
+import { MissingObjectError, openObject, forEachLimit, isErrno, isOid, isTempName, LAYOUT, remoteObjectKey, removeRegularFile, removeStaleTemp, TdvcError, uniqueTempName, type Oid, type Remote, type RemoteSettings } from '@tdvc/core';
 
 /**
  * A remote on a mounted filesystem: a local folder, EFS, or FSx for Lustre. Objects use the same
@@ -125,54 +125,70 @@ export class FsRemote implements Remote {
   /**
    * Temp files of killed pushes: those of dead processes on this host at once, any host's after a
    * day (a pid on another machine cannot be checked, and no single object's upload takes that long).
-   * Returns the removed paths, relative to the remote's root.
+   * Returns the removed paths, relative to the remote's root. The remote's URL may come from a
+   * stranger's committed config, so only exact temp-name files are deleted (see removeStaleTemp),
+   * and only in the layout's own folders, never through a symlink.
    */
   async removeStaleTemps(): Promise<string[]> {
     const removed: string[] = [];
     const base = join(this.root, LAYOUT);
+    if (!(await isRealDir(base))) return removed;
     const fans = await readdir(base).catch(() => [] as string[]);
-    for (const dir of ['', ...fans.filter((f) => f.length === 2)]) {
+    for (const dir of ['', ...fans.filter((f) => /^[0-9a-f]{2}$/.test(f))]) {
+      if (dir !== '' && !(await isRealDir(join(base, dir)))) continue;
       for (const name of await readdir(join(base, dir)).catch(() => [] as string[])) {
-        if (!name.startsWith('.tmp-')) continue;
-        const path = join(base, dir, name);
-        const st = await stat(path).catch(() => undefined);
-        if (!st || !st.isFile()) continue;
-        if (!isStaleTemp(name, st.mtimeMs)) continue;
-        await rm(path, { force: true });
-        removed.push(join(LAYOUT, dir, name));
+        if (!isTempName(name)) continue;
+        if (await removeStaleTemp(join(base, dir, name))) removed.push(join(LAYOUT, dir, name));
       }
     }
     return removed;
   }
 
+  /** Deletes objects (gc): regular files only, so a folder or symlink under an object's name stays. */
   async remove(oids: readonly Oid[]): Promise<void> {
+    const realFans = new Map<string, Promise<boolean>>();
     await forEachLimit(oids, this.jobs, async (oid) => {
-      await rm(this.pathOf(oid), { force: true });
+      if (!isOid(oid)) throw new Error(`not an object id: ${oid}`);
+      const fan = oid.slice(0, 2);
+      if (!realFans.has(fan)) realFans.set(fan, isRealDir(join(this.root, LAYOUT, fan)));
+      if (await realFans.get(fan)) await removeRegularFile(this.pathOf(oid));
     });
   }
 
   async download(oid: Oid, sink: (chunk: Uint8Array) => Promise<void>, progress?: (bytes: number) => void): Promise<void> {
-    const stream = createReadStream(this.pathOf(oid), { highWaterMark: 1 << 20 });
+    // a remote folder may be written by anyone with access: never read through a link, never wait
+    // on a FIFO, only a regular file (the bytes are then verified against the id by the caller)
+    let opened;
+    try {
+      opened = await openObject(oid, this.pathOf(oid));
+    } catch (err) {
+      if (err instanceof MissingObjectError) throw new TdvcError('ENOTONREMOTE', `object ${oid} is not on remote ${this.name}`, { path: this.pathOf(oid) });
+      throw err;
+    }
+    const stream = opened.fh.createReadStream({ highWaterMark: 1 << 20 });
     try {
       for await (const chunk of stream as AsyncIterable<Buffer>) {
         await sink(chunk);
         progress?.(chunk.byteLength);
       }
-    } catch (err) {
-      if (isErrno(err, 'ENOENT')) throw new TdvcError('ENOTONREMOTE', `object ${oid} is not on remote ${this.name}`, { path: this.pathOf(oid) });
-      throw err;
+    } finally {
+      await opened.fh.close().catch(() => {});
     }
   }
 }
 
 export async function* listFsObjects(root: string): AsyncIterable<{ oid: Oid; size: number; mtimeMs: number }> {
   const base = join(root, LAYOUT);
-  for (const fan of await readdir(base).catch(() => [] as string[])) {
-    if (fan.length !== 2) continue;
-    for (const name of await readdir(join(base, fan))) {
-      if (name.length !== 62 || name.startsWith('.')) continue;
-      const st = await stat(join(base, fan, name)).catch(() => undefined);
-      if (st) yield { oid: fan + name, size: st.size, mtimeMs: st.mtimeMs };
+  for (const entry of await readdir(base, { withFileTypes: true }).catch(() => [])) {
+    const fan = entry.name;
+    // a symlink where a fan-out folder belongs is not tdvc's: nothing is listed (so read or
+    // deleted) through it
+    if (!/^[0-9a-f]{2}$/.test(fan) || !entry.isDirectory()) continue;
+    for (const name of await readdir(join(base, fan)).catch(() => [] as string[])) {
+      if (!isOid(fan + name)) continue;
+      // lstat: a link under an object's name is not an object (and is never followed)
+      const st = await lstat(join(base, fan, name)).catch(() => undefined);
+      if (st?.isFile()) yield { oid: fan + name, size: st.size, mtimeMs: st.mtimeMs };
     }
   }
 }
@@ -191,6 +207,10 @@ async function makeSharedDir(dir: string): Promise<void> {
     await chmod(d, 0o2775).catch(() => {});
     if (d === first) break;
   }
+}
+
+async function isRealDir(p: string): Promise<boolean> {
+  return (await lstat(p).catch(() => undefined))?.isDirectory() === true;
 }
 
 async function exists(p: string): Promise<boolean> {

@@ -1,7 +1,7 @@
 import { checkout, ExitCode, GitRepo, Repo, resolveConflict, switchTo, TdvcError, type CheckoutResult } from '@tdvc/core';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { printJson, say, warn, type OutputOptions } from '../output.js';
+import { printJson, reportRejected, say, warn, type OutputOptions } from '../output.js';
 import { createProgress } from '../progress.js';
 
 type CheckoutOpts = OutputOptions & { force?: boolean; jobs?: number; rev?: string; ours?: boolean; theirs?: boolean; dryRun?: boolean };
@@ -55,6 +55,7 @@ export async function runCheckout(g: CheckoutOpts, args: string[]): Promise<numb
     bar.stop();
   }
   const missing = res.datasets.flatMap((d) => d.missing);
+  const rejected = g.json ? res.datasets.reduce((n, d) => n + (d.rejected?.length ?? 0), 0) : reportRejected(res);
   if (g.json) printJson(res);
   else {
     for (const f of repo.config.get('cache.type') !== undefined ? res.fellBack : []) warn(`cannot ${f.from} here (${f.reason}); using ${f.to}`);
@@ -67,5 +68,5 @@ export async function runCheckout(g: CheckoutOpts, args: string[]): Promise<numb
       process.stderr.write("hint: run 'tdvc pull' to fetch them from a remote\n");
     }
   }
-  return missing.length > 0 ? ExitCode.integrity : ExitCode.ok;
+  return missing.length > 0 || rejected > 0 ? ExitCode.integrity : ExitCode.ok;
 }

@@ -1,4 +1,4 @@
-import { Repo, status } from '@tdvc/core';
+import { Repo, shellQuote, status } from '@tdvc/core';
 import { printJson, say, type OutputOptions } from '../output.js';
 import { createProgress } from '../progress.js';
 
@@ -20,22 +20,22 @@ export async function runStatus(g: OutputOptions & { remote?: string | boolean }
   for (const d of res.datasets) {
     if (d.state === 'clean' && d.notInCache.length === 0) continue;
     if (d.state === 'manifest-missing') {
-      say(g, `${d.path}: file list not in the cache (run 'tdvc pull ${d.path}')`);
+      say(g, `${d.path}: file list not in the cache (run: tdvc pull ${shellQuote(d.path)})`);
       continue;
     }
-    if (d.state === 'not-in-workspace') say(g, `${d.path}: not in the workspace (run 'tdvc checkout ${d.path}')`);
+    if (d.state === 'not-in-workspace') say(g, `${d.path}: not in the workspace (run: tdvc checkout ${shellQuote(d.path)})`);
     if (d.added.length + d.modified.length + d.deleted.length > 0) {
-      say(g, `${d.path}: changed (run 'tdvc add ${d.path}' to record, 'tdvc checkout ${d.path}' to undo)`);
+      say(g, `${d.path}: changed (to record: tdvc add ${shellQuote(d.path)}; to undo: tdvc checkout ${shellQuote(d.path)})`);
       for (const p of d.added) say(g, `\tadded:    ${p}`);
       for (const p of d.modified) say(g, `\tmodified: ${p}`);
       for (const p of d.deleted) say(g, `\tdeleted:  ${p}`);
     }
     if (d.interrupted.length > 0) {
-      say(g, `${d.path}: ${d.interrupted.length} file(s) left unfinished by an interrupted checkout (run 'tdvc checkout ${d.path}' to finish it)`);
+      say(g, `${d.path}: ${d.interrupted.length} file(s) left unfinished by an interrupted checkout (to finish it: tdvc checkout ${shellQuote(d.path)})`);
       for (const p of d.interrupted.slice(0, 20)) say(g, `\tunfinished: ${p}`);
     }
     if (d.notInCache.length > 0) {
-      say(g, `${d.path}: ${d.notInCache.length} file(s) not in the cache (run 'tdvc fetch ${d.path}')`);
+      say(g, `${d.path}: ${d.notInCache.length} file(s) not in the cache (run: tdvc fetch ${shellQuote(d.path)})`);
       for (const p of d.notInCache.slice(0, 20)) say(g, `\tnot in cache: ${p}`);
     }
   }

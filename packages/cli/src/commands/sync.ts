@@ -1,5 +1,5 @@
-import { ExitCode, fetch, getUrls, listRemotes, pull, push, remoteStatus, Repo, type SyncResult } from '@tdvc/core';
-import { formatBytes, printJson, say, type OutputOptions } from '../output.js';
+import { ExitCode, fetch, getUrls, listRemotes, pull, push, remoteStatus, Repo, type CheckoutResult, type SyncResult } from '@tdvc/core';
+import { formatBytes, printJson, reportRejected, say, type OutputOptions } from '../output.js';
 import { createProgress } from '../progress.js';
 import { openRemoteByUrl } from '../remotes.js';
 
@@ -42,7 +42,9 @@ export function syncCommand(name: 'push' | 'fetch' | 'pull') {
         for (const f of transfer.failed.slice(0, 20)) process.stderr.write(`  ${f.oid}: ${f.code} ${f.message}\n`);
       }
     }
-    return transfer.failed.length > 0 ? ExitCode.transfer : ExitCode.ok;
+    const rejected = extra ? (g.json ? (extra as CheckoutResult).datasets.reduce((n, d) => n + (d.rejected?.length ?? 0), 0) : reportRejected(extra as CheckoutResult)) : 0;
+    if (transfer.failed.length > 0) return ExitCode.transfer;
+    return rejected > 0 ? ExitCode.integrity : ExitCode.ok;
   };
 }
 

@@ -8,7 +8,8 @@ import { forEachLimit } from '../util/fs.js';
 import type { LinkType } from '../workspace/config.js';
 import type { Linker } from './link.js';
 import type { LinkItem } from './link-worker.js';
-import { placeError, placeFileSync } from './place.js';
+import { placeError, placeOrReject, REJECTED, type PlaceItem } from './place.js';
+import { RejectedObjectError } from '../odb/object-file.js';
 import { defaultThreads, MIN_ITEMS_FOR_THREADS, runInWorkers } from '../util/worker-pool.js';
 import type { CheckoutPlan } from './plan.js';
 import type { HeldObjects } from './held.js';
@@ -28,6 +29,8 @@ export interface ApplyOptions {
   /** the stat index key of a plan path (a file dataset is indexed under '') */
   indexKey?: (path: string) => string;
   jobs?: number;
+  /** hash each object as it is placed (cache.verify); type and size are always checked */
+  verify: boolean;
   onProgress?: (done: number, total: number) => void;
   /** objects whose only local copy is a workspace file (see HeldObjects) */
   held?: {
@@ -45,6 +48,8 @@ export interface ApplyResult {
   chmodded: number;
   /** files moved out of the cache into place (see `handOver`) */
   handedOver: number;
+  /** files not written because their cache entry failed its checks (see RejectedObjectError) */
+  rejected: ManifestEntry[];
   linkTypes: LinkType[];
 }
 
@@ -76,10 +81,20 @@ export async function applyCheckout(plan: CheckoutPlan, opts: ApplyOptions): Pro
   await pruneEmptyDirs(plan.remove.map(abs), opts.destRoot);
 
   await makeParents(plan.write.map((e) => abs(e.path)), opts.destRoot);
+  const placeItem = (e: ManifestEntry, dest: string, replace: boolean): PlaceItem => ({
+    oid: e.oid,
+    objectPath: opts.odb.pathOf(e.oid),
+    dest,
+    exec: e.exec,
+    replace,
+    size: e.size,
+    verify: opts.verify,
+  });
+  const rejected: ManifestEntry[] = [];
   let handedOver = 0;
   const writes: ManifestEntry[] = [];
   for (const e of plan.write) {
-    const how = opts.held?.handOver.has(e.oid) ? await handOverOne(e, abs(e.path), opts, opts.held.objects) : undefined;
+    const how = opts.held?.handOver.has(e.oid) ? await handOverOne(e, abs(e.path), opts, opts.held.objects, placeItem) : undefined;
     if (how === undefined) {
       writes.push(e);
       continue;
@@ -92,11 +107,20 @@ export async function applyCheckout(plan: CheckoutPlan, opts: ApplyOptions): Pro
   let first = 0;
   // the first files go one by one through the Linker, which finds the link type that works here
   // (falling back on "not supported" errors); the rest use that type on worker threads
-  if (writes.length > 0) {
+  // (a rejected object does not tell which type works: the next file is tried the same way)
+  let probing = true;
+  while (first < writes.length && probing) {
     const e = writes[first++]!;
     const dest = abs(e.path);
     const tmp = join(opts.scratchDir, `w${first}`);
-    used.add(await opts.linker.link(opts.odb.pathOf(e.oid), tmp, e.exec));
+    try {
+      used.add(await opts.linker.link(placeItem(e, tmp, false)));
+    } catch (err) {
+      if (!(err instanceof RejectedObjectError)) throw err;
+      rejected.push(e);
+      tick();
+      continue;
+    }
     try {
       await rename(tmp, dest);
     } catch (err) {
@@ -104,6 +128,7 @@ export async function applyCheckout(plan: CheckoutPlan, opts: ApplyOptions): Pro
       throw placeError(err, dest);
     }
     opts.index.record(key(e.path), statSync(dest), e.oid);
+    probing = false;
     tick();
   }
   const rest = writes.slice(first);
@@ -113,22 +138,23 @@ export async function applyCheckout(plan: CheckoutPlan, opts: ApplyOptions): Pro
   // tens of megabytes
   const item = (k: number): LinkItem => {
     const e = rest[k]!;
-    return [opts.odb.pathOf(e.oid), abs(e.path), e.exec, opts.replacing.has(e.path), e.size];
+    return [e.oid, opts.odb.pathOf(e.oid), abs(e.path), e.exec, opts.replacing.has(e.path), e.size];
   };
   const record = (row: [ino: number, mtimeMs: number], k: number): void => {
     const e = rest[k]!;
-    opts.index.record(key(e.path), { ino: row[0], mtimeMs: row[1], size: e.size }, e.oid);
+    if (row[0] === REJECTED[0]) rejected.push(e);
+    else opts.index.record(key(e.path), { ino: row[0], mtimeMs: row[1], size: e.size }, e.oid);
   };
   if (rest.length >= MIN_ITEMS_FOR_THREADS && defaultThreads() > 1) {
     const lazy = { length: rest.length, slice: (a: number, b: number) => Array.from({ length: b - a }, (_, k) => item(a + k)) };
-    await runInWorkers<LinkItem, [number, number]>(new URL('./link-worker.js', import.meta.url), { type }, lazy, {
+    await runInWorkers<LinkItem, [number, number]>(new URL('./link-worker.js', import.meta.url), { type, verify: opts.verify }, lazy, {
       keepRows: false,
       onRows: (rows, start) => rows.forEach((row, k) => (record(row, start + k), tick())),
     });
   } else {
     for (let k = 0; k < rest.length; k++) {
-      const [objectPath, dest, exec, replace, size] = item(k);
-      record(placeFileSync(type, objectPath, dest, exec, replace, size), k);
+      const [oid, objectPath, dest, exec, replace, size] = item(k);
+      record(placeOrReject(type, { oid, objectPath, dest, exec, replace, size, verify: opts.verify }), k);
       tick();
     }
   }
@@ -145,7 +171,7 @@ export async function applyCheckout(plan: CheckoutPlan, opts: ApplyOptions): Pro
     }
     tick();
   }
-  return { written: plan.write.length, removed: plan.remove.length, chmodded, handedOver, linkTypes: [...used] };
+  return { written: plan.write.length - rejected.length, removed: plan.remove.length, chmodded, handedOver, rejected, linkTypes: [...used] };
 }
 
 /**
@@ -153,10 +179,16 @@ export async function applyCheckout(plan: CheckoutPlan, opts: ApplyOptions): Pro
  * a full copy would, moves the object itself out of the cache into place and records the file as
  * its holder. Undefined: neither was possible (cache and workspace on different file systems).
  */
-async function handOverOne(e: ManifestEntry, dest: string, opts: ApplyOptions, held: HeldObjects): Promise<LinkType | 'moved' | undefined> {
+async function handOverOne(
+  e: ManifestEntry,
+  dest: string,
+  opts: ApplyOptions,
+  held: HeldObjects,
+  placeItem: (e: ManifestEntry, dest: string, replace: boolean) => PlaceItem,
+): Promise<LinkType | 'moved' | undefined> {
   const src = opts.odb.pathOf(e.oid);
   const tmp = join(opts.scratchDir, `h-${e.oid}`);
-  const linked = await opts.linker.linkUnlessCopy(src, tmp, e.exec);
+  const linked = await opts.linker.linkUnlessCopy(placeItem(e, tmp, false));
   if (linked !== undefined) {
     try {
       await rename(tmp, dest);

@@ -1,9 +1,9 @@
-import { constants } from 'node:fs';
-import { chmod, copyFile, link, readFile, rm, symlink } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isErrno } from '../errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import type { LinkType } from '../workspace/config.js';
+import { placeRaw, type PlaceItem } from './place.js';
 
 /** Errors that mean "this kind of link cannot be made between these two places", per link type. */
 const UNSUPPORTED: Record<LinkType, string[]> = {
@@ -56,10 +56,10 @@ export class Linker {
     return this.types[0] ?? 'copy';
   }
 
-  /** Creates `dest` (which must not exist) as a link to / copy of `objectPath`; returns the type used. */
-  async link(objectPath: string, dest: string, exec: boolean): Promise<LinkType> {
+  /** Creates `it.dest` (which must not exist) as a link to / copy of the object; returns the type used. */
+  async link(it: PlaceItem): Promise<LinkType> {
     for (;;) {
-      const type = await this.tryCurrent(objectPath, dest, exec);
+      const type = await this.tryCurrent(it);
       if (type) return type;
     }
   }
@@ -68,24 +68,25 @@ export class Linker {
    * Like `link`, but where only a full copy is left it creates nothing and returns undefined, so
    * the caller can move the object itself into place instead.
    */
-  async linkUnlessCopy(objectPath: string, dest: string, exec: boolean): Promise<LinkType | undefined> {
+  async linkUnlessCopy(it: PlaceItem): Promise<LinkType | undefined> {
     while (this.current !== 'copy') {
-      const type = await this.tryCurrent(objectPath, dest, exec);
+      const type = await this.tryCurrent(it);
       if (type) return type;
     }
     return undefined;
   }
 
   /** One attempt with the current type; undefined when that type is not supported here (and dropped). */
-  private async tryCurrent(objectPath: string, dest: string, exec: boolean): Promise<LinkType | undefined> {
+  private async tryCurrent(it: PlaceItem): Promise<LinkType | undefined> {
     const type = this.current;
     try {
-      await makeLink(type, objectPath, dest, exec);
+      // the same placement as checkout's worker threads: one switch over link types, not two
+      placeRaw(type, { ...it, replace: false });
       await this.remember(type);
       return type;
     } catch (err) {
       if (!isErrno(err, ...UNSUPPORTED[type])) throw err;
-      await rm(dest, { force: true });
+      await rm(it.dest, { force: true });
       // concurrent links may all fail with the same type; only the first one drops it
       if (this.types[0] === type) {
         if (this.types.length <= 1) throw err;
@@ -109,23 +110,3 @@ export class Linker {
     await writeFileAtomic(this.memoFile, JSON.stringify(memo)).catch(() => {});
   }
 }
-
-async function makeLink(type: LinkType, objectPath: string, dest: string, exec: boolean): Promise<void> {
-  switch (type) {
-    case 'reflink':
-      await copyFile(objectPath, dest, constants.COPYFILE_FICLONE_FORCE | constants.COPYFILE_EXCL);
-      await chmod(dest, exec ? 0o755 : 0o644);
-      return;
-    case 'copy':
-      await copyFile(objectPath, dest, constants.COPYFILE_EXCL);
-      await chmod(dest, exec ? 0o755 : 0o644);
-      return;
-    case 'hardlink':
-      await link(objectPath, dest);
-      return;
-    case 'symlink':
-      await symlink(objectPath, dest);
-      return;
-  }
-}
-

@@ -1,9 +1,13 @@
-import { chmodSync, closeSync, constants, copyFileSync, fstatSync, linkSync, openSync, readFileSync, statSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, constants, copyFileSync, existsSync, fstatSync, linkSync, lstatSync, openSync, readSync, statSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
 import { fromSystemError, isErrno, TdvcError } from '../errors.js';
+import { hashBytes, createHasher } from '../hash/blake3.js';
+import type { Oid } from '../hash/oid.js';
+import { hashFdSync, openObjectSync, readAllSync, RejectedObjectError } from '../odb/object-file.js';
 import type { LinkType } from '../workspace/config.js';
 
 /** The error for a file that could not be put in its place in the workspace. */
 export function placeError(err: unknown, dest: string): unknown {
+  if (err instanceof TdvcError) return err;
   if (isErrno(err, 'EISDIR', 'ENOTEMPTY', 'EEXIST')) {
     return new TdvcError('EBLOCKED', `cannot write ${dest}: a folder is in the way`, {
       path: dest,
@@ -14,62 +18,160 @@ export function placeError(err: unknown, dest: string): unknown {
 }
 
 const SMALL = 8 << 20;
+const CHUNK = 4 << 20;
+
+/** One file to place: the object, where it goes, and how. */
+export interface PlaceItem {
+  oid: Oid;
+  objectPath: string;
+  dest: string;
+  exec: boolean;
+  /** an older version is there (its content is in the cache) and goes first */
+  replace: boolean;
+  /** the size the manifest records */
+  size: number;
+  /** hash the object's bytes as they are placed (cache.verify) */
+  verify: boolean;
+}
 
 /**
  * Puts a cache object at `dest` directly (no scratch file and rename: on ext4 a rename across
  * folders costs several times the copy). A checkout journal, written before the first file, lets
  * a re-run recognise a file this left half-written if the process was killed.
- * `replace`: an older version is there (its content is in the cache) and goes first.
+ *
+ * The object is opened without following links or blocking, must be a regular file of the
+ * recorded size, and with `verify` must hash to its name; otherwise RejectedObjectError, and the
+ * workspace keeps no file with its bytes (a copy is checked before it is written where it fits in
+ * memory, and removed when the check fails at its end). The link is made from the descriptor that
+ * was checked (`/proc/self/fd`), so a cache entry swapped meanwhile is never what is placed.
+ * Errors are raw system errors (the Linker tells "not supported here" by their codes).
  * Returns the new file's inode and mtime for the stat index.
  */
-export function placeFileSync(type: LinkType, objectPath: string, dest: string, exec: boolean, replace: boolean, size: number): [ino: number, mtimeMs: number] {
+export function placeRaw(type: LinkType, it: PlaceItem): [ino: number, mtimeMs: number] {
+  const { fd, st } = openObjectSync(it.oid, it.objectPath, it.size);
+  const src = fdPath(fd, it.objectPath);
+  const reject = (reason: string): never => {
+    throw new RejectedObjectError(it.oid, it.objectPath, reason);
+  };
+  const mode = it.exec ? 0o755 : 0o644;
   try {
-    if (replace) {
+    if (type === 'copy' && it.size <= SMALL) {
+      // small files: one read (checked before anything is written), and a create with the right mode
+      const data = readAllSync(fd, it.size, it.oid, it.objectPath);
+      if (it.verify && hashBytes(data) !== it.oid) reject('its bytes do not hash to its name');
+      if (it.replace) unlinkIfThere(it.dest);
+      const out = openSync(it.dest, 'wx', mode);
       try {
-        unlinkSync(dest);
-      } catch (err) {
-        if (!isErrno(err, 'ENOENT')) throw err;
+        let off = 0;
+        while (off < data.byteLength) off += writeSync(out, data, off, data.byteLength - off);
+        const got = fstatSync(out);
+        return [got.ino, got.mtimeMs];
+      } finally {
+        closeSync(out);
       }
     }
-    const mode = exec ? 0o755 : 0o644;
-    switch (type) {
-      case 'copy': {
-        if (size > SMALL) {
-          copyFileSync(objectPath, dest, constants.COPYFILE_EXCL);
-          chmodSync(dest, mode);
-          const out = statSync(dest);
-          return [out.ino, out.mtimeMs];
+    if (type === 'hardlink' || type === 'symlink') {
+      if (it.verify && hashFdSync(fd) !== it.oid) reject('its bytes do not hash to its name');
+      if (it.replace) unlinkIfThere(it.dest);
+      if (type === 'hardlink') linkSync(it.objectPath, it.dest);
+      else symlinkSync(it.objectPath, it.dest);
+      // the name was linked, not the descriptor: it must still be the entry that was checked
+      const got = lstatSync(it.dest);
+      const now = type === 'hardlink' ? got : statSync(it.dest);
+      if (now.ino !== st.ino || now.dev !== st.dev) {
+        unlinkIfThere(it.dest);
+        reject('it was replaced while it was being linked');
+      }
+      return [got.ino, got.mtimeMs];
+    }
+    if (it.replace) unlinkIfThere(it.dest);
+    if (type === 'copy' && it.verify) return copyHashing(fd, it, mode, reject);
+    copyFileSync(src, it.dest, type === 'reflink' ? constants.COPYFILE_FICLONE_FORCE | constants.COPYFILE_EXCL : constants.COPYFILE_EXCL);
+    chmodSync(it.dest, mode);
+    const got = statSync(it.dest);
+    if (got.size !== it.size) {
+      unlinkIfThere(it.dest);
+      reject(`its copy has ${got.size} bytes`);
+    }
+    if (type === 'reflink' && it.verify) {
+      // the clone is this checkout's own file: hashing it checks exactly what the workspace got
+      const check = openSync(it.dest, 'r');
+      try {
+        if (hashFdSync(check) !== it.oid) {
+          unlinkIfThere(it.dest);
+          reject('its bytes do not hash to its name');
         }
-        // small files: one read, and a create with the right mode (no chmod, fstat instead of stat)
-        const data = readFileSync(objectPath);
-        const fd = openSync(dest, 'wx', mode);
-        try {
-          let off = 0;
-          while (off < data.byteLength) off += writeSync(fd, data, off, data.byteLength - off);
-          const out = fstatSync(fd);
-          return [out.ino, out.mtimeMs];
-        } finally {
-          closeSync(fd);
-        }
-      }
-      case 'reflink': {
-        copyFileSync(objectPath, dest, constants.COPYFILE_FICLONE_FORCE | constants.COPYFILE_EXCL);
-        chmodSync(dest, mode);
-        const out = statSync(dest);
-        return [out.ino, out.mtimeMs];
-      }
-      case 'hardlink': {
-        linkSync(objectPath, dest);
-        const out = statSync(dest);
-        return [out.ino, out.mtimeMs];
-      }
-      case 'symlink': {
-        symlinkSync(objectPath, dest);
-        const out = statSync(dest);
-        return [out.ino, out.mtimeMs];
+      } finally {
+        closeSync(check);
       }
     }
+    return [got.ino, got.mtimeMs];
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** placeRaw with errors named for the user (worker threads and the planned-type path use this). */
+export function placeFileSync(type: LinkType, it: PlaceItem): [ino: number, mtimeMs: number] {
+  try {
+    return placeRaw(type, it);
   } catch (err) {
-    throw placeError(err, dest);
+    throw placeError(err, it.dest);
+  }
+}
+
+/** Row of a placement whose object was rejected (see RejectedObjectError): the caller quarantines it. */
+export const REJECTED: [ino: number, mtimeMs: number] = [-1, 0];
+
+/** placeFileSync, with a rejected object as a REJECTED row instead of an error (one bad object must not stop the rest). */
+export function placeOrReject(type: LinkType, it: PlaceItem): [ino: number, mtimeMs: number] {
+  try {
+    return placeFileSync(type, it);
+  } catch (err) {
+    if (err instanceof RejectedObjectError) return REJECTED;
+    throw err;
+  }
+}
+
+/** Large copies with verification: read, hash and write in one pass; the file goes if the hash fails. */
+function copyHashing(fd: number, it: PlaceItem, mode: number, reject: (reason: string) => never): [number, number] {
+  const out = openSync(it.dest, 'wx', mode);
+  let ok = false;
+  try {
+    const h = createHasher();
+    const buf = Buffer.allocUnsafe(CHUNK);
+    let pos = 0;
+    for (;;) {
+      const r = readSync(fd, buf, 0, CHUNK, pos);
+      if (r === 0) break;
+      const chunk = buf.subarray(0, r);
+      h.update(chunk);
+      for (let off = 0; off < r; ) off += writeSync(out, chunk, off, r - off);
+      pos += r;
+    }
+    if (pos !== it.size) reject(`it changed size while being read (${pos} bytes)`);
+    if (h.digestHex() !== it.oid) reject('its bytes do not hash to its name');
+    const got = fstatSync(out);
+    ok = true;
+    return [got.ino, got.mtimeMs];
+  } finally {
+    closeSync(out);
+    if (!ok) unlinkIfThere(it.dest);
+  }
+}
+
+/** The open descriptor as a path (Linux), so copyFile copies exactly the file that was checked. */
+function fdPath(fd: number, fallback: string): string {
+  procFd ??= existsSync('/proc/self/fd');
+  return procFd ? `/proc/self/fd/${fd}` : fallback;
+}
+
+let procFd: boolean | undefined;
+
+function unlinkIfThere(p: string): void {
+  try {
+    unlinkSync(p);
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT')) throw err;
   }
 }

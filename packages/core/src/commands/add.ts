@@ -14,6 +14,8 @@ import { findPointerFiles, dataPathOf } from '../workspace/datasets.js';
 import type { Repo } from '../workspace/repo.js';
 import type { LinkType } from '../workspace/config.js';
 import { uniqueTempName, writeFileAtomic } from '../util/fs.js';
+import { shellQuote } from '../util/shell-quote.js';
+import { withCacheWriterLock } from './cache-lock.js';
 
 export interface AddOptions {
   cwd?: string;
@@ -43,6 +45,11 @@ export interface AddedDataset {
  * PATH and links the workspace copy to the cache. Arguments may be glob patterns.
  */
 export async function add(repo: Repo, paths: string[], opts: AddOptions = {}): Promise<AddedDataset[]> {
+  // locked from before the cache is listed until the pointer files are written: see gc.ts
+  return withCacheWriterLock(repo, 'add', () => addUnlocked(repo, paths, opts));
+}
+
+async function addUnlocked(repo: Repo, paths: string[], opts: AddOptions): Promise<AddedDataset[]> {
   if (paths.length === 0) throw new TdvcError('EUSAGE', 'nothing to add', { hint: 'name one or more files or folders' });
   const cwd = opts.cwd ?? process.cwd();
   const targets = expandArgs(repo, paths, cwd);
@@ -60,7 +67,7 @@ function expandArgs(repo: Repo, paths: string[], cwd: string): string[] {
   for (const p of paths) {
     const arg = p.endsWith(POINTER_SUFFIX) ? p.slice(0, -POINTER_SUFFIX.length) : p;
     if (fg.isDynamicPattern(arg) && !existsLstat(join(cwd, arg))) {
-      const matches = fg.sync(arg, { cwd, onlyFiles: false, dot: false, ignore: ['**/.git/**', '**/.tdvc/**', '**/*.tdvc'] });
+      const matches = fg.sync(arg, { cwd, onlyFiles: false, dot: false, followSymbolicLinks: false, ignore: ['**/.git/**', '**/.tdvc/**', '**/*.tdvc'] });
       if (matches.length === 0) throw new TdvcError('ENOMATCH', `no files match ${arg}`, { path: arg });
       for (const m of matches.sort()) out.push(repo.relPath(m, cwd));
     } else {
@@ -83,7 +90,7 @@ function checkAddable(repo: Repo, rel: string, tracked: string[]): void {
   if (rel === '') throw new InvalidPathError('.', 'the repository root itself cannot be a dataset', 'add the folders inside it instead');
   const parent = tracked.find((t) => rel.startsWith(t + '/'));
   if (parent) {
-    throw new InvalidPathError(rel, `it is inside the tracked dataset ${parent}`, `run 'tdvc add ${parent}' to record changes inside it`);
+    throw new InvalidPathError(rel, `it is inside the tracked dataset ${parent}`, `to record changes inside it, run: tdvc add ${shellQuote(parent)}`);
   }
   const child = tracked.find((t) => t.startsWith(rel + '/'));
   if (child) {
@@ -97,6 +104,10 @@ function checkAddable(repo: Repo, rel: string, tracked: string[]): void {
 async function addOne(repo: Repo, rel: string, opts: AddOptions): Promise<AddedDataset> {
   const odb = repo.odb;
   const abs = repo.abs(rel);
+  // add writes the pointer file and .gitignore beside the data and replaces data files by links:
+  // none of it through a symbolic link (the data path itself: statPath in the scan)
+  repo.guard.dir(dirname(abs));
+  repo.guard.target(abs + POINTER_SUFFIX);
   const index = StatIndex.load(repo.indexDir, rel);
   const linkTypes = repo.config.linkTypes();
   const present = odb.knownObjects();
@@ -104,6 +115,7 @@ async function addOne(repo: Repo, rel: string, opts: AddOptions): Promise<AddedD
     store: odb,
     reflink: linkTypes[0] === 'reflink',
     requirePresent: present,
+    objectsDir: odb.objectsDir,
     ...(opts.jobs ? { jobs: opts.jobs } : {}),
     ...(opts.onProgress ? { onProgress: (p: ScanProgress) => opts.onProgress!({ ...p, path: rel }) } : {}),
   });
@@ -132,12 +144,7 @@ async function addOne(repo: Repo, rel: string, opts: AddOptions): Promise<AddedD
 
   const pointerPath = abs + POINTER_SUFFIX;
   const text = serializePointer(pointer);
-  let changed = true;
-  try {
-    changed = (await repo.readText(rel + POINTER_SUFFIX)) !== text;
-  } catch (err) {
-    if (!isErrno(err, 'ENOENT')) throw err;
-  }
+  const changed = (await repo.readText(rel + POINTER_SUFFIX, 'pointer file')) !== text;
   if (changed) await writeFileAtomic(pointerPath, text);
   if (repo.hasGit) await ensureIgnored(join(dirname(abs), '.gitignore'), name);
   return {
@@ -178,7 +185,8 @@ async function linkWorkspace(repo: Repo, linker: Linker, files: ScannedFile[]): 
     let i = 0;
     for (const f of files) {
       const tmp = join(scratch, `l${i++}`);
-      await linker.link(repo.odb.pathOf(f.oid), tmp, f.exec);
+      // just stored from this very file: placed without hashing it again
+      await linker.link({ oid: f.oid, objectPath: repo.odb.pathOf(f.oid), dest: tmp, exec: f.exec, replace: false, size: f.size, verify: false });
       if ((linker.current as LinkType) === 'copy') {
         // the first type that works here is a plain copy: the workspace is already right
         await rm(tmp, { force: true });

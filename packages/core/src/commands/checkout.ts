@@ -1,6 +1,8 @@
 import { mkdir, rm } from 'node:fs/promises';
 import type { Oid } from '../hash/oid.js';
-import { TdvcError, WouldLoseDataError } from '../errors.js';
+import { MissingObjectError, TdvcError, WouldLoseDataError } from '../errors.js';
+import { RejectedObjectError } from '../odb/object-file.js';
+import type { ManifestEntry } from '../objects/manifest.js';
 import { applyCheckout } from '../checkout/apply.js';
 import { Linker } from '../checkout/link.js';
 import { planCheckout, type CheckoutPlan } from '../checkout/plan.js';
@@ -13,6 +15,7 @@ import type { LinkType } from '../workspace/config.js';
 import { uniqueTempName, writeFileAtomic } from '../util/fs.js';
 import { datasetsAt } from './revision.js';
 import { baseDirOf, readWorkspace, targetEntries, type WorkspaceState } from './dataset-state.js';
+import { withCacheWriterLock } from './cache-lock.js';
 
 export interface CheckoutOptions {
   cwd?: string;
@@ -39,6 +42,18 @@ export interface CheckedOutDataset {
   handedOver?: number;
   /** files that could not be written because their content is not in the cache */
   missing: string[];
+  /** files not written because their cache entry failed its checks (quarantined unless only the manifest's size was wrong) */
+  rejected?: RejectedFile[];
+}
+
+export interface RejectedFile {
+  path: string;
+  oid: Oid;
+  reason: string;
+  /** what the entry hashed to, when it could be read */
+  found?: string;
+  /** where the entry was moved (`<cache>/quarantine/…`) */
+  quarantinedAs?: string;
 }
 
 export interface CheckoutResult {
@@ -71,6 +86,12 @@ export interface CheckoutPlanSet {
  * overwritten or deleted (unless --force).
  */
 export async function checkout(repo: Repo, paths: string[] = [], opts: CheckoutOptions = {}): Promise<CheckoutResult> {
+  if (opts.dryRun) return checkoutUnlocked(repo, paths, opts);
+  // locked from planning (which lists the cache) to the last link: see gc.ts
+  return withCacheWriterLock(repo, 'checkout', () => checkoutUnlocked(repo, paths, opts), { ifCacheExists: true });
+}
+
+async function checkoutUnlocked(repo: Repo, paths: string[], opts: CheckoutOptions): Promise<CheckoutResult> {
   const set = await planCheckoutSet(repo, paths, opts);
   if (!opts.dryRun) return applyCheckoutSet(repo, set, opts);
   const datasets = set.planned.map(({ ds, plan }) => ({
@@ -163,9 +184,11 @@ export async function applyCheckoutSet(repo: Repo, set: CheckoutPlanSet, opts: C
         held: { objects: repo.held, intact: set.held, handOver },
         replacing: new Set(plan.write.filter((e) => ws?.present.has(e.path)).map((e) => e.path)),
         ...(ds.pointer.type === 'file' ? { indexKey: () => '' } : {}),
+        verify: repo.verifyObjects,
         ...(opts.jobs ? { jobs: opts.jobs } : {}),
         ...(opts.onProgress ? { onProgress: (done: number, total: number) => opts.onProgress!({ path: ds.dataPath, phase: 'writing', done, total }) } : {}),
       });
+      const rejected = await settleRejected(repo, ds, res.rejected);
       await index.save();
       await clearJournal(journalDir(repo), ds.dataPath);
       for (const t of res.linkTypes) used.add(t);
@@ -176,6 +199,7 @@ export async function applyCheckoutSet(repo: Repo, set: CheckoutPlanSet, opts: C
         unchanged: plan.unchanged,
         ...(res.handedOver > 0 ? { handedOver: res.handedOver } : {}),
         missing: plan.missing.map((e) => (ds.pointer.type === 'dir' ? `${ds.dataPath}/${e.path}` : ds.dataPath)),
+        ...(rejected.length > 0 ? { rejected } : {}),
       });
     }
   } finally {
@@ -183,6 +207,40 @@ export async function applyCheckoutSet(repo: Repo, set: CheckoutPlanSet, opts: C
   }
   for (const p of missingManifests) results.push({ path: p, written: 0, removed: 0, unchanged: 0, missing: [p] });
   return { datasets: results, linkTypes: [...used], fellBack: linker.fellBack };
+}
+
+/**
+ * What was wrong with the cache entries checkout refused to place. An entry that is not a regular
+ * file, or whose bytes do not hash to its name, is quarantined as fsck does (so a pull fetches it
+ * again); one that is right but of another size than the manifest records is left alone: then the
+ * manifest is what lies, and quarantining a good object would let any manifest evict it.
+ */
+async function settleRejected(repo: Repo, ds: Dataset, entries: ManifestEntry[]): Promise<RejectedFile[]> {
+  const out: RejectedFile[] = [];
+  const settled = new Map<Oid, Omit<RejectedFile, 'path'>>();
+  for (const e of entries) {
+    let s = settled.get(e.oid);
+    if (!s) {
+      s = await inspectEntry(repo, e);
+      settled.set(e.oid, s);
+    }
+    out.push({ path: ds.pointer.type === 'dir' ? `${ds.dataPath}/${e.path}` : ds.dataPath, ...s });
+  }
+  return out;
+}
+
+async function inspectEntry(repo: Repo, e: ManifestEntry): Promise<Omit<RejectedFile, 'path'>> {
+  let found: string;
+  let size: number;
+  try {
+    ({ oid: found, size } = await repo.odb.rehashChecked(e.oid));
+  } catch (err) {
+    if (err instanceof MissingObjectError) return { oid: e.oid, reason: 'it vanished from the cache meanwhile' };
+    if (!(err instanceof RejectedObjectError)) throw err;
+    return { oid: e.oid, reason: err.reason, quarantinedAs: await repo.odb.quarantine(e.oid) };
+  }
+  if (found === e.oid) return { oid: e.oid, reason: `the manifest records ${e.size} bytes, but the object (which is intact) has ${size}` };
+  return { oid: e.oid, reason: 'its bytes do not hash to its name', found, quarantinedAs: await repo.odb.quarantine(e.oid) };
 }
 
 /** The hand-over candidates that this checkout writes exactly once (a second file would need a copy anyway). */

@@ -49,8 +49,12 @@ export interface WorkspaceState {
 
 /** Hashes what the workspace holds for a dataset (stat index first) in the shape of its entries. */
 export async function readWorkspace(repo: Repo, ds: Dataset, opts: ScanOptions = {}): Promise<WorkspaceState> {
+  // the dataset's folders from the root down must be real: what is read here is what a checkout
+  // writes and deletes, and what add stores
+  // (the dataset path itself: statPath, which allows a file dataset to be a symlink checkout)
+  repo.guard.dir(dirname(repo.abs(ds.dataPath)));
   const index = StatIndex.load(repo.indexDir, ds.dataPath);
-  const scan = await scanPath(repo.abs(ds.dataPath), index, opts);
+  const scan = await scanPath(repo.abs(ds.dataPath), index, { objectsDir: repo.odb.objectsDir, ...opts });
   const present = new Map<string, PresentFile & { size: number; mtimeMs: number }>();
   if (scan.kind === 'dir') {
     // the scanned records already carry oid, exec, size and mtime: use them as they are

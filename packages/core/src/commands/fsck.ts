@@ -1,6 +1,7 @@
 import { createHasher } from '../hash/blake3.js';
 import type { Oid } from '../hash/oid.js';
 import { verifyStore, type VerifyReport } from '../odb/verify.js';
+import { removeDeadWriterLocks } from '../odb/writer-lock.js';
 import type { RemoteOpener } from '../transfer/remote.js';
 import { forEachLimit } from '../util/fs.js';
 import type { Repo } from '../workspace/repo.js';
@@ -23,6 +24,8 @@ export async function fsck(
   opts: { remote?: string; opener?: RemoteOpener; jobs?: number; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<FsckResult> {
   if (opts.remote === undefined) {
+    // the locks of killed writers on this host mean nothing any more (not damage: not reported)
+    await removeDeadWriterLocks(repo.odb.root);
     const report = await verifyStore(repo.odb, { ...(opts.jobs ? { jobs: opts.jobs } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
     return { ...report, where: repo.cacheDir, ok: report.corrupt.length === 0 };
   }

@@ -1,9 +1,11 @@
 import { realpathSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import type { Oid } from '../hash/oid.js';
 import { ExitCode, TdvcError } from '../errors.js';
 import { GitRepo } from '../git/git-repo.js';
 import { acquireLock } from '../odb/lock.js';
+import { GC_LOCK, GC_LOCK_STALE_MS, GC_WAIT_MS, waitForWriters } from '../odb/writer-lock.js';
+import { envMs } from './cache-lock.js';
 import { parsePointer } from '../objects/pointer.js';
 import { forEachLimit } from '../util/fs.js';
 import { listProjects, registerProject, type RegisteredProject } from '../workspace/projects.js';
@@ -29,6 +31,8 @@ export interface GcOptions extends GcScope {
   /** collect on this remote instead of the cache */
   remote?: string;
   opener?: RemoteOpener;
+  /** how long gc --force waits for running writers before it refuses (default 60 s, or TDVC_GC_LOCK_WAIT_MS for tests) */
+  writerWaitMs?: number;
 }
 
 export interface GcResult {
@@ -47,6 +51,18 @@ const DEFAULT_GRACE_MS = 3600_000;
  * `tdvc gc`: deletes cache (or remote) objects that nothing in scope references. The scope must be
  * explicit. On a shared cache every registered project's references are kept; a project that cannot
  * be read from here makes gc refuse rather than guess.
+ *
+ * What a concurrent writer uses is safe whatever the grace period, `--grace 0` included. Every
+ * command that writes objects or links from the cache (add, checkout, fetch/pull, merge, the merge
+ * driver, checkout --ours/--theirs) holds a shared lock in `<cache>/locks/` from before it lists the
+ * cache until its pointer files are written (odb/writer-lock.ts), and registers its project.
+ * `gc --force` takes the exclusive gc.lock and then, before it reads any reference, and again
+ * before it deletes, waits (up to 60 s) until no live writer lock is left, refusing with nothing
+ * deleted if one stays; a writer that starts while gc holds gc.lock steps back until gc is done.
+ * Both create their own lock before they look for the other's, so one of them always sees the
+ * other. The grace period stays, for writers that take no lock (older tdvc versions, the window
+ * between the merge driver's exit and git writing its result) and for `--remote`, whose writers
+ * (push, from any machine) never lock the cache.
  */
 export async function gc(repo: Repo, opts: GcOptions): Promise<GcResult> {
   if (!opts.workspace && !opts.allBranches && !opts.allTags && !opts.allCommits) {
@@ -57,40 +73,50 @@ export async function gc(repo: Repo, opts: GcOptions): Promise<GcResult> {
   }
   await registerProject(repo);
   if (opts.force) await repo.odb.ensureDir(repo.cacheDir);
-  const lock = opts.force ? await acquireLock(join(repo.cacheDir, 'gc.lock'), { purpose: `gc from ${repo.root}` }) : undefined;
+  const lock = opts.force ? await acquireLock(join(repo.cacheDir, GC_LOCK), { purpose: `gc from ${repo.root}`, staleMs: GC_LOCK_STALE_MS }) : undefined;
   try {
-    const projects = await projectsSharing(repo);
-    const referenced = new Set<Oid>();
-    for (const p of projects) await collectReferences(p, opts, referenced);
-    if (opts.remote !== undefined) return await gcRemote(repo, opts, referenced, projects);
-    const started = Date.now();
+    const local = opts.remote === undefined;
+    const deadline = Date.now() + (opts.writerWaitMs ?? envMs('TDVC_GC_LOCK_WAIT_MS') ?? GC_WAIT_MS);
+    // writers that started before gc.lock existed finish first; later ones wait for this gc
+    if (opts.force && local) await waitForWriters(repo.cacheDir, deadline);
     const grace = opts.graceMs ?? DEFAULT_GRACE_MS;
-    const all = repo.odb.listAllSync();
-    const removed: GcResult['removed'] = [];
-    let keptRecent = 0;
-    await forEachLimit(
-      [...all].filter((o) => !referenced.has(o)),
-      16,
-      async (oid) => {
-        const st = await stat(repo.odb.pathOf(oid)).catch(() => undefined);
-        if (!st) return;
-        if (started - st.mtimeMs < grace) {
-          keptRecent++;
-          return;
-        }
-        if (opts.force) await repo.odb.remove(oid);
-        removed.push({ oid, size: st.size });
-      },
-    );
-    return {
-      dryRun: !opts.force,
-      where: repo.cacheDir,
-      referenced: referenced.size,
-      removed: removed.sort((a, b) => (a.oid < b.oid ? -1 : 1)),
-      bytes: removed.reduce((s, r) => s + r.size, 0),
-      keptRecent,
-      projects: projects.map((p) => p.root),
-    };
+    for (;;) {
+      const projects = await projectsSharing(repo);
+      const referenced = new Set<Oid>();
+      for (const p of projects) await collectReferences(p, opts, referenced);
+      if (!local) return await gcRemote(repo, opts, referenced, projects);
+      const started = Date.now();
+      const all = repo.odb.listAllSync();
+      const doomed: GcResult['removed'] = [];
+      let keptRecent = 0;
+      await forEachLimit(
+        [...all].filter((o) => !referenced.has(o)),
+        16,
+        async (oid) => {
+          // lstat, regular files only: a folder or symlink under an object's name is not tdvc's
+          const st = await lstat(repo.odb.pathOf(oid)).catch(() => undefined);
+          if (!st?.isFile()) return;
+          if (started - st.mtimeMs < grace) {
+            keptRecent++;
+            return;
+          }
+          doomed.push({ oid, size: st.size });
+        },
+      );
+      // a writer seen only now (a lock its file server showed late) may have written pointer
+      // files since the references were read: read them again once it is gone
+      if (opts.force && (await waitForWriters(repo.cacheDir, deadline))) continue;
+      if (opts.force) await forEachLimit(doomed, 16, ({ oid }) => repo.odb.remove(oid));
+      return {
+        dryRun: !opts.force,
+        where: repo.cacheDir,
+        referenced: referenced.size,
+        removed: doomed.sort((a, b) => (a.oid < b.oid ? -1 : 1)),
+        bytes: doomed.reduce((s, r) => s + r.size, 0),
+        keptRecent,
+        projects: projects.map((p) => p.root),
+      };
+    }
   } finally {
     await lock?.release();
   }

@@ -5,6 +5,7 @@ import { NotAGitRepositoryError, TdvcError } from '../errors.js';
 import { Config } from '../workspace/config.js';
 import { findGitDir, findRoot, TDVC_DIR } from '../workspace/repo.js';
 import { writeFileAtomic } from '../util/fs.js';
+import { shellQuote } from '../util/shell-quote.js';
 
 export interface InitOptions {
   /** allow a repository without Git */
@@ -28,7 +29,7 @@ export async function init(dir: string = process.cwd(), opts: InitOptions = {}):
   if (gitRoot && gitRoot !== root) {
     throw new TdvcError('ENOTROOT', `${root} is inside the Git repository ${gitRoot}, not at its root`, {
       path: root,
-      hint: `run 'tdvc init' in ${gitRoot}`,
+      hint: `run it at the root of the Git repository: cd ${shellQuote(gitRoot)} && tdvc init`,
     });
   }
   const existing = findRoot(root);

@@ -1,10 +1,11 @@
 import * as fs from 'node:fs';
-import { chmod, readFile } from 'node:fs/promises';
+import { chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import git from 'isomorphic-git';
-import { isErrno } from '../errors.js';
 import type { Repo } from '../workspace/repo.js';
 import { ensureDir, writeFileAtomic } from '../util/fs.js';
+import { NoFollowGuard } from '../util/no-follow.js';
+import { readSmallText } from '../util/safe-read.js';
 import { gitOf } from './revision.js';
 
 export interface InstallOptions {
@@ -69,17 +70,14 @@ ${END}
 export async function install(repo: Repo, opts: InstallOptions): Promise<InstallResult> {
   const g = gitOf(repo);
   const hooksDir = join(g.gitdir, 'hooks');
+  // a hook is a program Git runs: never written through a link (the hook itself, or .git/hooks)
+  new NoFollowGuard(g.gitdir).dir(hooksDir);
   await ensureDir(hooksDir);
   const hooks: InstallResult['hooks'] = [];
   for (const name of ['post-checkout', 'post-merge', 'post-rewrite', 'pre-push'] as const) {
     const file = join(hooksDir, name);
     const block = hookBlock(name, opts.command);
-    let existing: string | undefined;
-    try {
-      existing = await readFile(file, 'utf8');
-    } catch (err) {
-      if (!isErrno(err, 'ENOENT')) throw err;
-    }
+    const existing = await readSmallText(file, 'Git hook');
     let next: string;
     let action: 'created' | 'appended' | 'unchanged';
     if (existing === undefined) {
@@ -98,12 +96,8 @@ export async function install(repo: Repo, opts: InstallOptions): Promise<Install
   }
 
   const attrFile = join(repo.root, '.gitattributes');
-  let attrs = '';
-  try {
-    attrs = await readFile(attrFile, 'utf8');
-  } catch (err) {
-    if (!isErrno(err, 'ENOENT')) throw err;
-  }
+  // refused when it is a link, as Git refuses to read a symlinked .gitattributes
+  const attrs = (await readSmallText(attrFile, 'attributes file')) ?? '';
   const line = '*.tdvc merge=tdvc';
   const gitattributes = !attrs.split(/\r?\n/).includes(line);
   if (gitattributes) await writeFileAtomic(attrFile, `${attrs}${attrs === '' || attrs.endsWith('\n') ? '' : '\n'}${line}\n`);

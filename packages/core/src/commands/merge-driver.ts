@@ -8,7 +8,10 @@ import { parsePointer, serializePointer, type Pointer } from '../objects/pointer
 import { dataPathOf } from '../workspace/datasets.js';
 import type { Repo } from '../workspace/repo.js';
 import { ensureDir, writeFileAtomic } from '../util/fs.js';
+import { readSmallText } from '../util/safe-read.js';
+import { shellQuote } from '../util/shell-quote.js';
 import { readManifest } from './dataset-state.js';
+import { withCacheWriterLock } from './cache-lock.js';
 
 /** What a conflicted merge leaves for `tdvc checkout --ours/--theirs` to resolve. */
 export interface MergeState {
@@ -85,8 +88,8 @@ export async function mergePointerTexts(repo: Repo, pointerPath: string, baseTex
   const message =
     `tdvc merge conflict in ${dataPath}: ${outcome.reason}.\n` +
     `This file keeps our version. To choose:\n` +
-    `  tdvc checkout --ours -- ${dataPath}     or     tdvc checkout --theirs -- ${dataPath}\n` +
-    `then: git add ${pointerPath}`;
+    `  tdvc checkout --ours -- ${shellQuote(dataPath)}     or     tdvc checkout --theirs -- ${shellQuote(dataPath)}\n` +
+    `then: git add ${shellQuote(pointerPath)}`;
   const keep = ours ?? theirs;
   return { clean: false, text: commentBlock(message) + (keep ? serializePointer(keep) : ''), conflicts: [], message };
 }
@@ -98,8 +101,8 @@ function conflictText(dataPath: string, conflicts: MergeConflict[]): string {
   if (conflicts.length > 50) lines.push(`  … and ${conflicts.length - 50} more ('tdvc status' lists them)`);
   lines.push('The merged data keeps both sides\' other changes and our version of each conflicting file.');
   lines.push('To choose per path (a file or a folder inside the dataset):');
-  lines.push(`  tdvc checkout --theirs -- ${dataPath}/PATH     or     tdvc checkout --ours -- ${dataPath}/PATH`);
-  lines.push(`or edit the files and run 'tdvc add ${dataPath}'; then: git add ${dataPath}.tdvc && git commit`);
+  lines.push(`  tdvc checkout --theirs -- ${shellQuote(`${dataPath}/PATH`)}     or     tdvc checkout --ours -- ${shellQuote(`${dataPath}/PATH`)}`);
+  lines.push(`or edit the files, then: tdvc add ${shellQuote(dataPath)} && git add ${shellQuote(`${dataPath}.tdvc`)} && git commit`);
   return lines.join('\n');
 }
 
@@ -137,14 +140,13 @@ export async function clearMergeState(repo: Repo, pointerPath: string): Promise<
  * returns false on conflict (the CLI then exits non-zero so Git marks the file conflicted).
  */
 export async function runMergeDriver(repo: Repo, ancestorFile: string, oursFile: string, theirsFile: string, pointerPath: string): Promise<PointerMergeResult> {
-  const read = async (f: string): Promise<string | undefined> => {
-    try {
-      return await readFile(f, 'utf8');
-    } catch (err) {
-      if (isErrno(err, 'ENOENT')) return undefined;
-      throw err;
-    }
-  };
+  // git writes the pointer file naming the merged manifest only after the driver exits, a window
+  // no lock of tdvc's can cover: the grace period of gc is what protects that manifest
+  return withCacheWriterLock(repo, 'merge-driver', () => runMergeDriverUnlocked(repo, ancestorFile, oursFile, theirsFile, pointerPath));
+}
+
+async function runMergeDriverUnlocked(repo: Repo, ancestorFile: string, oursFile: string, theirsFile: string, pointerPath: string): Promise<PointerMergeResult> {
+  const read = (f: string): Promise<string | undefined> => readSmallText(f, 'merge input');
   const [base, ours, theirs] = await Promise.all([read(ancestorFile), read(oursFile), read(theirsFile)]);
   const res = await mergePointerTexts(repo, pointerPath, base, ours ?? '', theirs ?? '');
   await writeFileAtomic(oursFile, res.text);

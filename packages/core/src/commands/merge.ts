@@ -8,6 +8,8 @@ import { POINTER_SUFFIX } from '../objects/pointer.js';
 import { checkout, type CheckoutResult } from './checkout.js';
 import { mergePointerTexts } from './merge-driver.js';
 import { gitOf } from './revision.js';
+import { withCacheWriterLock } from './cache-lock.js';
+import { shellQuote } from '../util/shell-quote.js';
 
 export interface MergeResult {
   branch: string;
@@ -31,6 +33,11 @@ export interface MergeResult {
  * and `git add` + `git commit` after `tdvc checkout --ours/--theirs` makes the merge commit.
  */
 export async function merge(repo: Repo, branch: string, opts: { author?: { name: string; email: string } } = {}): Promise<MergeResult> {
+  // merged manifests are stored before any pointer file names them: see gc.ts
+  return withCacheWriterLock(repo, 'merge', () => mergeUnlocked(repo, branch, opts));
+}
+
+async function mergeUnlocked(repo: Repo, branch: string, opts: { author?: { name: string; email: string } }): Promise<MergeResult> {
   const g = gitOf(repo);
   const dirty = await g.changedTrackedFiles();
   if (dirty.length > 0) {
@@ -74,7 +81,7 @@ export async function merge(repo: Repo, branch: string, opts: { author?: { name:
       throw new TdvcError(
         'ECONFLICT',
         `cannot merge ${branch} here: ${files.length > 0 ? `conflicting changes to ${files.join(', ')}` : 'the changes need a merge strategy tdvc does not have'} (nothing was changed)`,
-        { hint: `merge with Git instead (after 'tdvc install'): git merge ${branch}` },
+        { hint: `merge with Git instead (after 'tdvc install'): git merge ${shellQuote(branch)}` },
       );
     }
     if (e.code === 'MissingNameError') {

@@ -8,6 +8,7 @@ import { writeFileAtomic } from '../util/fs.js';
 import { checkout, type CheckoutResult } from './checkout.js';
 import { readManifest } from './dataset-state.js';
 import { clearMergeState, loadMergeState, saveMergeState } from './merge-driver.js';
+import { withCacheWriterLock } from './cache-lock.js';
 
 export interface ResolveResult {
   resolved: string[];
@@ -21,6 +22,10 @@ export interface ResolveResult {
  * materialises it. What is left conflicted stays listed in the pointer file's comments.
  */
 export async function resolveConflict(repo: Repo, side: 'ours' | 'theirs', paths: string[], cwd?: string): Promise<ResolveResult> {
+  return withCacheWriterLock(repo, `checkout --${side}`, () => resolveUnlocked(repo, side, paths, cwd));
+}
+
+async function resolveUnlocked(repo: Repo, side: 'ours' | 'theirs', paths: string[], cwd?: string): Promise<ResolveResult> {
   if (paths.length === 0) throw new TdvcError('EUSAGE', `--${side} needs the paths to resolve`, { hint: `tdvc checkout --${side} -- DATASET/PATH` });
   const selected = await selectDatasets(repo, paths.map((p) => repo.relPath(p, cwd)));
   const resolved: string[] = [];
@@ -29,6 +34,7 @@ export async function resolveConflict(repo: Repo, side: 'ours' | 'theirs', paths
     const state = await loadMergeState(repo, ds.pointerPath);
     if (!state) throw new TdvcError('ENOCONFLICT', `${ds.dataPath} has no unresolved tdvc merge conflict`, { path: ds.dataPath });
     const chosen = side === 'ours' ? state.ours : state.theirs;
+    repo.guard.target(repo.abs(ds.pointerPath));
     if (state.whole !== undefined) {
       if (chosen) await writeFileAtomic(repo.abs(ds.pointerPath), serializePointer(chosen));
       await clearMergeState(repo, ds.pointerPath);

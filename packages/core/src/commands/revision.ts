@@ -1,10 +1,8 @@
 import { TdvcError } from '../errors.js';
 import { GitRepo } from '../git/git-repo.js';
-import { parsePointer } from '../objects/pointer.js';
 import type { ManifestEntry } from '../objects/manifest.js';
-import { dataPathOf, loadAllDatasets, loadDataset, type Dataset } from '../workspace/datasets.js';
+import { datasetFromPointerText, loadAllDatasets, loadDataset, type Dataset } from '../workspace/datasets.js';
 import type { Repo } from '../workspace/repo.js';
-import { MalformedFileError } from '../errors.js';
 import { targetEntries } from './dataset-state.js';
 
 export function gitOf(repo: Repo): GitRepo {
@@ -37,11 +35,7 @@ export async function datasetAt(repo: Repo, rev: string | undefined, pointerPath
 }
 
 export function datasetFromText(pointerPath: string, text: string, where: string): Dataset {
-  const pointer = parsePointer(text, where);
-  const dataPath = dataPathOf(pointerPath);
-  const name = dataPath.slice(dataPath.lastIndexOf('/') + 1);
-  if (pointer.path !== name) throw new MalformedFileError(where, `"path: ${pointer.path}" does not name the data beside it ("${name}")`);
-  return { pointerPath, dataPath, pointer, text };
+  return { ...datasetFromPointerText(pointerPath, text, where), text };
 }
 
 /** A dataset's files keyed relative to the repository root. */

@@ -4,6 +4,7 @@ import { WouldLoseDataError } from '../errors.js';
 import type { Repo } from '../workspace/repo.js';
 import { applyCheckoutSet, planCheckoutSet, type CheckoutResult } from './checkout.js';
 import { gitOf } from './revision.js';
+import { withCacheWriterLock } from './cache-lock.js';
 
 export interface SwitchResult {
   rev: string;
@@ -19,6 +20,10 @@ export interface SwitchResult {
  * be overwritten.
  */
 export async function switchTo(repo: Repo, rev: string, opts: { force?: boolean } = {}): Promise<SwitchResult> {
+  return withCacheWriterLock(repo, `checkout ${rev}`, () => switchUnlocked(repo, rev, opts), { ifCacheExists: true });
+}
+
+async function switchUnlocked(repo: Repo, rev: string, opts: { force?: boolean }): Promise<SwitchResult> {
   const g = gitOf(repo);
   const commit = await g.resolve(rev);
   if (!opts.force) {

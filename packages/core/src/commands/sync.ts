@@ -9,6 +9,7 @@ import type { Repo } from '../workspace/repo.js';
 import { checkout, type CheckoutResult } from './checkout.js';
 import { readManifest } from './dataset-state.js';
 import { openRemote } from './remote.js';
+import { withCacheWriterLock } from './cache-lock.js';
 
 export interface SyncOptions {
   cwd?: string;
@@ -73,6 +74,11 @@ export async function push(repo: Repo, opener: RemoteOpener, paths: string[] = [
  * first. Objects held by unchanged workspace files (see HeldObjects) are local already.
  */
 export async function fetch(repo: Repo, opener: RemoteOpener, paths: string[] = [], opts: SyncOptions & Pick<FetchOptions, 'onFetched'> = {}): Promise<SyncResult> {
+  // what is fetched is referenced only by pointer files gc may not have seen yet: see gc.ts
+  return withCacheWriterLock(repo, 'fetch', () => fetchUnlocked(repo, opener, paths, opts));
+}
+
+async function fetchUnlocked(repo: Repo, opener: RemoteOpener, paths: string[], opts: SyncOptions & Pick<FetchOptions, 'onFetched'>): Promise<SyncResult> {
   const sel = await selected(repo, paths, opts.cwd);
   const remote = await openRemote(repo, opener, opts.remote, opts.jobs);
   const progress = opts.onProgress ? { onProgress: (p: { done: number; total: number; bytes: number; totalBytes: number }) => opts.onProgress!({ phase: 'download', ...p }) } : {};
@@ -119,6 +125,11 @@ export async function pull(
   paths: string[] = [],
   opts: SyncOptions & { force?: boolean } = {},
 ): Promise<{ fetch: SyncResult; checkout: CheckoutResult }> {
+  // one lock from the first download to the last link
+  return withCacheWriterLock(repo, 'pull', () => pullUnlocked(repo, opener, paths, opts));
+}
+
+async function pullUnlocked(repo: Repo, opener: RemoteOpener, paths: string[], opts: SyncOptions & { force?: boolean }): Promise<{ fetch: SyncResult; checkout: CheckoutResult }> {
   const handOver = new Set<Oid>();
   const moveLarge = repo.config.get('pull.move_large_files') !== 'false' && repo.odb.shared === 'none';
   const fetched = await fetch(repo, opener, paths, {

@@ -4,6 +4,18 @@ import { join } from 'node:path';
 import git from 'isomorphic-git';
 import { TdvcError } from '../errors.js';
 import { POINTER_SUFFIX } from '../objects/pointer.js';
+import { SMALL_TEXT_LIMIT } from '../util/safe-read.js';
+
+/** A pointer file committed by anyone is read into memory: one larger than any pointer is refused. */
+function pointerText(blob: Uint8Array, path: string, commit: string): string {
+  if (blob.byteLength > SMALL_TEXT_LIMIT) {
+    throw new TdvcError('ETOOBIG', `pointer file ${path} at ${commit.slice(0, 12)} is too large to be one (${blob.byteLength} bytes)`, {
+      path,
+      hint: 'tdvc never writes one that large; remove it from the history or narrow the command to other revisions',
+    });
+  }
+  return Buffer.from(blob).toString('utf8');
+}
 
 /** A pointer file as committed at some revision. */
 export interface CommittedPointer {
@@ -107,7 +119,7 @@ export class GitRepo {
   async readText(commit: string, path: string): Promise<string | undefined> {
     try {
       const { blob } = await git.readBlob({ fs, gitdir: this.gitdir, oid: commit, filepath: path, cache: this.cache });
-      return Buffer.from(blob).toString('utf8');
+      return pointerText(blob, path, commit);
     } catch (err) {
       if ((err as { code?: string }).code === 'NotFoundError') return undefined;
       throw err;
@@ -123,14 +135,22 @@ export class GitRepo {
       for (const e of tree) {
         const path = prefix ? `${prefix}/${e.path}` : e.path;
         if (e.type === 'tree') await walk(e.oid, path);
-        else if (e.type === 'blob' && e.path.endsWith(POINTER_SUFFIX) && e.path.length > POINTER_SUFFIX.length) found.push({ path, oid: e.oid });
+        else if (e.type === 'blob' && e.path.endsWith(POINTER_SUFFIX) && e.path.length > POINTER_SUFFIX.length) {
+          if (e.mode === '120000') {
+            throw new TdvcError('ESYMLINK', `pointer file ${path} at ${commit.slice(0, 12)} is committed as a symbolic link; tdvc does not follow links to pointer files`, {
+              path,
+              hint: 'replace it by the pointer file itself (git rm it, then tdvc add the data)',
+            });
+          }
+          found.push({ path, oid: e.oid });
+        }
       }
     };
     await walk(c.tree, '');
     return Promise.all(
       found.map(async (f) => {
         const { blob } = await git.readBlob({ fs, gitdir: this.gitdir, oid: f.oid, cache: this.cache });
-        return { path: f.path, text: Buffer.from(blob).toString('utf8') };
+        return { path: f.path, text: pointerText(blob, f.path, commit) };
       }),
     );
   }

@@ -47,6 +47,8 @@ export interface ScanOptions {
   reflink?: boolean;
   /** files whose stat data matches the index are only trusted when their object is in this set */
   requirePresent?: Set<Oid>;
+  /** the cache's object folder: links to objects there are read as those objects (see walkFiles) */
+  objectsDir?: string;
   jobs?: number;
   onProgress?: (p: ScanProgress) => void;
 }
@@ -56,7 +58,7 @@ export interface ScanOptions {
  * and records what it learns in the index (the caller saves it).
  */
 export async function scanPath(abs: string, index: StatIndex, opts: ScanOptions = {}): Promise<ScanResult> {
-  const st = statPath(abs);
+  const st = statPath(abs, opts.objectsDir);
   if (!st) return { kind: 'missing' };
   if (st.isFile()) {
     const w: WalkedFile = { rel: '', abs, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, exec: (st.mode & 0o100) !== 0 };
@@ -66,7 +68,10 @@ export async function scanPath(abs: string, index: StatIndex, opts: ScanOptions 
   if (!st.isDirectory()) {
     throw new TdvcError('EBADFILE', `not a regular file or folder: ${abs}`, { path: abs });
   }
-  const walked = walkFiles(abs, (n) => opts.onProgress?.({ phase: 'listing', done: n, total: 0 }));
+  const walked = walkFiles(abs, {
+    onFile: (n) => opts.onProgress?.({ phase: 'listing', done: n, total: 0 }),
+    ...(opts.objectsDir ? { objectsDir: opts.objectsDir } : {}),
+  });
   const result = await hashAll(walked, index, opts);
   index.retainOnly(walked.map((w) => w.rel));
   return { kind: 'dir', ...result };

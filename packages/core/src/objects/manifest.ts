@@ -45,13 +45,14 @@ export function parseManifest(text: string, where: string): ManifestEntry[] {
     const sizeText = line.slice(s1 + 1, s2);
     const mode = line.slice(s2 + 1, s3);
     const path = line.slice(s3 + 1);
-    if (!isOid(oid)) throw new MalformedFileError(where, `bad hash "${oid}"`, i + 1);
-    if (!/^\d{1,16}$/.test(sizeText)) throw new MalformedFileError(where, `bad size "${sizeText}"`, i + 1);
-    if (mode !== 'x' && mode !== '-') throw new MalformedFileError(where, `bad mode "${mode}"`, i + 1);
+    // fields are not echoed, paths only escaped and cut short: they identify the entry
+    if (!isOid(oid)) throw new MalformedFileError(where, 'bad hash', i + 1);
+    if (!/^\d{1,16}$/.test(sizeText)) throw new MalformedFileError(where, 'bad size', i + 1);
+    if (mode !== 'x' && mode !== '-') throw new MalformedFileError(where, 'bad mode', i + 1);
     const problem = relPathProblem(path);
-    if (problem) throw new MalformedFileError(where, `${problem}: "${path}"`, i + 1);
+    if (problem) throw new MalformedFileError(where, `${problem}: ${shownPath(path)}`, i + 1);
     if (prev !== undefined && compareUtf8(prev, path) >= 0) {
-      throw new MalformedFileError(where, `entries out of order or duplicated at "${path}"`, i + 1);
+      throw new MalformedFileError(where, `entries out of order or duplicated at ${shownPath(path)}`, i + 1);
     }
     prev = path;
     out.push({ path, oid, size: Number(sizeText), exec: mode === 'x' });
@@ -61,9 +62,14 @@ export function parseManifest(text: string, where: string): ManifestEntry[] {
     let slash = e.path.lastIndexOf('/');
     while (slash > 0) {
       const parent = e.path.slice(0, slash);
-      if (files.has(parent)) throw new MalformedFileError(where, `"${parent}" is both a file and a folder`);
+      if (files.has(parent)) throw new MalformedFileError(where, `${shownPath(parent)} is both a file and a folder`);
       slash = parent.lastIndexOf('/');
     }
   }
   return out;
+}
+
+/** A path from a file someone else wrote, fit for one line of an error message. */
+export function shownPath(p: string): string {
+  return JSON.stringify(p.length > 120 ? `${p.slice(0, 120)}…` : p);
 }

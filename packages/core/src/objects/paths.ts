@@ -9,11 +9,54 @@ export function relPathProblem(p: string): string | undefined {
   if (p.includes('\n') || p.includes('\r')) return 'path contains a line break';
   if (p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p)) return 'absolute path';
   if (p.includes('\\')) return 'path contains a backslash';
+  if (p.includes('\uFFFD')) return 'path contains U+FFFD (a name that was not valid UTF-8?)';
   for (const seg of p.split('/')) {
     if (seg === '') return 'empty path segment';
     if (seg === '.' || seg === '..') return `path segment "${seg}"`;
+    const reserved = reservedName(seg);
+    if (reserved) return `path segment ${JSON.stringify(seg)} is reserved (it names ${reserved}/)`;
   }
   return undefined;
+}
+
+/**
+ * Git's rule for `.git` (verify_path with core.protectNTFS and core.protectHFS, which tdvc applies
+ * on every platform, since a repository is cloned everywhere), extended to `.tdvc`: a name that a
+ * file system may treat as `.git` or `.tdvc`. Case-insensitive; trailing dots and spaces and an
+ * NTFS stream suffix (`.git::$INDEX_ALLOCATION`) ignored; the NTFS short names `git~1`, `tdvc~1`;
+ * and the zero-width code points HFS+ ignores. Returns which folder it names, or undefined.
+ */
+export function reservedName(segment: string): '.git' | '.tdvc' | undefined {
+  const c0 = segment.charCodeAt(0);
+  // fast path: every reserved spelling starts with '.', 'g', 't' (any case) or an HFS-ignorable code point
+  if (c0 !== 46 && c0 !== 103 && c0 !== 71 && c0 !== 116 && c0 !== 84 && c0 < 0x200c) return undefined;
+  let s = segment.replace(HFS_IGNORABLE, '').toLowerCase();
+  const colon = s.indexOf(':');
+  if (colon >= 0) s = s.slice(0, colon);
+  s = s.replace(/[. ]+$/, '');
+  if (s === '.git' || s === 'git~1') return '.git';
+  if (s === '.tdvc' || s === 'tdvc~1') return '.tdvc';
+  return undefined;
+}
+
+/** Cheap pre-check on the first two characters ('.g', '.t', 'gi', 'td' in any case), no allocation. */
+function mayBeReserved(p: string, at: number): boolean {
+  const a = p.charCodeAt(at) | 0x20;
+  const b = p.charCodeAt(at + 1) | 0x20;
+  if (a === 0x2e) return b === 0x67 || b === 0x74; // '.' then g or t
+  return (a === 0x67 && b === 0x69) || (a === 0x74 && b === 0x64);
+}
+
+/** Code points that HFS+ drops when it compares names (git's is_hfs_dotgit list). */
+const HFS_IGNORABLE = /[\u200c-\u200f\u202a-\u202e\u206a-\u206f\ufeff]/g;
+
+/**
+ * Why a dataset path (relative to the repository root, '/'-separated) cannot be used: the rules of
+ * relPathProblem (so no `.git` or `.tdvc` component: a dataset there would let a pointer file
+ * write Git's config or hooks).
+ */
+export function datasetPathProblem(p: string): string | undefined {
+  return relPathProblem(p);
 }
 
 /** Canonical order: byte-wise UTF-8 order (the same as code-point order). */
@@ -44,8 +87,11 @@ function isPlainRelPath(p: string): boolean {
       const len = i - segStart;
       if (len === 0) return false;
       if (p.charCodeAt(segStart) === 46 && (len === 1 || (len === 2 && p.charCodeAt(segStart + 1) === 46))) return false;
+      // a name that may spell `.git` / `.tdvc` (or their NTFS short names): checked the slow way
+      if (len >= 4 && mayBeReserved(p, segStart) && reservedName(p.slice(segStart, i)) !== undefined) return false;
       segStart = i + 1;
-    } else if (c === 0 || c === 10 || c === 13 || c === 92) {
+    } else if (c === 0 || c === 10 || c === 13 || c === 92 || c >= 0x200c) {
+      // >= U+200C: HFS-ignorable code points (which may hide a `.git`) and U+FFFD go the slow way
       return false;
     }
   }

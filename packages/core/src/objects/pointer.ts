@@ -1,5 +1,6 @@
 import { HASH_PREFIX, isOid, type Oid } from '../hash/oid.js';
 import { MalformedFileError } from '../errors.js';
+import { relPathProblem } from './paths.js';
 
 export const POINTER_SUFFIX = '.tdvc';
 export const POINTER_VERSION = 1;
@@ -20,7 +21,9 @@ export function serializePointer(p: Pointer): string {
 
 /**
  * Strict parser: unknown keys, a missing key, a wrong hash format or a path that is not a plain
- * name are errors naming the file and line. Windows line endings are accepted.
+ * name are errors naming the file and line. Windows line endings are accepted. Messages never
+ * repeat the file's text (only key names, which are [a-z]+): a "pointer file" may be a stranger's
+ * link to /proc/self/environ or a secret, and error output ends up in CI logs.
  */
 export function parsePointer(text: string, where: string): Pointer {
   const fields = new Map<string, { value: string; line: number }>();
@@ -29,7 +32,7 @@ export function parsePointer(text: string, where: string): Pointer {
     const line = lines[i]!.replace(/\r$/, '');
     if (line.trim() === '' || line.startsWith('#')) continue;
     const m = /^([a-z]+):[ \t]*(.*?)[ \t]*$/.exec(line);
-    if (!m) throw new MalformedFileError(where, `expected "key: value", got "${truncate(line)}"`, i + 1);
+    if (!m) throw new MalformedFileError(where, 'expected "key: value"', i + 1);
     const key = m[1]!;
     if (!KNOWN.has(key)) throw new MalformedFileError(where, `unknown key "${key}"`, i + 1);
     if (fields.has(key)) throw new MalformedFileError(where, `duplicate key "${key}"`, i + 1);
@@ -42,11 +45,12 @@ export function parsePointer(text: string, where: string): Pointer {
   };
   const version = get('tdvc');
   if (version.value !== '1') {
-    throw new MalformedFileError(where, `pointer format version ${version.value} is not supported by this tdvc (it reads version 1)`, version.line);
+    const shown = /^\d{1,6}$/.test(version.value) ? `version ${version.value}` : 'this version';
+    throw new MalformedFileError(where, `pointer format ${shown} is not supported by this tdvc (it reads version 1)`, version.line);
   }
   const path = get('path');
-  if (path.value === '' || path.value.includes('/') || path.value.includes('\\') || path.value === '.' || path.value === '..') {
-    throw new MalformedFileError(where, `"path" must be the plain name of the data beside this file, got "${path.value}"`, path.line);
+  if (path.value.includes('/') || relPathProblem(path.value) !== undefined) {
+    throw new MalformedFileError(where, '"path" must be the plain name of the data beside this file (not .git or .tdvc)', path.line);
   }
   const hash = get('hash');
   if (!hash.value.startsWith(HASH_PREFIX) || !isOid(hash.value.slice(HASH_PREFIX.length))) {
@@ -65,16 +69,12 @@ export function parsePointer(text: string, where: string): Pointer {
     if (exec && exec.value !== 'true' && exec.value !== 'false') throw new MalformedFileError(where, '"exec" must be true or false', exec.line);
     return { version: 1, path: path.value, type: 'file', oid, size, exec: exec?.value === 'true' };
   }
-  throw new MalformedFileError(where, `"type" must be "file" or "dir", got "${type.value}"`, type.line);
+  throw new MalformedFileError(where, '"type" must be "file" or "dir"', type.line);
 }
 
 const KNOWN = new Set(['tdvc', 'path', 'type', 'hash', 'size', 'files', 'exec']);
 
 function parseCount(f: { value: string; line: number }, where: string): number {
-  if (!/^\d{1,16}$/.test(f.value)) throw new MalformedFileError(where, `expected a whole number, got "${f.value}"`, f.line);
+  if (!/^\d{1,16}$/.test(f.value)) throw new MalformedFileError(where, 'expected a whole number', f.line);
   return Number(f.value);
-}
-
-function truncate(s: string): string {
-  return s.length > 60 ? s.slice(0, 57) + '...' : s;
 }

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { open, readdir, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { TdvcError, isErrno } from '../errors.js';
 import { uniqueTempName } from '../util/fs.js';
@@ -24,6 +24,17 @@ export interface HeldLock {
   release(): Promise<void>;
 }
 
+/** Who this process is, as written into the lock files it creates. */
+export function lockInfo(purpose: string): LockInfo {
+  return {
+    owner: process.env['USER'] ?? process.env['LOGNAME'] ?? String(process.getuid?.() ?? ''),
+    host: hostname(),
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    purpose,
+  };
+}
+
 /**
  * An exclusive lock that works on NFS/EFS: no flock, just a file created with O_EXCL (atomic on
  * NFSv3+), holding owner, host and pid, whose mtime is a heartbeat. A lock whose heartbeat stopped,
@@ -33,27 +44,19 @@ export interface HeldLock {
 export async function acquireLock(path: string, opts: LockOptions): Promise<HeldLock> {
   const staleMs = opts.staleMs ?? 120_000;
   const heartbeatMs = opts.heartbeatMs ?? Math.max(1000, Math.floor(staleMs / 4));
-  const info: LockInfo = {
-    owner: process.env['USER'] ?? process.env['LOGNAME'] ?? String(process.getuid?.() ?? ''),
-    host: hostname(),
-    pid: process.pid,
-    startedAt: new Date().toISOString(),
-    purpose: opts.purpose,
-  };
+  const info = lockInfo(opts.purpose);
+  const text = JSON.stringify(info);
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fh = await open(path, 'wx', 0o664);
       try {
         await fh.chmod(0o664);
-        await fh.writeFile(JSON.stringify(info));
+        await fh.writeFile(text);
         await fh.sync();
       } finally {
         await fh.close();
       }
-      const timer = setInterval(() => {
-        const now = new Date();
-        utimes(path, now, now).catch(() => {});
-      }, heartbeatMs);
+      const timer = setInterval(() => void refreshLock(path, text), heartbeatMs);
       timer.unref();
       return {
         info,
@@ -65,9 +68,9 @@ export async function acquireLock(path: string, opts: LockOptions): Promise<Held
     } catch (err) {
       if (!isErrno(err, 'EEXIST')) throw err;
     }
-    const holder = await readHolder(path);
-    if (!(await isStale(path, holder, staleMs))) {
-      throw new TdvcError('ELOCKED', `${path} is locked by ${describe(holder)}`, {
+    const holder = await readLockInfo(path);
+    if (!(await isStaleLock(path, holder, staleMs, await fileSystemNow(dirname(path))))) {
+      throw new TdvcError('ELOCKED', `${path} is locked by ${describeHolder(holder)}`, {
         path,
         data: holder ? { ...holder } : {},
         hint: `wait for it to finish; a lock whose holder died is taken over automatically after ${Math.round(staleMs / 1000)} s without heartbeat`,
@@ -84,15 +87,33 @@ export async function acquireLock(path: string, opts: LockOptions): Promise<Held
   throw new TdvcError('ELOCKED', `could not take the lock ${path}`, { path, hint: 'another process keeps taking it; try again' });
 }
 
-async function readHolder(path: string): Promise<LockInfo | undefined> {
+export async function readLockInfo(path: string): Promise<LockInfo | undefined> {
   try {
-    return JSON.parse(await readFile(path, 'utf8')) as LockInfo;
+    const info = JSON.parse(await readFile(path, 'utf8')) as LockInfo;
+    return info && typeof info === 'object' ? info : undefined;
   } catch {
+    // absent, or its holder is still writing it (its fresh mtime keeps it from looking stale)
     return undefined;
   }
 }
 
-async function isStale(path: string, holder: LockInfo | undefined, staleMs: number): Promise<boolean> {
+/** The holder is a process of this host that no longer exists (pid reuse makes this err on "alive"). */
+export function isDeadLocalHolder(holder: LockInfo | undefined): boolean {
+  if (!holder || holder.host !== hostname() || holder.pid === process.pid || !Number.isInteger(holder.pid) || holder.pid <= 0) return false;
+  try {
+    process.kill(holder.pid, 0);
+    return false;
+  } catch (err) {
+    return isErrno(err, 'ESRCH');
+  }
+}
+
+/**
+ * A lock is stale when its holder is a dead process on this host, or its heartbeat (mtime) is
+ * older than `staleMs` measured against `nowMs`, which must be the file server's idea of now
+ * (`fileSystemNow`): comparing with this host's clock would take a skewed clock for a dead holder.
+ */
+export async function isStaleLock(path: string, holder: LockInfo | undefined, staleMs: number, nowMs: number): Promise<boolean> {
   let mtimeMs: number;
   try {
     mtimeMs = (await stat(path)).mtimeMs;
@@ -100,15 +121,46 @@ async function isStale(path: string, holder: LockInfo | undefined, staleMs: numb
     if (isErrno(err, 'ENOENT')) return true;
     throw err;
   }
-  if (holder && holder.host === hostname() && holder.pid !== process.pid) {
-    try {
-      process.kill(holder.pid, 0);
-    } catch (err) {
-      if (isErrno(err, 'ESRCH')) return true;
-    }
+  if (isDeadLocalHolder(holder)) return true;
+  return nowMs - mtimeMs > staleMs;
+}
+
+/**
+ * The current time as the file system holding `dir` stamps it: the mtime of a file just created
+ * there. On NFS the server sets it, so lock ages are measured on one clock whatever the clients'.
+ * The probe has a temp name, so fsck removes it should this process die before it does.
+ */
+export async function fileSystemNow(dir: string): Promise<number> {
+  const probe = join(dir, uniqueTempName());
+  const fh = await open(probe, 'wx', 0o644);
+  try {
+    await fh.write('now');
+  } finally {
+    await fh.close();
   }
-  // a holder that was still writing its info has a fresh mtime, so it is not mistaken for stale
-  return Date.now() - mtimeMs > staleMs;
+  try {
+    return (await stat(probe)).mtimeMs;
+  } finally {
+    await rm(probe, { force: true });
+  }
+}
+
+/**
+ * Heartbeat: rewrites the lock's content in place. A write, unlike utimes with an explicit time,
+ * lets the file server stamp the mtime with its own clock. False when the lock file is gone.
+ */
+export async function refreshLock(path: string, text: string): Promise<boolean> {
+  try {
+    const fh = await open(path, 'r+');
+    try {
+      await fh.write(text, 0, 'utf8');
+    } finally {
+      await fh.close();
+    }
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function cleanupStale(path: string): Promise<void> {
@@ -118,6 +170,6 @@ async function cleanupStale(path: string): Promise<void> {
   }
 }
 
-function describe(h: LockInfo | undefined): string {
+export function describeHolder(h: LockInfo | undefined): string {
   return h ? `${h.owner}@${h.host} (pid ${h.pid}, ${h.purpose}, since ${h.startedAt})` : 'another process';
 }

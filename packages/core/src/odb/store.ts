@@ -14,15 +14,17 @@ import {
   rmSync,
   statSync,
   writeSync,
+  type Dirent,
   type Stats,
 } from 'node:fs';
 import { chmod, copyFile, lstat, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { createHasher, hashBytes, hashHandle } from '../hash/blake3.js';
-import type { Oid } from '../hash/oid.js';
+import { isOid, type Oid } from '../hash/oid.js';
 import { CorruptObjectError, FileChangedError, fromSystemError, isErrno, MissingObjectError, TdvcError } from '../errors.js';
-import { isOwnedByDeadLocalProcess, uniqueTempName } from '../util/fs.js';
+import { removeRegularFile, removeStaleTempSync, uniqueTempName } from '../util/fs.js';
+import { openObject } from './object-file.js';
 
 /** The on-disk layout version is part of every object path, so a future format can live beside this one. */
 export const LAYOUT = 'b3v1';
@@ -87,6 +89,11 @@ export class ObjectStore {
     return join(this.root, LAYOUT, oid.slice(0, 2), oid.slice(2));
   }
 
+  /** The folder of the object layout (`<root>/b3v1`). */
+  get objectsDir(): string {
+    return join(this.root, LAYOUT);
+  }
+
   /**
    * Object ids known to be present: filled by one listing of the fan-out folders, then kept up to
    * date by this process's own writes. Once loaded it answers `has` without a stat per object;
@@ -104,10 +111,26 @@ export class ObjectStore {
     this.known?.delete(oid);
   }
 
-  /** Deletes an object (gc). Its folder stays: other writers may be creating files in it. */
-  async remove(oid: Oid): Promise<void> {
-    await rm(this.pathOf(oid), { force: true });
+  /**
+   * Moves a cache entry that failed a check out of the layout into `<root>/quarantine/` (never
+   * deleted: it may be the only copy anyone can still partly use). A link or FIFO is moved as
+   * itself (rename does not follow). Returns where it went.
+   */
+  async quarantine(oid: Oid): Promise<string> {
+    const qdir = join(this.root, 'quarantine');
+    await this.ensureDir(qdir);
+    const dest = join(qdir, `${oid}.${Date.now()}`);
+    await rename(this.pathOf(oid), dest);
     this.forget(oid);
+    return dest;
+  }
+
+  /**
+   * Deletes an object (gc). Its folder stays: other writers may be creating files in it. Only a
+   * regular file is deleted: a folder or symlink under an object's name is not tdvc's.
+   */
+  async remove(oid: Oid): Promise<void> {
+    if ((await removeRegularFile(this.pathOf(oid))) !== 'skipped') this.forget(oid);
   }
 
   async has(oid: Oid): Promise<boolean> {
@@ -141,32 +164,41 @@ export class ObjectStore {
   listAllSync(): Set<Oid> {
     const out = new Set<Oid>();
     const base = join(this.root, LAYOUT);
-    let fans: string[];
+    let fans: Dirent[];
     try {
-      fans = readdirSync(base);
+      fans = readdirSync(base, { withFileTypes: true });
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return out;
       throw fromSystemError(err);
     }
-    for (const fan of fans) {
-      if (fan.startsWith('.tmp-') && isOwnedByDeadLocalProcess(fan)) rmSync(join(base, fan), { recursive: true, force: true });
-      if (fan.length !== 2) continue;
+    for (const entry of fans) {
+      const fan = entry.name;
+      // the listing sees every temp file anyway: drop those of killed writers on this host (files
+      // only, exact temp names only: see removeStaleTempSync)
+      if (fan.length !== 2) {
+        removeStaleTempSync(join(base, fan), undefined);
+        continue;
+      }
+      // a symlink (or file) where a fan-out folder belongs is not tdvc's: gc must not delete
+      // through it whatever it points at
+      if (!entry.isDirectory()) continue;
       for (const name of readdirSync(join(base, fan))) {
-        if (name.length === 62 && !name.startsWith('.')) out.add(fan + name);
-        // the listing sees every temp file anyway: drop those of killed writers on this host
-        else if (name.startsWith('.tmp-') && isOwnedByDeadLocalProcess(name)) rmSync(join(base, fan, name), { force: true });
+        if (isOid(fan + name)) out.add(fan + name);
+        else removeStaleTempSync(join(base, fan, name), undefined);
       }
     }
     return out;
   }
 
   async read(oid: Oid): Promise<Buffer> {
+    const { fh } = await openObject(oid, this.pathOf(oid));
     let data: Buffer;
     try {
-      data = await readFile(this.pathOf(oid));
+      data = await fh.readFile();
     } catch (err) {
-      if (isErrno(err, 'ENOENT')) throw new MissingObjectError(oid, 'object');
-      throw fromSystemError(err);
+      throw fromSystemError(err, this.pathOf(oid));
+    } finally {
+      await fh.close();
     }
     const found = hashBytes(data);
     if (found !== oid) throw new CorruptObjectError(oid, found, this.pathOf(oid));
@@ -398,9 +430,17 @@ export class ObjectStore {
 
   /** Re-hashes an object on disk; returns the digest found. */
   async rehash(oid: Oid): Promise<string> {
-    const fh = await open(this.pathOf(oid), 'r');
+    return (await this.rehashChecked(oid)).oid;
+  }
+
+  /**
+   * Re-hashes an object, opened as every reader opens one (no links, no blocking, regular files
+   * only: RejectedObjectError otherwise); returns the digest found and the size.
+   */
+  async rehashChecked(oid: Oid): Promise<{ oid: string; size: number }> {
+    const { fh } = await openObject(oid, this.pathOf(oid));
     try {
-      return (await hashHandle(fh)).oid;
+      return await hashHandle(fh);
     } finally {
       await fh.close();
     }

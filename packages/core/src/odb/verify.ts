@@ -1,14 +1,17 @@
-import { readdir, rename, rm, stat } from 'node:fs/promises';
+import { lstat, readdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Oid } from '../hash/oid.js';
-import { forEachLimit, isStaleTemp, STALE_TEMP_AGE_MS } from '../util/fs.js';
+import { isOid, type Oid } from '../hash/oid.js';
+import { forEachLimit, isTempName, removeStaleTemp, STALE_TEMP_AGE_MS } from '../util/fs.js';
 import { LAYOUT, PROJECTS_DIR, type ObjectStore } from './store.js';
+import { RejectedObjectError } from './object-file.js';
 
 export interface VerifyReport {
   checked: number;
   corrupt: Array<{ oid: Oid; found: string; quarantinedAs: string }>;
   /** temp files of writers that died (same host, process gone) or older than the age limit */
   removedTemps: string[];
+  /** entries under an object's name that are not regular files (so not tdvc's): left alone, not checked */
+  skipped?: string[];
 }
 
 export interface VerifyOptions {
@@ -21,58 +24,67 @@ export interface VerifyOptions {
 /**
  * fsck of a store: re-hashes every object, moves corrupt ones to `<root>/quarantine/` (never
  * deletes them: they may be the only copy someone can still partly use), and removes temp files
- * left behind by killed writers.
+ * left behind by killed writers. The cache folder comes from a possibly committed config and may
+ * be any folder of the user's: only exact `uniqueTempName()` files are ever deleted, and only
+ * exact object names are touched.
  */
 export async function verifyStore(odb: ObjectStore, opts: VerifyOptions = {}): Promise<VerifyReport> {
-  const report: VerifyReport = { checked: 0, corrupt: [], removedTemps: [] };
+  const report: VerifyReport = { checked: 0, corrupt: [], removedTemps: [], skipped: [] };
   const base = join(odb.root, LAYOUT);
   const maxAge = opts.tempMaxAgeMs ?? STALE_TEMP_AGE_MS;
   const objects: Oid[] = [];
-  // folders a killed writer was creating on a shared cache (temp name, chmod, rename: see ensureDir),
-  // large files it was streaming in (written in the layout folder before their id is known), and
-  // project registrations it was writing (caught by the shared-cache kill test)
-  for (const dir of [odb.root, base, join(odb.root, PROJECTS_DIR)]) {
+  const sweep = async (dir: string, name: string): Promise<void> => {
+    const p = join(dir, name);
+    if (await removeStaleTemp(p, maxAge)) report.removedTemps.push(p);
+  };
+  // tdvc makes the folders below the root itself: one that is a symlink (or a file) is not its,
+  // and is not entered, so nothing is moved or deleted wherever it points
+  const ownDir = async (dir: string): Promise<boolean> => {
+    const st = await lstat(dir).catch(() => undefined);
+    if (st && !st.isDirectory()) report.skipped!.push(dir);
+    return st?.isDirectory() === true;
+  };
+  // large files a killed writer was streaming in (written in the layout folder before their id is
+  // known), and project registrations and config it was writing (writeFileAtomic)
+  const layoutIsOwn = await ownDir(base);
+  for (const dir of [odb.root, ...(layoutIsOwn ? [base] : []), join(odb.root, PROJECTS_DIR)]) {
+    if (dir !== odb.root && dir !== base && !(await ownDir(dir))) continue;
     for (const name of await readdir(dir).catch(() => [] as string[])) {
-      if (!name.startsWith('.tmp-')) continue;
-      const p = join(dir, name);
-      const st = await stat(p).catch(() => undefined);
-      if (!st) continue;
-      if (isStaleTemp(name, st.mtimeMs, maxAge)) {
-        await rm(p, { recursive: true, force: true });
-        report.removedTemps.push(p);
-      }
+      if (isTempName(name)) await sweep(dir, name);
     }
   }
-  for (const fan of await readdir(base).catch(() => [] as string[])) {
-    if (fan.length !== 2) continue;
-    for (const name of await readdir(join(base, fan))) {
-      if (name.length === 62 && !name.startsWith('.')) {
-        objects.push(fan + name);
-        continue;
-      }
-      if (!name.startsWith('.tmp-')) continue;
-      const p = join(base, fan, name);
-      const st = await stat(p).catch(() => undefined);
-      if (isStaleTemp(name, st?.mtimeMs, maxAge)) {
-        await rm(p, { force: true });
-        report.removedTemps.push(p);
-      }
+  for (const fan of layoutIsOwn ? await readdir(base).catch(() => [] as string[]) : []) {
+    if (!/^[0-9a-f]{2}$/.test(fan)) continue;
+    const fanDir = join(base, fan);
+    if (!(await ownDir(fanDir))) continue;
+    const names = await readdir(fanDir).catch(() => [] as string[]);
+    for (const name of names) {
+      if (isTempName(name)) await sweep(fanDir, name);
+      else if (isOid(fan + name)) objects.push(fan + name);
     }
   }
   let done = 0;
   await forEachLimit(objects, opts.jobs ?? 4, async (oid) => {
-    const found = await odb.rehash(oid);
-    if (found !== oid) {
-      const qdir = join(odb.root, 'quarantine');
-      await odb.ensureDir(qdir);
-      const dest = join(qdir, `${oid}.${Date.now()}`);
-      await rename(odb.pathOf(oid), dest);
-      odb.forget(oid);
-      report.corrupt.push({ oid, found, quarantinedAs: dest });
-    }
-    report.checked++;
+    // a folder or symlink under an object's name is not tdvc's: re-hashing would read through the
+    // link, and quarantining would move it; it is left where it is and reported
+    const st = await lstat(odb.pathOf(oid)).catch(() => undefined);
+    if (st && !st.isFile()) report.skipped!.push(odb.pathOf(oid));
+    else if (st) await check(oid);
     done++;
     if ((done & 63) === 0 || done === objects.length) opts.onProgress?.(done, objects.length);
   });
   return report;
+
+  async function check(oid: Oid): Promise<void> {
+    let found: string;
+    try {
+      found = await odb.rehash(oid);
+    } catch (err) {
+      // a link, FIFO or device under an object's name (never read through, never waited on)
+      if (!(err instanceof RejectedObjectError)) throw err;
+      found = `(${err.reason})`;
+    }
+    if (found !== oid) report.corrupt.push({ oid, found, quarantinedAs: await odb.quarantine(oid) });
+    report.checked++;
+  }
 }

@@ -1,5 +1,6 @@
 import type { Oid } from '../hash/oid.js';
 import type { ObjectStore } from '../odb/store.js';
+import { openObject } from '../odb/object-file.js';
 import { forEachLimit } from '../util/fs.js';
 import type { Remote } from './remote.js';
 
@@ -61,6 +62,10 @@ export async function pushObjects(odb: ObjectStore, remote: Remote, items: Trans
     await forEachLimit(batch, opts.jobs ?? 32, async (it) => {
       try {
         let sent = 0;
+        // only a regular file of the recorded size goes up: a link or FIFO planted in a shared
+        // cache must not be read through (or hang the push)
+        const { fh } = await openObject(it.oid, odb.pathOf(it.oid), it.isManifest ? undefined : it.size);
+        await fh.close();
         try {
           await remote.upload(it.oid, odb.pathOf(it.oid), it.size, (b) => {
             sent += b;

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { open, rename, rm, mkdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { lstatSync, unlinkSync, type Stats } from 'node:fs';
+import { lstat, open, rename, rm, mkdir, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { fromSystemError, isErrno } from '../errors.js';
 
 const HOST = hostname().replace(/[^A-Za-z0-9_.-]/g, '_');
@@ -47,11 +48,92 @@ export function isOwnedByDeadLocalProcess(name: string, prefix?: string): boolea
 export const STALE_TEMP_AGE_MS = 24 * 3600_000;
 
 /**
+ * Whether `name` is exactly what `uniqueTempName()` makes. Maintenance (fsck, gc, a listing that
+ * tidies up) may delete only such names: a cache or remote folder comes from a repository's
+ * committed config, so it may be any folder of the user's, holding things that merely look like ours.
+ */
+export function isTempName(name: string): boolean {
+  return tempNameOwner(name, '.tmp') !== undefined;
+}
+
+/**
  * Whether a `uniqueTempName()` file was left by a killed writer: its owner is a dead process on
  * this host, or it is older than `maxAgeMs` (`mtimeMs` undefined: age unknown, only the owner counts).
+ * Any other name is never stale, however old.
  */
 export function isStaleTemp(name: string, mtimeMs: number | undefined, maxAgeMs = STALE_TEMP_AGE_MS): boolean {
-  return isOwnedByDeadLocalProcess(name) || (mtimeMs !== undefined && Date.now() - mtimeMs > maxAgeMs);
+  if (!isTempName(name)) return false;
+  return isOwnedByDeadLocalProcess(name, '.tmp') || (mtimeMs !== undefined && Date.now() - mtimeMs > maxAgeMs);
+}
+
+/**
+ * tdvc makes temp *files* only (folders are made with mkdir in place), so a folder or symlink under a
+ * temp name is not ours. `st` must come from lstat, so a link is judged as a link, never followed.
+ */
+function isStaleTempFile(path: string, st: Stats | undefined, maxAgeMs: number | undefined): boolean {
+  if (!st?.isFile()) return false;
+  return isStaleTemp(basename(path), maxAgeMs === undefined ? undefined : st.mtimeMs, maxAgeMs);
+}
+
+/**
+ * Deletes `path` if it is a stale `uniqueTempName()` file (see isStaleTemp; `maxAgeMs` undefined:
+ * only a dead local owner counts). unlink, not rm: it never recurses, and a folder swapped in
+ * after the lstat makes it fail instead of being emptied. Returns whether it deleted.
+ */
+export async function removeStaleTemp(path: string, maxAgeMs: number | undefined = STALE_TEMP_AGE_MS): Promise<boolean> {
+  if (!isTempName(basename(path))) return false;
+  const st = await lstat(path).catch(() => undefined);
+  if (!isStaleTempFile(path, st, maxAgeMs)) return false;
+  try {
+    await unlink(path);
+    return true;
+  } catch (err) {
+    if (isErrno(err, 'ENOENT', 'EISDIR')) return false;
+    throw fromSystemError(err, path);
+  }
+}
+
+/** The synchronous twin of `removeStaleTemp`. */
+export function removeStaleTempSync(path: string, maxAgeMs: number | undefined = STALE_TEMP_AGE_MS): boolean {
+  if (!isTempName(basename(path))) return false;
+  let st: Stats | undefined;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return false;
+  }
+  if (!isStaleTempFile(path, st, maxAgeMs)) return false;
+  try {
+    unlinkSync(path);
+    return true;
+  } catch (err) {
+    if (isErrno(err, 'ENOENT', 'EISDIR')) return false;
+    throw fromSystemError(err, path);
+  }
+}
+
+/**
+ * Deletes a file that maintenance decided to delete (gc of an unreferenced object), and only if it
+ * is a regular file: a folder or symlink under an object's name was not written by tdvc, so it is
+ * left alone (never emptied, never followed). Returns 'removed', 'gone' or 'skipped'.
+ */
+export async function removeRegularFile(path: string): Promise<'removed' | 'gone' | 'skipped'> {
+  let st: Stats;
+  try {
+    st = await lstat(path);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) return 'gone';
+    throw fromSystemError(err, path);
+  }
+  if (!st.isFile()) return 'skipped';
+  try {
+    await unlink(path);
+    return 'removed';
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return 'gone';
+    if (isErrno(err, 'EISDIR')) return 'skipped';
+    throw fromSystemError(err, path);
+  }
 }
 
 /** Writes a whole file atomically: exclusive temp file beside it, fsync, rename over. */

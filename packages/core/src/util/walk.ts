@@ -1,6 +1,8 @@
-import { lstatSync, readdirSync, statSync, type Stats } from 'node:fs';
-import { join } from 'node:path';
+import { lstatSync, readdirSync, readlinkSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { isAbsolute, join, sep } from 'node:path';
 import { fromSystemError, isErrno, TdvcError } from '../errors.js';
+import { relPathProblem } from '../objects/paths.js';
+import { shownPath } from '../objects/manifest.js';
 
 export interface WalkedFile {
   /** path relative to the walked folder, '/'-separated */
@@ -12,13 +14,30 @@ export interface WalkedFile {
   exec: boolean;
 }
 
+export interface WalkOptions {
+  onFile?: (count: number) => void;
+  /**
+   * The cache's object folder (`<cache>/b3v1`): a link to an object there is what a checkout with
+   * `cache.type symlink` made, and is read as that object.
+   */
+  objectsDir?: string;
+}
+
 /**
  * Lists every regular file under `dir` with its stat data. Synchronous on purpose: one lstat per
  * file on a warm dentry cache costs about a microsecond, far less than a promise round trip.
- * Symlinks to files are followed (their target's content is what is tracked); symlinks to folders
- * and symlink loops are refused with the path named.
+ *
+ * Symbolic links: a link to a cache object (a symlink checkout) and a link to a regular file inside
+ * `dir` itself are read as that file; every other link is refused with its path: one that leaves
+ * the dataset (a cloned repository can commit `data/x -> ~/.ssh/id_rsa`, and `tdvc add` would store
+ * the key in the cache and `tdvc push` send it away), one to a folder (links can loop), a broken one.
+ * A name that a manifest cannot hold exactly (a line break, a backslash, bytes that are not UTF-8,
+ * `.git`/`.tdvc`) is refused too, so no version is ever recorded that cannot be checked out.
  */
-export function walkFiles(dir: string, onFile?: (count: number) => void): WalkedFile[] {
+export function walkFiles(dir: string, opts: WalkOptions | ((count: number) => void) = {}): WalkedFile[] {
+  const o: WalkOptions = typeof opts === 'function' ? { onFile: opts } : opts;
+  const onFile = o.onFile;
+  const links = new LinkPolicy(dir, o.objectsDir);
   const out: WalkedFile[] = [];
   const stack: Array<[abs: string, rel: string]> = [[dir, '']];
   while (stack.length > 0) {
@@ -33,6 +52,8 @@ export function walkFiles(dir: string, onFile?: (count: number) => void): Walked
     for (const name of names) {
       const abs = join(absDir, name);
       const rel = relDir === '' ? name : `${relDir}/${name}`;
+      const problem = relPathProblem(name);
+      if (problem) throw badName(absDir, name, rel, problem);
       let st: Stats;
       try {
         st = lstatSync(abs);
@@ -40,7 +61,7 @@ export function walkFiles(dir: string, onFile?: (count: number) => void): Walked
         if (isErrno(err, 'ENOENT')) continue;
         throw fromSystemError(err, abs);
       }
-      if (st.isSymbolicLink()) st = followLink(abs);
+      if (st.isSymbolicLink()) st = links.follow(abs);
       if (st.isDirectory()) {
         stack.push([abs, rel]);
       } else if (st.isFile()) {
@@ -55,6 +76,66 @@ export function walkFiles(dir: string, onFile?: (count: number) => void): Walked
     }
   }
   return out;
+}
+
+/** The error for a file name a manifest cannot hold; names that were not UTF-8 are shown as bytes. */
+function badName(absDir: string, name: string, rel: string, problem: string): TdvcError {
+  let shown = shownPath(rel);
+  if (name.includes('\uFFFD')) {
+    const raw = readdirSync(absDir, { encoding: 'buffer' }).find((b) => b.toString('utf8') === name && !Buffer.from(name, 'utf8').equals(b));
+    if (raw) {
+      shown = `${shownPath(rel.slice(0, rel.length - name.length))} + bytes ${raw.toString('hex')}`;
+      problem = 'the name is not valid UTF-8';
+    } else {
+      return new TdvcError('EBADNAME', `cannot track ${shown}: it contains U+FFFD`, { path: join(absDir, name) });
+    }
+  }
+  return new TdvcError('EBADNAME', `cannot track ${shown} in ${absDir}: ${problem}`, {
+    path: join(absDir, name),
+    hint: 'a dataset manifest could not record this name exactly, so the version could not be checked out again: rename or remove it',
+  });
+}
+
+const OBJECT_TAIL = /^[0-9a-f]{2}\/[0-9a-f]{62}$/;
+
+/** Which symbolic links inside a dataset are read, and as what (see walkFiles). */
+class LinkPolicy {
+  private realRoot: string | undefined;
+
+  constructor(
+    private readonly root: string,
+    private readonly objectsDir: string | undefined,
+  ) {}
+
+  follow(abs: string): Stats {
+    let target: string;
+    try {
+      target = readlinkSync(abs);
+    } catch (err) {
+      throw fromSystemError(err, abs);
+    }
+    if (this.objectsDir && isAbsolute(target) && target.startsWith(this.objectsDir + '/') && OBJECT_TAIL.test(target.slice(this.objectsDir.length + 1))) {
+      let st: Stats;
+      try {
+        st = lstatSync(target);
+      } catch (err) {
+        if (isErrno(err, 'ENOENT')) throw new TdvcError('EBROKENLINK', `broken symlink: ${abs} (its cache object is gone)`, { path: abs, hint: "run 'tdvc checkout --force' (or 'tdvc pull') to restore it" });
+        throw fromSystemError(err, abs);
+      }
+      if (!st.isFile()) throw new TdvcError('EBADOBJECT', `${abs} links to a cache entry that is not a regular file: ${target}`, { path: abs, hint: "run 'tdvc fsck'" });
+      return st;
+    }
+    const st = followLink(abs);
+    this.realRoot ??= realpathSync(this.root);
+    const real = realpathSync(abs);
+    if (!real.startsWith(this.realRoot + sep)) {
+      throw new TdvcError('ELINKOUT', `symbolic link leaves the dataset: ${abs} -> ${target}`, {
+        path: abs,
+        hint: 'tdvc reads links only to files inside the dataset: replace the link by a copy of the file (cp --remove-destination TARGET LINK), or remove it',
+      });
+    }
+    return st;
+  }
 }
 
 function followLink(abs: string): Stats {
@@ -79,8 +160,12 @@ function followLink(abs: string): Stats {
   return st;
 }
 
-/** stat of a single path, following symlinks, with the same errors as walkFiles. */
-export function statPath(abs: string): Stats | undefined {
+/**
+ * stat of the path of a dataset itself. A folder dataset must be a real folder; a file dataset may
+ * be a link only to a cache object (a symlink checkout). Any other link is refused: writes through
+ * it would land wherever it points.
+ */
+export function statPath(abs: string, objectsDir?: string): Stats | undefined {
   let st: Stats;
   try {
     st = lstatSync(abs);
@@ -88,14 +173,18 @@ export function statPath(abs: string): Stats | undefined {
     if (isErrno(err, 'ENOENT', 'ENOTDIR')) return undefined;
     throw fromSystemError(err, abs);
   }
-  if (st.isSymbolicLink()) {
-    try {
-      return statSync(abs);
-    } catch (err) {
-      if (isErrno(err, 'ELOOP')) throw new TdvcError('ELOOP', `symlink loop at ${abs}`, { path: abs, hint: 'remove or fix the symlink' });
-      if (isErrno(err, 'ENOENT')) throw new TdvcError('EBROKENLINK', `broken symlink: ${abs}`, { path: abs, hint: 'remove or fix the symlink' });
-      throw fromSystemError(err, abs);
-    }
+  if (!st.isSymbolicLink()) return st;
+  let target = '';
+  try {
+    target = readlinkSync(abs);
+  } catch {
+    // gone meanwhile
   }
-  return st;
+  if (objectsDir && isAbsolute(target) && target.startsWith(objectsDir + '/') && OBJECT_TAIL.test(target.slice(objectsDir.length + 1))) {
+    return new LinkPolicy(abs, objectsDir).follow(abs);
+  }
+  throw new TdvcError('ESYMLINK', `${abs} is a symbolic link (-> ${target}); tdvc does not read or write a dataset through a link`, {
+    path: abs,
+    hint: 'replace the link by the folder or file itself; to keep data on another disk, move the cache there instead (tdvc cache dir PATH)',
+  });
 }

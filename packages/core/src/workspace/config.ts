@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConfigError, isErrno } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import { writeFileAtomic } from '../util/fs.js';
+import { readSmallText } from '../util/safe-read.js';
 import { parseIni, serializeIni, type IniData } from './ini.js';
 
 export type ConfigLevel = 'repo' | 'local';
@@ -21,6 +21,7 @@ const KNOWN: Record<string, (v: string) => string | undefined> = {
   'cache.dir': (v) => (v.trim() === '' ? 'must be a path' : undefined),
   'cache.shared': (v) => (v === 'group' || v === 'none' ? undefined : 'must be "group" or "none"'),
   'cache.fsync': (v) => (v === 'true' || v === 'false' ? undefined : 'must be true or false'),
+  'cache.verify': (v) => (v === 'true' || v === 'false' ? undefined : 'must be true or false'),
   'pull.move_large_files': (v) => (v === 'true' || v === 'false' ? undefined : 'must be true or false'),
   'core.remote': (v) => (/^[A-Za-z0-9_.-]+$/.test(v) ? undefined : 'must be a remote name'),
   'core.jobs': (v) => (/^[1-9]\d{0,3}$/.test(v) ? undefined : 'must be a whole number from 1 to 9999'),
@@ -58,12 +59,9 @@ export class Config {
   static async load(tdvcDir: string): Promise<Config> {
     const read = async (level: ConfigLevel): Promise<IniData> => {
       const file = Config.fileFor(tdvcDir, level);
-      try {
-        return parseIni(await readFile(file, 'utf8'), file);
-      } catch (err) {
-        if (isErrno(err, 'ENOENT')) return new Map();
-        throw err;
-      }
+      // committed by whoever wrote the repository: bounded, never through a link
+      const text = await readSmallText(file, 'config file');
+      return text === undefined ? new Map() : parseIni(text, file);
     };
     return new Config(tdvcDir, { repo: await read('repo'), local: await read('local') });
   }

@@ -1,8 +1,9 @@
 import { readdirSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MalformedFileError, isErrno, TdvcError } from '../errors.js';
+import { MalformedFileError, isErrno, TdvcError, ExitCode } from '../errors.js';
 import { parsePointer, POINTER_SUFFIX, type Pointer } from '../objects/pointer.js';
+import { datasetPathProblem } from '../objects/paths.js';
+import { shownPath } from '../objects/manifest.js';
 import type { Repo } from './repo.js';
 
 /** A tracked dataset: the pointer file and the data path beside it (both relative to the root). */
@@ -57,21 +58,38 @@ export function dataPathOf(pointerPath: string): string {
 }
 
 export async function loadDataset(repo: Repo, pointerPath: string): Promise<Dataset> {
-  const abs = repo.abs(pointerPath);
-  let text: string;
-  try {
-    text = await readFile(abs, 'utf8');
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) throw new TdvcError('ENOTTRACKED', `no pointer file ${pointerPath}`, { path: pointerPath, hint: "run 'tdvc add' first" });
-    throw err;
-  }
-  const pointer = parsePointer(text, pointerPath);
+  checkDatasetPath(pointerPath);
+  // a pointer file may be a stranger's: bounded, never through a link, only a regular file
+  const text = await repo.readText(pointerPath, 'pointer file');
+  if (text === undefined) throw new TdvcError('ENOTTRACKED', `no pointer file ${pointerPath}`, { path: pointerPath, hint: "run 'tdvc add' first" });
+  return datasetFromPointerText(pointerPath, text, pointerPath);
+}
+
+/** A dataset from a pointer file's text (read from the working tree or a revision). */
+export function datasetFromPointerText(pointerPath: string, text: string, where: string): Dataset {
+  checkDatasetPath(pointerPath);
+  const pointer = parsePointer(text, where);
   const dataPath = dataPathOf(pointerPath);
   const name = dataPath.slice(dataPath.lastIndexOf('/') + 1);
   if (pointer.path !== name) {
-    throw new MalformedFileError(pointerPath, `"path: ${pointer.path}" does not name the data beside it ("${name}")`);
+    throw new MalformedFileError(where, `"path: ${pointer.path}" does not name the data beside it (${shownPath(name)})`);
   }
   return { pointerPath, dataPath, pointer };
+}
+
+/**
+ * A pointer file at `.git.tdvc`, `x/.git.tdvc` or `.tdvc/x.tdvc` would make checkout write into Git's
+ * or tdvc's own folders (a `.git/config` or hook runs commands): refused, whoever committed it.
+ */
+export function checkDatasetPath(pointerPath: string): void {
+  const problem = datasetPathProblem(dataPathOf(pointerPath));
+  if (problem) {
+    throw new TdvcError('EBADPATH', `pointer file ${shownPath(pointerPath)} names data tdvc must not write: ${problem}`, {
+      path: pointerPath,
+      exitCode: ExitCode.usage,
+      hint: 'remove that pointer file (git rm); it was not written by tdvc add',
+    });
+  }
 }
 
 export async function loadAllDatasets(repo: Repo): Promise<Dataset[]> {

@@ -18,7 +18,8 @@ export function parseIni(text: string, where: string): IniData {
       continue;
     }
     const kv = /^([A-Za-z0-9_-]+)\s*=\s*(.*)$/.exec(line);
-    if (!kv || !current) throw new MalformedFileError(where, `cannot read "${line}"`, i + 1);
+    // the line itself is not echoed: the file may be a stranger's, or not a config file at all
+    if (!kv || !current) throw new MalformedFileError(where, kv ? 'a setting before any [section]' : 'expected "[section]" or "key = value"', i + 1);
     current.set(kv[1]!, kv[2]!);
   }
   return out;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fromSystemError, isErrno } from '../errors.js';
+import { ExitCode, fromSystemError, isErrno, TdvcError } from '../errors.js';
 import { PROJECTS_DIR } from '../odb/store.js';
 import { writeFileAtomic } from '../util/fs.js';
 import type { Repo } from './repo.js';
@@ -22,6 +22,8 @@ function projectsDir(cacheDir: string): string {
 export function projectId(root: string): string {
   return createHash('sha1').update(root).digest('hex').slice(0, 16);
 }
+
+const PROJECT_ID_RE = /^[0-9a-f]{16}$/;
 
 /**
  * Records that this project uses the cache, so that gc run from any project sharing the cache keeps
@@ -63,7 +65,14 @@ export async function listProjects(cacheDir: string): Promise<RegisteredProject[
   return out;
 }
 
+/** Unregisters a project. `id` must be one `projectId` makes: it becomes part of a path to delete. */
 export async function forgetProject(cacheDir: string, id: string): Promise<boolean> {
+  if (!PROJECT_ID_RE.test(id)) {
+    throw new TdvcError('EUSAGE', `not a project id: ${JSON.stringify(id)} (a project id is 16 hex digits)`, {
+      exitCode: ExitCode.usage,
+      hint: 'use an id as gc prints it for a registered project it cannot see',
+    });
+  }
   const file = join(projectsDir(cacheDir), `${id}.json`);
   try {
     await rm(file);

@@ -1,13 +1,19 @@
-import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { existsSync, lstatSync, readdirSync, realpathSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { NotInitializedError, PathOutsideRepositoryError, TdvcError } from '../errors.js';
 import { HeldObjects } from '../checkout/held.js';
 import { ObjectStore, type SharedMode } from '../odb/store.js';
 import { isOwnedByDeadLocalProcess } from '../util/fs.js';
+import { NoFollowGuard } from '../util/no-follow.js';
+import { readSmallText } from '../util/safe-read.js';
+import { reservedName } from '../objects/paths.js';
 import { Config } from './config.js';
 
 export const TDVC_DIR = '.tdvc';
+
+/** cache.verify on a private cache when it is not set (see Repo.verifyObjects). */
+const VERIFY_PRIVATE_DEFAULT = true;
 
 /** An opened tdvc repository: where things are, and its settings. */
 export class Repo {
@@ -20,8 +26,25 @@ export class Repo {
   static async open(cwd: string = process.cwd()): Promise<Repo> {
     const root = findRoot(cwd);
     if (!root) throw new NotInitializedError(cwd);
+    // .tdvc and the folders tdvc writes in it must be real folders: a committed `.tdvc -> ~/x`
+    // (or `.tdvc/tmp -> ~`) would otherwise make every command write, and clean up, over there
+    new NoFollowGuard(root).dir(join(root, TDVC_DIR));
     const config = await Config.load(join(root, TDVC_DIR));
-    return new Repo(root, config, existsSync(join(root, '.git')) || findGitDir(root) !== undefined);
+    const repo = new Repo(root, config, existsSync(join(root, '.git')) || findGitDir(root) !== undefined);
+    repo.guard.dir(repo.tmpDir);
+    if (!config.get('cache.dir')) repo.guard.dir(repo.cacheDir);
+    return repo;
+  }
+
+  private noFollow: NoFollowGuard | undefined;
+
+  /**
+   * Checks write and delete targets in the workspace: no component from the root down may be a
+   * symbolic link (see NoFollowGuard).
+   */
+  get guard(): NoFollowGuard {
+    this.noFollow ??= new NoFollowGuard(this.root);
+    return this.noFollow;
   }
 
   get tdvcDir(): string {
@@ -61,6 +84,17 @@ export class Repo {
   }
 
   /**
+   * Whether checkout hashes every object as it places it (`cache.verify`). Always on a shared cache,
+   * where any member of the group can replace an object file; on a private cache the default is
+   * chosen by measurement (BENCHMARKS.md, "cost of the checks").
+   */
+  get verifyObjects(): boolean {
+    const v = this.config.get('cache.verify');
+    if (this.odb.shared !== 'none') return true;
+    return v === undefined ? VERIFY_PRIVATE_DEFAULT : v === 'true';
+  }
+
+  /**
    * Resolves a path the user typed (relative to `cwd`) to a path relative to the repository root,
    * with '/' separators. Refuses paths outside the repository and inside `.tdvc` or `.git`.
    */
@@ -74,9 +108,9 @@ export class Repo {
       if (rel.startsWith('..') || isAbsolute(rel)) throw new PathOutsideRepositoryError(userPath, this.root);
     }
     rel = rel.split(sep).join('/');
-    const first = rel.split('/')[0];
-    if (first === TDVC_DIR || first === '.git') {
-      throw new TdvcError('EBADPATH', `cannot track ${userPath}: it is inside ${first}/`, { path: userPath });
+    for (const seg of rel === '' ? [] : rel.split('/')) {
+      const reserved = reservedName(seg);
+      if (reserved) throw new TdvcError('EBADPATH', `cannot use ${userPath}: it is inside ${reserved}/ (or a name that a file system may take for it)`, { path: userPath, exitCode: 2 });
     }
     return rel;
   }
@@ -109,15 +143,16 @@ export class Repo {
     }
   }
 
-  async readText(relPath: string): Promise<string> {
-    return readFile(this.abs(relPath), 'utf8');
+  /** A small file of the working tree (a pointer file): bounded, never through a link. Undefined when absent. */
+  async readText(relPath: string, what = 'file'): Promise<string | undefined> {
+    return readSmallText(this.abs(relPath), what);
   }
 }
 
 export function findRoot(from: string): string | undefined {
   let dir = resolve(from);
   for (;;) {
-    if (isDir(join(dir, TDVC_DIR))) return dir;
+    if (isDirOrLink(join(dir, TDVC_DIR))) return dir;
     const parent = dirname(dir);
     if (parent === dir) return undefined;
     dir = parent;
@@ -135,9 +170,11 @@ export function findGitDir(from: string): string | undefined {
   }
 }
 
-function isDir(p: string): boolean {
+/** A link counts, so that Repo.open can refuse it by name instead of looking further up. */
+function isDirOrLink(p: string): boolean {
   try {
-    return statSync(p).isDirectory();
+    const st = lstatSync(p);
+    return st.isDirectory() || st.isSymbolicLink();
   } catch {
     return false;
   }

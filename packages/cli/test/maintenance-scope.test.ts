@@ -1,0 +1,229 @@
+// Maintenance deletes only what tdvc made. A cloned repository's committed config picks the cache
+// folder and the remotes, so fsck and gc may be pointed at any folder of the user's: these tests
+// fill such folders with things that merely look like tdvc's (temp-ish names, a folder or a
+// symlink under an object's name, a symlinked fan-out folder) and run the real CLI over them.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { hashBytes, LAYOUT } from '@tdvc/core';
+import { makeRepo, tdvc, tempDir, writeTree, type RunResult } from './helpers.js';
+
+const TWO_DAYS_AGO = new Date(Date.now() - 2 * 24 * 3600_000);
+
+function deadPid(): number {
+  return Number(spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' }).stdout.trim());
+}
+
+/** A name exactly as `uniqueTempName()` makes it on this host for process `pid`. */
+function localTempName(pid: number, hex = '0123456789ab'): string {
+  return `.tmp-${hostname().replace(/[^A-Za-z0-9_.-]/g, '_')}-${pid}-${hex}`;
+}
+
+function age(path: string): void {
+  utimesSync(path, TWO_DAYS_AGO, TWO_DAYS_AGO);
+}
+
+async function ok(cwd: string, args: string[]): Promise<RunResult> {
+  const r = await tdvc(cwd, args);
+  assert.equal(r.code, 0, `tdvc ${args.join(' ')} failed (${r.code}): ${r.stderr}${r.stdout}`);
+  return r;
+}
+
+/**
+ * A user's things that look like tdvc's, planted in `root` (a cache or a folder remote), and a
+ * snapshot function that must come out the same after maintenance. `outside` holds what the
+ * symlinks point at.
+ */
+function plantLookalikes(root: string, outside: string): { snapshot: () => string; objectFolder: string; objectLink: string } {
+  const dead = deadPid();
+  const layout = join(root, LAYOUT);
+  writeTree(outside, { 'precious.txt': 'do not touch\n', [`fan/${'7'.repeat(62)}`]: 'not an object\n', [`fan/${localTempName(dead, 'aaaaaaaaaaaa')}`]: 'mine\n' });
+  age(join(outside, 'fan', localTempName(dead, 'aaaaaaaaaaaa')));
+  writeTree(root, {
+    '.tmp-important/thesis.tex': 'years of work\n',
+    '.tmp-important/sub/data.csv': '1,2,3\n',
+    '.tmp-notes': 'notes\n',
+    [`${localTempName(dead)}/inside.txt`]: 'a folder named like a dead writer’s temp file\n',
+    [`${LAYOUT}/${localTempName(dead, 'bbbbbbbbbbbb')}/inside.txt`]: 'same, in the layout folder\n',
+    [`${LAYOUT}/ab/${localTempName(dead, 'cccccccccccc')}/inside.txt`]: 'same, in a fan-out folder\n',
+    [`${LAYOUT}/ab/${'1'.repeat(62)}/inside.txt`]: 'a folder under an object name\n',
+    'projects/.tmp-keep': 'not a temp name\n',
+  });
+  for (const p of ['.tmp-important/sub/data.csv', '.tmp-important/thesis.tex', '.tmp-important/sub', '.tmp-important', '.tmp-notes', localTempName(dead), `${LAYOUT}/${localTempName(dead, 'bbbbbbbbbbbb')}`, `${LAYOUT}/ab/${localTempName(dead, 'cccccccccccc')}`, `${LAYOUT}/ab/${'1'.repeat(62)}`, 'projects/.tmp-keep']) {
+    age(join(root, p));
+  }
+  mkdirSync(join(layout, 'cd'), { recursive: true });
+  const objectLink = join(layout, 'cd', '2'.repeat(62));
+  symlinkSync(join(outside, 'precious.txt'), objectLink);
+  symlinkSync(join(outside, 'precious.txt'), join(layout, localTempName(dead, 'dddddddddddd')));
+  symlinkSync(join(outside, 'fan'), join(layout, 'ef'));
+  const snapshot = (): string => {
+    const out: string[] = [];
+    const walk = (dir: string, rel: string): void => {
+      for (const n of readdirSync(dir).sort()) {
+        const p = join(dir, n);
+        const st = lstatSync(p);
+        if (st.isSymbolicLink()) out.push(`${rel}${n} -> link`);
+        else if (st.isDirectory()) walk(p, `${rel}${n}/`);
+        else out.push(`${rel}${n}: ${readFileSync(p, 'utf8')}`);
+      }
+    };
+    walk(outside, 'outside/');
+    for (const p of ['.tmp-important', localTempName(dead), `${LAYOUT}/${localTempName(dead, 'bbbbbbbbbbbb')}`, `${LAYOUT}/ab/${localTempName(dead, 'cccccccccccc')}`, `${LAYOUT}/ab/${'1'.repeat(62)}`]) {
+      walk(join(root, p), `${p}/`);
+    }
+    for (const p of ['.tmp-notes', 'projects/.tmp-keep', `${LAYOUT}/cd/${'2'.repeat(62)}`, `${LAYOUT}/${localTempName(dead, 'dddddddddddd')}`, `${LAYOUT}/ef`]) {
+      out.push(`${p}: ${existsSync(join(root, p)) || lstatSync(join(root, p), { throwIfNoEntry: false }) ? 'there' : 'GONE'}`);
+    }
+    return out.join('\n');
+  };
+  return { snapshot, objectFolder: join(layout, 'ab', '1'.repeat(62)), objectLink };
+}
+
+/** Real leftovers of killed writers: these must still be cleaned up. */
+function plantRealStaleTemps(root: string, dirs: string[]): string[] {
+  const dead = deadPid();
+  const out: string[] = [];
+  for (const [i, d] of dirs.entries()) {
+    mkdirSync(join(root, d), { recursive: true });
+    const deadLocal = join(d, localTempName(dead, `${i}`.padStart(12, 'e')));
+    const foreignOld = join(d, `.tmp-otherhost-4242-${`${i}`.padStart(12, 'f')}`);
+    writeFileSync(join(root, deadLocal), 'half written');
+    writeFileSync(join(root, foreignOld), 'half written');
+    age(join(root, foreignOld));
+    out.push(deadLocal, foreignOld);
+  }
+  return out;
+}
+
+async function repoWithCache(): Promise<{ root: string; cache: string; outside: string; cleanup: () => void }> {
+  const { root, cleanup } = await makeRepo();
+  const home = tempDir('tdvc-home-');
+  const cache = join(home.path, 'cache');
+  const outside = join(home.path, 'outside');
+  mkdirSync(cache);
+  await ok(root, ['cache', 'dir', cache]);
+  writeTree(root, { 'data/a.txt': 'a\n', 'data/b.txt': 'b\n' });
+  await ok(root, ['add', 'data']);
+  return {
+    root,
+    cache,
+    outside,
+    cleanup: () => {
+      cleanup();
+      home.cleanup();
+    },
+  };
+}
+
+test('fsck on a cache folder deletes only exact temp files of killed writers, never a user’s look-alikes', async () => {
+  const { root, cache, outside, cleanup } = await repoWithCache();
+  try {
+    const { snapshot, objectFolder, objectLink } = plantLookalikes(cache, outside);
+    const real = plantRealStaleTemps(cache, ['', LAYOUT, join(LAYOUT, 'ab'), 'projects']);
+    const before = snapshot();
+    const r = await tdvc(root, ['fsck', '--json']);
+    assert.equal(r.code, 4, `repairs are reported with exit 4: ${r.stderr}`);
+    const report = JSON.parse(r.stdout) as { checked: number; corrupt: unknown[]; removedTemps: string[]; skipped: string[] };
+    assert.deepEqual(report.removedTemps.sort(), real.map((p) => join(cache, p)).sort(), 'exactly the real leftovers');
+    assert.deepEqual(report.corrupt, [], 'nothing under a symlinked fan-out folder is quarantined');
+    assert.equal(report.checked, 3, 'two files and the manifest');
+    assert.deepEqual(report.skipped.sort(), [join(cache, LAYOUT, 'ef'), objectFolder, objectLink].sort());
+    assert.equal(snapshot(), before, 'the user’s things are untouched');
+    for (const p of real) assert.equal(existsSync(join(cache, p)), false, `${p} removed`);
+    const text = await tdvc(root, ['fsck']);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stderr, /warning: left alone, not a tdvc object \(a folder or symlink\): .*1{62}/);
+    assert.equal(snapshot(), before);
+  } finally {
+    cleanup();
+  }
+});
+
+test('fsck -r on a folder remote deletes only exact temp files, and lists only regular files under object names', async () => {
+  const { root, outside, cleanup } = await repoWithCache();
+  const store = tempDir('tdvc-store-');
+  try {
+    await ok(root, ['remote', 'add', '-d', 'store', store.path]);
+    await ok(root, ['push']);
+    const { snapshot } = plantLookalikes(store.path, outside);
+    const real = plantRealStaleTemps(store.path, [LAYOUT, join(LAYOUT, 'ab')]);
+    const before = snapshot();
+    const r = await tdvc(root, ['fsck', '-r', 'store', '--json']);
+    const report = JSON.parse(r.stdout) as { checked: number; corrupt: unknown[]; removedTemps: string[] };
+    assert.deepEqual(report.corrupt, [], 'a symlink to a user’s file is not listed (so not read) as an object');
+    assert.equal(report.checked, 3);
+    assert.deepEqual(report.removedTemps.sort(), real.sort());
+    assert.equal(r.code, 4, r.stderr);
+    assert.equal(snapshot(), before, 'the user’s things are untouched');
+    assert.equal((await tdvc(root, ['fsck', '-r', 'store'])).code, 0, 'nothing more to do');
+  } finally {
+    cleanup();
+    store.cleanup();
+  }
+});
+
+test('gc --force --grace 0 deletes unreferenced objects but no folder or symlink under an object name, in the cache and on a remote', async () => {
+  const { root, cache, outside, cleanup } = await repoWithCache();
+  const store = tempDir('tdvc-store-');
+  const remoteOutside = tempDir('tdvc-outside-');
+  try {
+    await ok(root, ['remote', 'add', '-d', 'store', store.path]);
+    await ok(root, ['push']);
+    writeTree(root, { 'data/a.txt': 'a, second version\n' });
+    await ok(root, ['add', 'data']);
+    await ok(root, ['push']);
+    const old = hashBytes(Buffer.from('a\n'));
+    const local = plantLookalikes(cache, outside);
+    const remote = plantLookalikes(store.path, remoteOutside.path);
+    const beforeLocal = local.snapshot();
+    const beforeRemote = remote.snapshot();
+
+    const r = await ok(root, ['gc', '-w', '--force', '--grace', '0', '--json']);
+    const res = JSON.parse(r.stdout) as { removed: Array<{ oid: string }> };
+    assert.ok(res.removed.some((x) => x.oid === old), 'the first version of a.txt is collected');
+    assert.ok(!res.removed.some((x) => x.oid === '1'.repeat(64) || x.oid === 'cd' + '2'.repeat(62)), 'look-alikes are not even candidates');
+    assert.equal(existsSync(join(cache, LAYOUT, old.slice(0, 2), old.slice(2))), false);
+    assert.equal(local.snapshot(), beforeLocal, 'the user’s things in the cache folder are untouched');
+
+    const rr = await ok(root, ['gc', '-r', 'store', '-w', '--force', '--grace', '0', '--json']);
+    const rres = JSON.parse(rr.stdout) as { removed: Array<{ oid: string }> };
+    assert.ok(rres.removed.some((x) => x.oid === old), 'the remote’s copy of the first version is collected');
+    assert.ok(!rres.removed.some((x) => x.oid === '1'.repeat(64) || x.oid === 'cd' + '2'.repeat(62)));
+    assert.equal(existsSync(join(store.path, LAYOUT, old.slice(0, 2), old.slice(2))), false);
+    assert.equal(remote.snapshot(), beforeRemote, 'the user’s things in the remote folder are untouched');
+    assert.equal(readFileSync(join(outside, 'precious.txt'), 'utf8'), 'do not touch\n');
+  } finally {
+    cleanup();
+    store.cleanup();
+    remoteOutside.cleanup();
+  }
+});
+
+test('gc --forget-project takes only a project id as tdvc makes them: no path escapes the projects folder', async () => {
+  const { root, cache, cleanup } = await repoWithCache();
+  try {
+    // <cache>/projects/../../victim.json is the cache's parent's victim.json
+    const victim = join(cache, '..', 'victim.json');
+    writeFileSync(victim, '{"important": true}\n');
+    for (const id of ['../../victim', '../projects/x', 'ABCDEF0123456789', '0123456789abcdef0', '']) {
+      const r = await tdvc(root, ['gc', '--forget-project', id]);
+      assert.equal(r.code, 2, `${JSON.stringify(id)}: usage error, got ${r.code}: ${r.stderr}`);
+      assert.ok(r.stderr.includes(`error: not a project id: ${JSON.stringify(id)}`), r.stderr);
+    }
+    assert.equal(readFileSync(victim, 'utf8'), '{"important": true}\n');
+    const unknown = await tdvc(root, ['gc', '--forget-project', '0123456789abcdef']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stdout, /no project 0123456789abcdef is registered/);
+    await ok(root, ['gc', '-w']); // registers this project
+    const [registered] = readdirSync(join(cache, 'projects')).filter((n) => n.endsWith('.json'));
+    assert.ok(registered);
+    const gone = await ok(root, ['gc', '--forget-project', registered.slice(0, -'.json'.length)]);
+    assert.match(gone.stdout, /unregistered/);
+  } finally {
+    cleanup();
+  }
+});

@@ -1,0 +1,108 @@
+import { closeSync, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { createHasher } from '../hash/blake3.js';
+import type { Oid } from '../hash/oid.js';
+import { ExitCode, fromSystemError, isErrno, MissingObjectError, TdvcError } from '../errors.js';
+import { fileKind, NO_FOLLOW_READ } from '../util/safe-read.js';
+
+/**
+ * A cache entry that cannot be used as the object its name says: not a regular file (a link, a
+ * FIFO, a device: anyone in a shared cache's group can put one there), not of the size the
+ * manifest records, or bytes that do not hash to its name. Thrown where the entry is read; the
+ * caller decides whether to quarantine it (see ObjectStore.quarantine).
+ */
+export class RejectedObjectError extends TdvcError {
+  constructor(
+    readonly oid: Oid,
+    path: string,
+    readonly reason: string,
+  ) {
+    super('EBADOBJECT', `cache entry ${path} is not usable as object ${oid}: ${reason}`, {
+      path,
+      exitCode: ExitCode.integrity,
+      data: { oid, reason },
+      hint: "run 'tdvc fsck' to quarantine it, then fetch it again ('tdvc pull') or re-add the original file",
+    });
+  }
+}
+
+/**
+ * Opens a cache object for reading: never through a symbolic link, never blocking on a FIFO
+ * (O_NONBLOCK), only a regular file, and of `expectedSize` bytes when given. The checks are made
+ * on the open descriptor, so the file read is the file checked.
+ */
+export function openObjectSync(oid: Oid, path: string, expectedSize?: number): { fd: number; st: Stats } {
+  let fd: number;
+  try {
+    fd = openSync(path, NO_FOLLOW_READ);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) throw new MissingObjectError(oid, 'object');
+    if (isErrno(err, 'ELOOP')) throw new RejectedObjectError(oid, path, 'it is a symbolic link');
+    throw fromSystemError(err, path);
+  }
+  try {
+    const st = fstatSync(fd);
+    checkEntry(oid, path, st, expectedSize);
+    return { fd, st };
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+}
+
+/** The promise twin of openObjectSync. */
+export async function openObject(oid: Oid, path: string, expectedSize?: number): Promise<{ fh: FileHandle; st: Stats }> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, NO_FOLLOW_READ);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) throw new MissingObjectError(oid, 'object');
+    if (isErrno(err, 'ELOOP')) throw new RejectedObjectError(oid, path, 'it is a symbolic link');
+    throw fromSystemError(err, path);
+  }
+  try {
+    const st = await fh.stat();
+    checkEntry(oid, path, st, expectedSize);
+    return { fh, st };
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+}
+
+function checkEntry(oid: Oid, path: string, st: Stats, expectedSize: number | undefined): void {
+  if (!st.isFile()) throw new RejectedObjectError(oid, path, `it is ${fileKind(st)}`);
+  if (expectedSize !== undefined && st.size !== expectedSize) {
+    throw new RejectedObjectError(oid, path, `it has ${st.size} bytes where ${expectedSize} are recorded`);
+  }
+}
+
+/** Reads a whole object from an open descriptor (size known from its fstat); a file that grows is refused. */
+export function readAllSync(fd: number, size: number, oid: Oid, path: string): Buffer {
+  const data = Buffer.allocUnsafe(size + 1);
+  let n = 0;
+  for (;;) {
+    const r = readSync(fd, data, n, data.length - n, n);
+    if (r === 0) break;
+    n += r;
+    if (n > size) break;
+  }
+  if (n !== size) throw new RejectedObjectError(oid, path, `it changed size while being read (${n} bytes)`);
+  return data.subarray(0, n);
+}
+
+const CHUNK = 4 << 20;
+
+/** BLAKE3 of everything an open descriptor holds, read from offset 0. */
+export function hashFdSync(fd: number): string {
+  const h = createHasher();
+  const buf = Buffer.allocUnsafe(CHUNK);
+  let pos = 0;
+  for (;;) {
+    const r = readSync(fd, buf, 0, CHUNK, pos);
+    if (r === 0) break;
+    h.update(buf.subarray(0, r));
+    pos += r;
+  }
+  return h.digestHex();
+}
