@@ -3,7 +3,9 @@
 // Generates a deterministic data set under bench/.work/, measures this machine's limits on it
 // (b3sum, cp -r, cp -al, find -printf, single-threaded b3sum) and then tdvc itself (add, no-op
 // status, checkout of a deleted folder, 2 GiB hashing, peak RSS), and prints a table against the
-// targets. Page cache is never dropped: every figure is a warm-cache figure.
+// targets. Page cache is never dropped: every figure is a warm-cache figure. The checkout of the
+// deleted folder and of the 2 GiB file is also timed with `cache.verify false` and `true`, the two
+// settings alternating run by run (the cost of hashing objects as they are placed).
 //
 // Environment (defaults = the full-size run):
 //   BENCH_FILES=100000  BENCH_DIRS=1000  BENCH_BIG_MB=2048  BENCH_SEED=1  BENCH_REPEAT=3
@@ -131,7 +133,7 @@ function refRun(k, where) {
   sh('sync');
   const s = timeShell(r.cmd, { cwd: SRC });
   if (r.after) r.after();
-  ref[k][where].push(s);
+  (ref[k][where] ??= []).push(s);
   return s;
 }
 const adj = (k) => median(ref[k].adjacent);
@@ -251,6 +253,43 @@ if (HARDLINK) {
   await tdvc(['checkout']);
 }
 
+// cache.verify cost: the same checkout with `cache.verify false` and `true` (set in the repository
+// before each run), alternating A B A B ..., REPEAT runs each; every run sits between two runs of
+// its reference (as in repeatTdvc), and a setting's reference is the median of the reference runs
+// right before and after its own runs. The checkout row above keeps the default (setting unset).
+async function verifyAB(args, { setup, refKey }) {
+  const out = { false: { runs: [], refs: [], rssMB: 0 }, true: { runs: [], refs: [], rssMB: 0 } };
+  let before = refRun(refKey, 'verifyAB');
+  for (let i = 0; i < REPEAT; i++) {
+    for (const v of ['false', 'true']) {
+      await tdvc(['config', 'cache.verify', v]);
+      setup();
+      sh('sync');
+      const r = await tdvc(args);
+      const after = refRun(refKey, 'verifyAB');
+      const o = out[v];
+      o.runs.push(r.seconds);
+      o.refs.push(before, after);
+      o.rssMB = Math.max(o.rssMB, r.rssMB);
+      before = after;
+    }
+  }
+  await tdvc(['config', '--unset', 'cache.verify']);
+  for (const v of ['false', 'true']) Object.assign(out[v], { seconds: median(out[v].runs), reference: median(out[v].refs) });
+  out.ratio = out.true.seconds / out.false.seconds;
+  out.pairRatios = out.true.runs.map((t, i) => t / out.false.runs[i]);
+  return out;
+}
+const logAB = (what, refName, ab) =>
+  log(`  ${what}: cache.verify false ${fmtS(ab.false.seconds)} (runs ${runsStr(ab.false.runs)}; adjacent ${refName} ${fmtS(ab.false.reference)}, ${(ab.false.seconds / ab.false.reference).toFixed(2)}×; peak RSS ${mb(ab.false.rssMB).toFixed(0)} MB), ` +
+    `true ${fmtS(ab.true.seconds)} (runs ${runsStr(ab.true.runs)}; adjacent ${refName} ${fmtS(ab.true.reference)}, ${(ab.true.seconds / ab.true.reference).toFixed(2)}×; peak RSS ${mb(ab.true.rssMB).toFixed(0)} MB); ` +
+    `verify/no-verify ${ab.ratio.toFixed(2)}× (run pairs ${ab.pairRatios.map((x) => x.toFixed(2)).join(' ')})`);
+td.loadavg.checkoutVerify = loadavg();
+td.checkoutVerify = await verifyAB(['checkout'], { setup: () => discard(join(REPO, 'data')), refKey: 'cpR' });
+logAB('data/ gone; tdvc checkout', 'cp -r', td.checkoutVerify);
+td.checkoutVerify.filesAfter = Number(sh('find data -type f | wc -l', { cwd: REPO }).trim());
+log(`  files in data/ after the last of them: ${td.checkoutVerify.filesAfter} (expected ${data.smallFiles})`);
+
 // big-file hashing: `tdvc add big.bin` end to end, and @tdvc/core's hashFile in-process
 sh(`cp ${q(join(SRC, 'big.bin'))} big.bin && sync`, { cwd: REPO });
 refRun('b3sum1Big', 'adjacent');
@@ -277,6 +316,9 @@ log(`  tdvc add big.bin: ${fmtS(addBig.seconds)} = ${td.addBig.mibPerS.toFixed(0
 const rawMs = median(rawRuns.map((r) => r.ms));
 td.hashFile = { seconds: rawMs / 1000, runs: rawRuns.map((r) => r.ms / 1000), mibPerS: data.bigBytes / MiB / (rawMs / 1000), backend: rawRuns[0].backend, referenceMiBs: b3adjMiBs };
 log(`  @tdvc/core hashFile(big.bin) in-process: ${fmtS(rawMs / 1000)} = ${td.hashFile.mibPerS.toFixed(0)} MiB/s (${td.hashFile.backend})`);
+td.loadavg.checkoutBigVerify = loadavg();
+td.checkoutBigVerify = await verifyAB(['checkout', 'big.bin'], { setup: () => discard(join(REPO, 'big.bin')), refKey: 'cpBig' });
+logAB('big.bin gone; tdvc checkout big.bin', 'cp big.bin', td.checkoutBigVerify);
 discard(SCRATCH);
 results.tdvc = td;
 
@@ -423,6 +465,16 @@ row('  peak RSS tdvc checkout', (td.checkout.rssMB * MiB) / MB, 'MB', '', null, 
 row('tdvc --version (start-up only)', td.startup.seconds, 's', '', null, '');
 row('tdvc add again (unchanged)', td.readd.seconds, 's', 'find -printf stat', td.status.reference, '');
 row('tdvc status right after checkout', td.statusAfterCheckout.seconds, 's', 'find -printf stat', td.status.reference, '');
+for (const v of ['false', 'true']) {
+  const c = td.checkoutVerify[v];
+  row(`tdvc checkout (whole deleted dir), cache.verify ${v}`, c.seconds, 's', 'cp -r', c.reference, '≤ 1.3×', c.seconds <= 1.3 * c.reference);
+}
+row('  checkout, cache.verify true / false', td.checkoutVerify.true.seconds, 's', 'cache.verify false', td.checkoutVerify.false.seconds, '');
+for (const v of ['false', 'true']) {
+  const c = td.checkoutBigVerify[v];
+  row(`tdvc checkout ${(data.bigBytes / MiB).toFixed(0)} MiB file, cache.verify ${v}`, c.seconds, 's', 'cp of the file', c.reference, '');
+}
+row('  checkout big file, cache.verify true / false', td.checkoutBigVerify.true.seconds, 's', 'cache.verify false', td.checkoutBigVerify.false.seconds, '');
 if (td.checkoutHardlink) row('tdvc checkout, cache.type hardlink', td.checkoutHardlink.seconds, 's', 'cp -al', td.checkoutHardlink.reference, '');
 if (td.checkoutAfterRmrf) row('tdvc checkout right after a real rm -rf', td.checkoutAfterRmrf.seconds, 's', 'cp -r right after rm -rf', ref.cpR.afterRmrf ?? null, '');
 row(`peak RSS tdvc add big file`, (td.addBig.rssMB * MiB) / MB, 'MB', '', null, '');

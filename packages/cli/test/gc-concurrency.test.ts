@@ -372,3 +372,46 @@ test('race: checkout in a second workspace sharing the cache while gc --grace 0 
     shared.cleanup();
   }
 });
+
+test('race: `tdvc checkout REV` in a registered second workspace (plan, move Git, link) while gc --grace 0 from the first runs', async (t) => {
+  const shared = tempDir('tdvc-shared-cache-');
+  const a = await makeRepo();
+  const clones = tempDir('tdvc-clone-');
+  try {
+    await ok(a.root, ['cache', 'dir', shared.path]);
+    writeTree(a.root, { ...bigDataset('data/small', 3000), 'data/big.bin': randomBytes(200 << 20) });
+    await ok(a.root, ['add', 'data']);
+    commitAll(a.root, 'v1');
+    const v1 = git(a.root, 'rev-parse', 'HEAD').trim();
+    rmSync(join(a.root, 'data'), { recursive: true });
+    writeTree(a.root, { 'data/only.txt': 'v2' });
+    await ok(a.root, ['add', 'data']);
+    commitAll(a.root, 'v2');
+    const b = join(clones.path, 'b');
+    git(clones.path, 'clone', '-q', a.root, 'b');
+    await ok(b, ['config', '--local', 'cache.type', 'copy']);
+    // B is registered and at v2, like A: for gc -w v1's objects are garbage until B's pointer
+    // file names them, which `checkout REV` writes (by moving Git) only after it has planned
+    await ok(b, ['checkout']);
+    assert.ok(backdateObjects(shared.path) > 3000);
+
+    const switching = tdvcInBackground(b, ['checkout', v1]);
+    const gcs = await gcWhile(a.root, switching);
+    const co = await switching.done;
+    assert.equal(co.code, 0, co.stderr + co.stdout);
+    t.diagnostic(`${gcs.length} gc run(s) during the checkout: ${gcs.map((r) => (r.code === 0 ? `removed ${(JSON.parse(r.stdout) as { removed: unknown[] }).removed.length}` : errorOf(r).code)).join(', ')}`);
+    assert.ok(gcs.length >= 1, 'gc ran while the checkout did');
+
+    await ok(a.root, GC);
+    assert.deepEqual(missingObjects(b, shared.path, 'data.tdvc'), [], 'every object the checked-out pointer file references is in the cache');
+    await assertClean(b);
+    rmSync(join(b, 'data'), { recursive: true });
+    await ok(b, ['checkout', '--force']);
+    await assertClean(b);
+    assert.equal(statSync(join(b, 'data/big.bin')).size, 200 << 20);
+  } finally {
+    a.cleanup();
+    clones.cleanup();
+    shared.cleanup();
+  }
+});

@@ -108,6 +108,7 @@ async function addOne(repo: Repo, rel: string, opts: AddOptions): Promise<AddedD
   // none of it through a symbolic link (the data path itself: statPath in the scan)
   repo.guard.dir(dirname(abs));
   repo.guard.target(abs + POINTER_SUFFIX);
+  if (repo.hasGit) repo.guard.target(join(dirname(abs), '.gitignore'));
   const index = StatIndex.load(repo.indexDir, rel);
   const linkTypes = repo.config.linkTypes();
   const present = odb.knownObjects();

@@ -7,6 +7,7 @@ import { processSmallFiles } from './file-pool.js';
 import { forEachLimit } from '../util/fs.js';
 import { walkFiles, statPath, type WalkedFile } from '../util/walk.js';
 import { StatIndex } from './stat-index.js';
+import { NotRegularFileError, WORKSPACE_READ } from '../util/safe-read.js';
 
 export interface ScannedFile {
   /** read and hashed in this scan (the stat index did not vouch for it) */
@@ -130,13 +131,14 @@ async function hashAll(walked: WalkedFile[], index: StatIndex, opts: ScanOptions
 export async function hashWorkspaceFile(path: string): Promise<{ oid: Oid; size: number; ino: number; mtimeMs: number }> {
   let fh;
   try {
-    fh = await open(path, 'r');
+    fh = await open(path, WORKSPACE_READ);
   } catch (err) {
     if (isErrno(err, 'ENOENT')) throw new TdvcError('EVANISHED', `file vanished while it was being read: ${path}`, { path, hint: 'run the command again' });
     throw fromSystemError(err, path);
   }
   try {
     const before = await fh.stat();
+    if (!before.isFile()) throw new NotRegularFileError(path, 'file', before);
     const { oid, size } = await hashHandle(fh);
     const after = await fh.stat();
     if (after.mtimeMs !== before.mtimeMs || after.size !== before.size || size !== before.size) throw new FileChangedError(path);

@@ -25,6 +25,7 @@ import { isOid, type Oid } from '../hash/oid.js';
 import { CorruptObjectError, FileChangedError, fromSystemError, isErrno, MissingObjectError, TdvcError } from '../errors.js';
 import { removeRegularFile, removeStaleTempSync, uniqueTempName } from '../util/fs.js';
 import { openObject } from './object-file.js';
+import { NotRegularFileError, WORKSPACE_READ } from '../util/safe-read.js';
 
 /** The on-disk layout version is part of every object path, so a future format can live beside this one. */
 export const LAYOUT = 'b3v1';
@@ -330,7 +331,7 @@ export class ObjectStore {
   async putFile(path: string, opts: { reflink?: boolean } = {}): Promise<PutResult & { mtimeMs: number; ino: number }> {
     let fh;
     try {
-      fh = await open(path, 'r');
+      fh = await open(path, WORKSPACE_READ);
     } catch (err) {
       if (isErrno(err, 'ENOENT')) {
         throw new TdvcError('EVANISHED', `file vanished while it was being added: ${path}`, { path, hint: 'run tdvc add again' });
@@ -339,6 +340,7 @@ export class ObjectStore {
     }
     try {
       const before = await fh.stat();
+      if (!before.isFile()) throw new NotRegularFileError(path, 'file', before);
       if (before.size <= SMALL_FILE) {
         const data = await fh.readFile();
         const after = await fh.stat();
@@ -628,13 +630,14 @@ export function isReflinkUnsupported(err: unknown): boolean {
 export function readSmallFileSync(path: string): { data: Buffer; st: Stats } {
   let fd: number;
   try {
-    fd = openSync(path, 'r');
+    fd = openSync(path, WORKSPACE_READ);
   } catch (err) {
     if (isErrno(err, 'ENOENT')) throw new TdvcError('EVANISHED', `file vanished while it was being read: ${path}`, { path, hint: 'run the command again' });
     throw fromSystemError(err, path);
   }
   try {
     const st = fstatSync(fd);
+    if (!st.isFile()) throw new NotRegularFileError(path, 'file', st);
     // one byte more than expected, so a file that grew is noticed without a second read
     const data = Buffer.allocUnsafe(st.size + 1);
     let n = 0;

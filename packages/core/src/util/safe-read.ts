@@ -10,6 +10,12 @@ import { fromSystemError, isErrno, TdvcError } from '../errors.js';
  */
 export const NO_FOLLOW_READ = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
+/**
+ * Opening flags for workspace files being added or hashed: links were vetted by the walk (see
+ * walkFiles), but a file swapped for a FIFO since then must not block the command.
+ */
+export const WORKSPACE_READ = constants.O_RDONLY | constants.O_NONBLOCK;
+
 /** Small files tdvc reads from a repository: pointer files, config, .gitignore, hooks. */
 export const SMALL_TEXT_LIMIT = 1 << 20;
 

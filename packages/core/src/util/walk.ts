@@ -84,7 +84,7 @@ function badName(absDir: string, name: string, rel: string, problem: string): Td
   if (name.includes('\uFFFD')) {
     const raw = readdirSync(absDir, { encoding: 'buffer' }).find((b) => b.toString('utf8') === name && !Buffer.from(name, 'utf8').equals(b));
     if (raw) {
-      shown = `${shownPath(rel.slice(0, rel.length - name.length))} + bytes ${raw.toString('hex')}`;
+      shown = `${rel.slice(0, rel.length - name.length)}<bytes ${raw.toString('hex')}>`;
       problem = 'the name is not valid UTF-8';
     } else {
       return new TdvcError('EBADNAME', `cannot track ${shown}: it contains U+FFFD`, { path: join(absDir, name) });

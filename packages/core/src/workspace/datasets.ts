@@ -45,7 +45,8 @@ export function findPointerFiles(repo: Repo, unreadable?: string[]): string[] {
       if (e.isDirectory()) {
         if (SKIP.has(e.name) || names.has(e.name + POINTER_SUFFIX)) continue;
         stack.push(childRel);
-      } else if (e.name.endsWith(POINTER_SUFFIX) && e.name.length > POINTER_SUFFIX.length && (e.isFile() || e.isSymbolicLink())) {
+      } else if (e.name.endsWith(POINTER_SUFFIX) && e.name.length > POINTER_SUFFIX.length) {
+        // links, FIFOs and the like too: loading refuses them by name instead of skipping them quietly
         out.push(childRel);
       }
     }

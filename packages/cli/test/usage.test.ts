@@ -1,0 +1,63 @@
+// Usage errors are printed (once, on stderr, naming the option and the value) and exit 2; hints
+// that hold a command with a path in it can be pasted into a shell as they are.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { makeRepo, tdvc, TDVC_BIN, tempDir, writeTree } from './helpers.js';
+
+const cases: Array<{ args: string[]; names: RegExp }> = [
+  { args: ['add', '-j', 'abc', 'x'], names: /'-j, --jobs <n>' argument 'abc' is invalid/ },
+  { args: ['add', '-j', '0', 'x'], names: /'-j, --jobs <n>' argument '0' is invalid/ },
+  { args: ['fetch', '--jobs', '2.5'], names: /'-j, --jobs <n>' argument '2.5' is invalid/ },
+  { args: ['get-url', '--presign', '0', 'x'], names: /'--presign <seconds>' argument '0' is invalid/ },
+  { args: ['gc', '-w', '--grace', '-1'], names: /'--grace <seconds>' argument '-1' is invalid/ },
+  { args: ['gc', '-w', '--grace', 'abc'], names: /'--grace <seconds>' argument 'abc' is invalid/ },
+  { args: ['gc', '-w', '--grace', ''], names: /'--grace <seconds>' argument '' is invalid/ },
+  { args: ['status', '--bogus'], names: /unknown option '--bogus'/ },
+  { args: ['add'], names: /missing required argument 'paths'/ },
+  { args: ['fsck', '-j'], names: /option '-j, --jobs <n>' argument missing/ },
+  { args: ['bogus'], names: /unknown command 'bogus'/ },
+  { args: ['cache', 'dir', '--bogus'], names: /unknown option '--bogus'/ },
+];
+
+test('every usage error prints one clear error line on stderr and exits 2', async () => {
+  const dir = tempDir();
+  try {
+    for (const { args, names } of cases) {
+      const r = await tdvc(dir.path, args);
+      const what = `tdvc ${args.join(' ')}`;
+      assert.equal(r.code, 2, `${what}: exit ${r.code}`);
+      assert.equal(r.stdout, '', `${what}: nothing on stdout`);
+      const errors = r.stderr.split('\n').filter((l) => l.startsWith('error: '));
+      assert.equal(errors.length, 1, `${what}: exactly one error line in ${JSON.stringify(r.stderr)}`);
+      assert.match(errors[0]!, names, what);
+    }
+  } finally {
+    dir.cleanup();
+  }
+});
+
+test('a hint with a path holding a space and a quote can be pasted into a shell', async () => {
+  const { root, cleanup } = await makeRepo();
+  try {
+    const ds = "it's my data";
+    writeTree(root, { [`${ds}/a.txt`]: 'a\n', [`${ds}/b.txt`]: 'b\n' });
+    assert.equal((await tdvc(root, ['add', ds])).code, 0);
+    writeTree(root, { [`${ds}/a.txt`]: 'a, changed\n' });
+    const r = await tdvc(root, ['add', `${ds}/a.txt`]);
+    assert.equal(r.code, 2, r.stderr);
+    const hint = /^hint: to record changes inside it, run: (tdvc .*)$/m.exec(r.stderr);
+    assert.ok(hint, r.stderr);
+    assert.equal(hint[1], `tdvc add 'it'\\''s my data'`);
+    // paste it: the shell must hand tdvc exactly the dataset's path, and the add must work
+    const pasted = spawnSync('sh', ['-c', `tdvc() { "${process.execPath}" "${TDVC_BIN}" "$@"; }; ${hint[1]}`], { cwd: root, encoding: 'utf8' });
+    assert.equal(pasted.status, 0, pasted.stderr);
+    assert.match((await tdvc(root, ["status"])).stdout, /up to date/);
+
+    writeTree(root, { [`${ds}/b.txt`]: 'b, changed\n' });
+    const st = await tdvc(root, ['status']);
+    assert.ok(st.stdout.includes(`(to record: tdvc add 'it'\\''s my data'; to undo: tdvc checkout 'it'\\''s my data')`), st.stdout);
+  } finally {
+    cleanup();
+  }
+});
