@@ -409,6 +409,7 @@ test('cache entries that are FIFOs or links are never waited on or read through:
     const fsck = await tdvc(root, ['fsck']);
     assert.equal(fsck.code, 4, fsck.stderr + fsck.stdout);
     assert.equal(quarantined(root).length, 3);
+    assert.equal((await tdvc(root, ['pull'])).code, 0);
 
     replaceEntry(objectPath(root, 'BBBB'), mkfifo);
     const other = tempDir('tdvc-remote2-');
@@ -495,5 +496,45 @@ test('a corrupt large object (streamed copy) leaves no workspace file; a manifes
     assert.ok(existsSync(objectPath(root, 'ffff')));
   } finally {
     cleanup();
+  }
+});
+
+test('tdvc merge of a branch that turns data into a link: the data checkout refuses, nothing outside changes', async () => {
+  const out = outsideFolder();
+  const a = await attackerWithData({ 'a.txt': 'attacker a' });
+  try {
+    commitAll(a.root, 'v1');
+    git(a.root, 'checkout', '-qb', 'evil');
+    rmSync(join(a.root, 'data'), { recursive: true });
+    symlinkSync(out.dir, join(a.root, 'data'));
+    commitAll(a.root, 'data is a link', 'data');
+    git(a.root, 'checkout', '-q', 'main');
+    git(a.root, 'commit', '-q', '--allow-empty', '-m', 'diverge');
+    // (Git itself would refuse to replace an untracked folder by the branch's link)
+    rmSync(join(a.root, 'data'), { recursive: true, force: true });
+    const r = await tdvc(a.root, ['merge', 'evil'], { GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com' });
+    assert.notEqual(r.code, 0, r.stdout);
+    assert.match(r.stderr, /data.*symbolic link|symbolic link.*data/);
+    out.assertUntouched();
+  } finally {
+    a.cleanup();
+    out.cleanup();
+  }
+});
+
+test('a shared cache whose fan-out folder a group member replaced by a link: add writes no object over there', async () => {
+  const out = outsideFolder();
+  const { root, cleanup } = await makeRepo();
+  try {
+    writeTree(root, { 'data/a.txt': 'AAAA' });
+    const oid = hashBytes(Buffer.from('AAAA'));
+    mkdirSync(join(root, '.tdvc', 'cache', 'b3v1'), { recursive: true });
+    symlinkSync(out.dir, join(root, '.tdvc', 'cache', 'b3v1', oid.slice(0, 2)));
+    const r = await tdvc(root, ['add', 'data']);
+    assertOneClearError(r, new RegExp(`b3v1/${oid.slice(0, 2)}`), /symbolic link/);
+    out.assertUntouched();
+  } finally {
+    cleanup();
+    out.cleanup();
   }
 });

@@ -75,7 +75,8 @@ function plantLookalikes(root: string, outside: string): { snapshot: () => strin
     for (const p of ['.tmp-important', localTempName(dead), `${LAYOUT}/${localTempName(dead, 'bbbbbbbbbbbb')}`, `${LAYOUT}/ab/${localTempName(dead, 'cccccccccccc')}`, `${LAYOUT}/ab/${'1'.repeat(62)}`]) {
       walk(join(root, p), `${p}/`);
     }
-    for (const p of ['.tmp-notes', 'projects/.tmp-keep', `${LAYOUT}/cd/${'2'.repeat(62)}`, `${LAYOUT}/${localTempName(dead, 'dddddddddddd')}`, `${LAYOUT}/ef`]) {
+    // (the symlink under an object's name is checked by each test: fsck quarantines it, gc leaves it)
+    for (const p of ['.tmp-notes', 'projects/.tmp-keep', `${LAYOUT}/${localTempName(dead, 'dddddddddddd')}`, `${LAYOUT}/ef`]) {
       out.push(`${p}: ${existsSync(join(root, p)) || lstatSync(join(root, p), { throwIfNoEntry: false }) ? 'there' : 'GONE'}`);
     }
     return out.join('\n');
@@ -127,16 +128,23 @@ test('fsck on a cache folder deletes only exact temp files of killed writers, ne
     const before = snapshot();
     const r = await tdvc(root, ['fsck', '--json']);
     assert.equal(r.code, 4, `repairs are reported with exit 4: ${r.stderr}`);
-    const report = JSON.parse(r.stdout) as { checked: number; corrupt: unknown[]; removedTemps: string[]; skipped: string[] };
+    const report = JSON.parse(r.stdout) as { checked: number; corrupt: Array<{ oid: string; found: string; quarantinedAs: string }>; removedTemps: string[]; skipped: string[] };
     assert.deepEqual(report.removedTemps.sort(), real.map((p) => join(cache, p)).sort(), 'exactly the real leftovers');
-    assert.deepEqual(report.corrupt, [], 'nothing under a symlinked fan-out folder is quarantined');
-    assert.equal(report.checked, 3, 'two files and the manifest');
-    assert.deepEqual(report.skipped.sort(), [join(cache, LAYOUT, 'ef'), objectFolder, objectLink].sort());
+    // a link under an object's name is moved aside as a link (never read through); nothing under
+    // the symlinked fan-out folder is touched
+    assert.deepEqual(
+      report.corrupt.map((c) => [c.oid, c.found]),
+      [[`cd${'2'.repeat(62)}`, '(it is a symbolic link)']],
+    );
+    assert.equal(lstatSync(report.corrupt[0]!.quarantinedAs).isSymbolicLink(), true);
+    assert.equal(lstatSync(objectLink, { throwIfNoEntry: false }), undefined);
+    assert.equal(report.checked, 4, 'two files, the manifest and the link');
+    assert.deepEqual(report.skipped.sort(), [join(cache, LAYOUT, 'ef'), objectFolder].sort());
     assert.equal(snapshot(), before, 'the user’s things are untouched');
     for (const p of real) assert.equal(existsSync(join(cache, p)), false, `${p} removed`);
     const text = await tdvc(root, ['fsck']);
     assert.equal(text.code, 0, text.stderr);
-    assert.match(text.stderr, /warning: left alone, not a tdvc object \(a folder or symlink\): .*1{62}/);
+    assert.match(text.stderr, /warning: left alone, a folder where an object belongs: .*1{62}/);
     assert.equal(snapshot(), before);
   } finally {
     cleanup();
@@ -149,7 +157,7 @@ test('fsck -r on a folder remote deletes only exact temp files, and lists only r
   try {
     await ok(root, ['remote', 'add', '-d', 'store', store.path]);
     await ok(root, ['push']);
-    const { snapshot } = plantLookalikes(store.path, outside);
+    const { snapshot, objectLink } = plantLookalikes(store.path, outside);
     const real = plantRealStaleTemps(store.path, [LAYOUT, join(LAYOUT, 'ab')]);
     const before = snapshot();
     const r = await tdvc(root, ['fsck', '-r', 'store', '--json']);
@@ -159,6 +167,7 @@ test('fsck -r on a folder remote deletes only exact temp files, and lists only r
     assert.deepEqual(report.removedTemps.sort(), real.sort());
     assert.equal(r.code, 4, r.stderr);
     assert.equal(snapshot(), before, 'the user’s things are untouched');
+    assert.equal(lstatSync(objectLink).isSymbolicLink(), true);
     assert.equal((await tdvc(root, ['fsck', '-r', 'store'])).code, 0, 'nothing more to do');
   } finally {
     cleanup();
@@ -188,6 +197,7 @@ test('gc --force --grace 0 deletes unreferenced objects but no folder or symlink
     assert.ok(!res.removed.some((x) => x.oid === '1'.repeat(64) || x.oid === 'cd' + '2'.repeat(62)), 'look-alikes are not even candidates');
     assert.equal(existsSync(join(cache, LAYOUT, old.slice(0, 2), old.slice(2))), false);
     assert.equal(local.snapshot(), beforeLocal, 'the user’s things in the cache folder are untouched');
+    assert.equal(lstatSync(local.objectLink).isSymbolicLink(), true, 'a link under an object name is not deleted');
 
     const rr = await ok(root, ['gc', '-r', 'store', '-w', '--force', '--grace', '0', '--json']);
     const rres = JSON.parse(rr.stdout) as { removed: Array<{ oid: string }> };
@@ -195,6 +205,7 @@ test('gc --force --grace 0 deletes unreferenced objects but no folder or symlink
     assert.ok(!rres.removed.some((x) => x.oid === '1'.repeat(64) || x.oid === 'cd' + '2'.repeat(62)));
     assert.equal(existsSync(join(store.path, LAYOUT, old.slice(0, 2), old.slice(2))), false);
     assert.equal(remote.snapshot(), beforeRemote, 'the user’s things in the remote folder are untouched');
+    assert.equal(lstatSync(remote.objectLink).isSymbolicLink(), true);
     assert.equal(readFileSync(join(outside, 'precious.txt'), 'utf8'), 'do not touch\n');
   } finally {
     cleanup();

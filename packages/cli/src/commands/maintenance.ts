@@ -56,7 +56,7 @@ export async function runFsck(g: OutputOptions & { remote?: string; jobs?: numbe
   else {
     for (const c of res.corrupt) process.stderr.write(`corrupt: ${c.oid} (content hashes to ${c.found})${c.quarantinedAs ? `, moved to ${c.quarantinedAs}` : ''}\n`);
     for (const t of res.removedTemps) say(g, `removed what a killed writer left: ${t}`);
-    for (const p of res.skipped ?? []) process.stderr.write(`warning: left alone, not a tdvc object (a folder or symlink): ${p}\n`);
+    for (const p of res.skipped ?? []) process.stderr.write(`warning: left alone, a folder where an object belongs: ${p}\n`);
     say(g, `${res.checked} object(s) checked in ${res.where}: ${res.corrupt.length} corrupt, ${res.removedTemps.length} leftover(s) of killed writers removed`);
     if (res.corrupt.length > 0) process.stderr.write("hint: fetch the corrupt objects again ('tdvc fetch') or re-add the original files\n");
   }

@@ -25,6 +25,7 @@ import { isOid, type Oid } from '../hash/oid.js';
 import { CorruptObjectError, FileChangedError, fromSystemError, isErrno, MissingObjectError, TdvcError } from '../errors.js';
 import { removeRegularFile, removeStaleTempSync, uniqueTempName } from '../util/fs.js';
 import { openObject } from './object-file.js';
+import { NoFollowGuard } from '../util/no-follow.js';
 import { NotRegularFileError, WORKSPACE_READ } from '../util/safe-read.js';
 
 /** The on-disk layout version is part of every object path, so a future format can live beside this one. */
@@ -67,11 +68,13 @@ export class ObjectStore {
   readonly shared: SharedMode;
   readonly fsync: boolean;
   private readonly knownDirs = new Set<string>();
+  private readonly noFollow: NoFollowGuard;
 
   constructor(root: string, options: ObjectStoreOptions = {}) {
     this.root = root;
     this.shared = options.shared ?? 'none';
     this.fsync = options.fsync ?? this.shared !== 'none';
+    this.noFollow = new NoFollowGuard(root);
     // A shared cache must never show another member a folder they cannot use, not even for the
     // moment between mkdir and chmod (or after a writer is killed in between): the umask becomes
     // 002, so every folder is born 2775 and nothing is world-writable. (Worker threads inherit it.)
@@ -318,6 +321,7 @@ export class ObjectStore {
   /** The synchronous twin of `ensureDir` (same temp name + chmod + rename on a shared cache). */
   ensureDirSync(dir: string): void {
     if (this.knownDirs.has(dir)) return;
+    this.noFollow.dir(dir);
     const first = mkdirSync(dir, { recursive: true, mode: this.dirMode });
     if (this.shared === 'group' && first !== undefined) chmodCreated(dir, first, this.dirMode);
     this.knownDirs.add(dir);
@@ -460,6 +464,9 @@ export class ObjectStore {
    */
   async ensureDir(dir: string): Promise<void> {
     if (this.knownDirs.has(dir)) return;
+    // any member of a shared cache's group can replace `b3v1/ab` by a link to their own folder:
+    // objects (and gc's deletes) must never land there. Checked before mkdir, which follows links.
+    this.noFollow.dir(dir);
     const first = await mkdir(dir, { recursive: true, mode: this.dirMode });
     if (this.shared === 'group' && first !== undefined) chmodCreated(dir, first, this.dirMode);
     this.knownDirs.add(dir);

@@ -10,7 +10,7 @@ export interface VerifyReport {
   corrupt: Array<{ oid: Oid; found: string; quarantinedAs: string }>;
   /** temp files of writers that died (same host, process gone) or older than the age limit */
   removedTemps: string[];
-  /** entries under an object's name that are not regular files (so not tdvc's): left alone, not checked */
+  /** folders under an object's name (so not tdvc's): left alone, not checked */
   skipped?: string[];
 }
 
@@ -65,10 +65,11 @@ export async function verifyStore(odb: ObjectStore, opts: VerifyOptions = {}): P
   }
   let done = 0;
   await forEachLimit(objects, opts.jobs ?? 4, async (oid) => {
-    // a folder or symlink under an object's name is not tdvc's: re-hashing would read through the
-    // link, and quarantining would move it; it is left where it is and reported
+    // a folder under an object's name is not tdvc's and may hold anything: it is left where it is
+    // and reported (quarantining would move all of it). A link or FIFO is quarantined by check():
+    // moved as itself, never read through
     const st = await lstat(odb.pathOf(oid)).catch(() => undefined);
-    if (st && !st.isFile()) report.skipped!.push(odb.pathOf(oid));
+    if (st?.isDirectory()) report.skipped!.push(odb.pathOf(oid));
     else if (st) await check(oid);
     done++;
     if ((done & 63) === 0 || done === objects.length) opts.onProgress?.(done, objects.length);
