@@ -1,8 +1,8 @@
-import { chmodSync, closeSync, constants, copyFileSync, existsSync, fstatSync, linkSync, lstatSync, openSync, readSync, statSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, constants, copyFileSync, existsSync, fstatSync, linkSync, lstatSync, openSync, statSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
 import { fromSystemError, isErrno, TdvcError } from '../errors.js';
 import { hashBytes, createHasher } from '../hash/blake3.js';
 import type { Oid } from '../hash/oid.js';
-import { hashFdSync, openObjectSync, readAllSync, RejectedObjectError } from '../odb/object-file.js';
+import { hashFdSync, openObjectSync, readAllSync, readChunksSync, RejectedObjectError } from '../odb/object-file.js';
 import type { LinkType } from '../workspace/config.js';
 
 /** The error for a file that could not be put in its place in the workspace. */
@@ -18,7 +18,6 @@ export function placeError(err: unknown, dest: string): unknown {
 }
 
 const SMALL = 8 << 20;
-const CHUNK = 4 << 20;
 
 /** One file to place: the object, where it goes, and how. */
 export interface PlaceItem {
@@ -139,16 +138,10 @@ function copyHashing(fd: number, it: PlaceItem, mode: number, reject: (reason: s
   let ok = false;
   try {
     const h = createHasher();
-    const buf = Buffer.allocUnsafe(CHUNK);
-    let pos = 0;
-    for (;;) {
-      const r = readSync(fd, buf, 0, CHUNK, pos);
-      if (r === 0) break;
-      const chunk = buf.subarray(0, r);
+    const pos = readChunksSync(fd, (chunk) => {
       h.update(chunk);
-      for (let off = 0; off < r; ) off += writeSync(out, chunk, off, r - off);
-      pos += r;
-    }
+      for (let off = 0; off < chunk.byteLength; ) off += writeSync(out, chunk, off, chunk.byteLength - off);
+    });
     if (pos !== it.size) reject(`it changed size while being read (${pos} bytes)`);
     if (h.digestHex() !== it.oid) reject('its bytes do not hash to its name');
     const got = fstatSync(out);

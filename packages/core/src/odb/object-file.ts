@@ -93,16 +93,21 @@ export function readAllSync(fd: number, size: number, oid: Oid, path: string): B
 
 const CHUNK = 4 << 20;
 
-/** BLAKE3 of everything an open descriptor holds, read from offset 0. */
-export function hashFdSync(fd: number): string {
-  const h = createHasher();
+/** Feeds every chunk an open descriptor holds, from offset 0, to `onChunk`; returns the byte count. */
+export function readChunksSync(fd: number, onChunk: (chunk: Buffer) => void): number {
   const buf = Buffer.allocUnsafe(CHUNK);
   let pos = 0;
   for (;;) {
     const r = readSync(fd, buf, 0, CHUNK, pos);
-    if (r === 0) break;
-    h.update(buf.subarray(0, r));
+    if (r === 0) return pos;
+    onChunk(buf.subarray(0, r));
     pos += r;
   }
+}
+
+/** BLAKE3 of everything an open descriptor holds, read from offset 0. */
+export function hashFdSync(fd: number): string {
+  const h = createHasher();
+  readChunksSync(fd, (chunk) => h.update(chunk));
   return h.digestHex();
 }

@@ -1,4 +1,4 @@
-import { constants, fstatSync, openSync, readSync, closeSync, type Stats } from 'node:fs';
+import { constants, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { fromSystemError, isErrno, TdvcError } from '../errors.js';
 
@@ -71,34 +71,6 @@ export async function readSmallText(path: string, what: string, limit = SMALL_TE
     return buf.toString('utf8', 0, n);
   } finally {
     await fh.close();
-  }
-}
-
-/** The synchronous twin of readSmallText. */
-export function readSmallTextSync(path: string, what: string, limit = SMALL_TEXT_LIMIT): string | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, NO_FOLLOW_READ);
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return undefined;
-    if (isErrno(err, 'ELOOP')) throw new SymlinkRefusedError(path, what);
-    throw fromSystemError(err, path);
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new NotRegularFileError(path, what, st);
-    if (st.size > limit) throw tooBig(path, what, st.size, limit);
-    const buf = Buffer.allocUnsafe(st.size + 1);
-    let n = 0;
-    for (;;) {
-      const r = readSync(fd, buf, n, buf.length - n, n);
-      if (r === 0) break;
-      n += r;
-      if (n > st.size) throw tooBig(path, what, n, limit);
-    }
-    return buf.toString('utf8', 0, n);
-  } finally {
-    closeSync(fd);
   }
 }
 
