@@ -399,7 +399,7 @@ test('race: `tdvc checkout REV` in a registered second workspace (plan, move Git
     // gc starts once the checkout has taken its lock. (A gc that takes gc.lock before the checkout
     // has started deletes v1 rightly: nothing referenced it, and the checkout then waits for gc and
     // finds v1 gone, as if it had run after gc. That order is not the race under test.)
-    await sleep(150);
+    while (!switching.exited() && !writerLocks(shared.path).some((n) => n.startsWith('w-'))) await sleep(2);
     const gcs = await gcWhile(a.root, switching);
     const co = await switching.done;
     assert.equal(co.code, 0, co.stderr + co.stdout);

@@ -19,8 +19,6 @@ export interface CacheWriterOptions {
  * TDVC_WRITER_LOCK_WAIT_MS (for tests) bounds the wait for a running gc.
  */
 export async function withCacheWriterLock<T>(repo: Repo, purpose: string, fn: () => Promise<T>, opts: CacheWriterOptions = {}): Promise<T> {
-  if (process.env['TDVC_DISABLE_LOCK_FOR_VERIFY'] === '1') return fn();
-  if (process.env['TDVC_DISABLE_LOCK_FOR_VERIFY'] === '2') { await registerProject(repo); return fn(); }
   if (opts.ifCacheExists && !existsSync(repo.cacheDir)) return fn();
   const waitMs = envMs('TDVC_WRITER_LOCK_WAIT_MS');
   const lock = await acquireWriterLock(repo.odb, `${purpose} in ${repo.root}`, waitMs === undefined ? {} : { waitMs });
