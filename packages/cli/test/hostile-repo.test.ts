@@ -442,7 +442,8 @@ test('cache entries that are FIFOs or links are never waited on or read through:
 test('a corrupt or resized cache object never reaches the workspace: expected/found reported, quarantined, pull restores it', { timeout: 120_000 }, async () => {
   const { root, cleanup } = await addedAndRemoved();
   try {
-    // same size, other bytes: only hashing can tell
+    // same size, other bytes: only hashing can tell (cache.verify; off by default on a private cache)
+    assert.equal((await tdvc(root, ['config', 'cache.verify', 'true'])).code, 0);
     replaceEntry(objectPath(root, 'AAAA'), (p) => writeFileSync(p, 'EVIL', { mode: 0o444 }));
     const r = await tdvc(root, ['checkout']);
     assertIntegrityFailure(r, new RegExp(`data/a\\.txt: expected ${hashBytes(Buffer.from('AAAA'))}, found ${hashBytes(Buffer.from('EVIL'))}`));
@@ -474,6 +475,7 @@ test('a corrupt large object (streamed copy) leaves no workspace file; a manifes
   try {
     const big = Buffer.alloc(9 << 20, 7);
     writeTree(root, { 'model.bin': big });
+    assert.equal((await tdvc(root, ['config', 'cache.verify', 'true'])).code, 0);
     assert.equal((await tdvc(root, ['add', 'model.bin'])).code, 0);
     rmSync(join(root, 'model.bin'));
     const p = join(root, '.tdvc', 'cache', 'b3v1', hashBytes(big).slice(0, 2), hashBytes(big).slice(2));
