@@ -147,7 +147,7 @@ async function addOne(repo: Repo, rel: string, opts: AddOptions): Promise<AddedD
   const text = serializePointer(pointer);
   const changed = (await repo.readText(rel + POINTER_SUFFIX, 'pointer file')) !== text;
   if (changed) await writeFileAtomic(pointerPath, text);
-  if (repo.hasGit) await ensureIgnored(join(dirname(abs), '.gitignore'), name);
+  if (repo.hasGit) await ensureIgnored(join(dirname(abs), '.gitignore'), name, join(repo.tmpDir, 'locks'));
   return {
     path: rel,
     pointerPath: rel + POINTER_SUFFIX,

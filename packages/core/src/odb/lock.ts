@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { link, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { TdvcError, isErrno } from '../errors.js';
 import { uniqueTempName } from '../util/fs.js';
@@ -68,6 +68,10 @@ export async function acquireLock(path: string, opts: LockOptions): Promise<Held
     } catch (err) {
       if (!isErrno(err, 'EEXIST')) throw err;
     }
+    // released between our create and now: not stale, just free again (renaming what is there now
+    // would throw away the lock another contender has just taken)
+    const judged = await stat(path).catch(() => undefined);
+    if (!judged) continue;
     const holder = await readLockInfo(path);
     if (!(await isStaleLock(path, holder, staleMs, await fileSystemNow(dirname(path))))) {
       throw new TdvcError('ELOCKED', `${path} is locked by ${describeHolder(holder)}`, {
@@ -77,10 +81,20 @@ export async function acquireLock(path: string, opts: LockOptions): Promise<Held
       });
     }
     // take over: whoever renames the stale file away first wins; the others see it gone and retry
+    const aside = `${path}.${uniqueTempName('stale')}`;
     try {
-      await rename(path, `${path}.${uniqueTempName('stale')}`);
+      await rename(path, aside);
     } catch (err) {
       if (!isErrno(err, 'ENOENT')) throw err;
+      continue;
+    }
+    const moved = await stat(aside).catch(() => undefined);
+    if (moved && moved.ino !== judged.ino) {
+      // another contender took the stale lock over first, and this rename moved its fresh lock:
+      // put it back unless yet another process holds the name by now
+      await link(aside, path).catch(() => {});
+      await rm(aside, { force: true });
+      continue;
     }
     await cleanupStale(path);
   }
@@ -172,4 +186,20 @@ async function cleanupStale(path: string): Promise<void> {
 
 export function describeHolder(h: LockInfo | undefined): string {
   return h ? `${h.owner}@${h.host} (pid ${h.pid}, ${h.purpose}, since ${h.startedAt})` : 'another process';
+}
+
+/**
+ * acquireLock, waiting while another live process holds the lock (short critical sections such as
+ * a read-modify-write of one file): retries with a growing pause, up to `waitMs`, then rethrows.
+ */
+export async function acquireLockWaiting(path: string, opts: LockOptions & { waitMs?: number }): Promise<HeldLock> {
+  const deadline = Date.now() + (opts.waitMs ?? 30_000);
+  for (let pause = 5; ; pause = Math.min(pause * 2, 200)) {
+    try {
+      return await acquireLock(path, opts);
+    } catch (err) {
+      if (!(err instanceof TdvcError && err.code === 'ELOCKED') || Date.now() > deadline) throw err;
+    }
+    await new Promise((r) => setTimeout(r, pause * (0.5 + Math.random())));
+  }
 }
