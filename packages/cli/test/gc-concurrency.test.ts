@@ -2,7 +2,7 @@
 // `gc --force` wait and then refuse (deleting nothing); locks of dead or silent processes are
 // ignored; a running gc makes writers wait; and the real races: `tdvc add` reusing old unreferenced
 // objects, and a checkout in a second workspace sharing the cache, each racing `gc --grace 0`.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -352,19 +352,8 @@ test('race: checkout in a second workspace sharing the cache while gc --grace 0 
     // start the gc once the checkout is under way (writing its first files)
     while (!checkingOut.exited() && !existsSync(join(b, 'data'))) await sleep(5);
     const gcs = await gcWhile(a.root, checkingOut);
-    const co = await checkingOut.done;
-    assert.equal(co.code, 0, co.stderr + co.stdout);
-    t.diagnostic(`${gcs.length} gc run(s) during the checkout: ${gcs.map((r) => (r.code === 0 ? `removed ${(JSON.parse(r.stdout) as { removed: unknown[] }).removed.length}` : errorOf(r).code)).join(', ')}`);
-    assert.ok(gcs.length >= 1, 'gc ran while the checkout did');
-
     // and gc after it: B is registered now, its workspace keeps what it checked out
-    await ok(a.root, GC);
-    assert.deepEqual(missingObjects(b, shared.path, 'data.tdvc'), [], 'every object the checked-out pointer file references is in the cache');
-    await assertClean(b);
-    rmSync(join(b, 'data'), { recursive: true });
-    await ok(b, ['checkout', '--force']);
-    await assertClean(b);
-    assert.equal(statSync(join(b, 'data/big.bin')).size, 200 << 20);
+    await assertCheckoutSurvivedGc(t, await checkingOut.done, gcs, a.root, b, shared.path);
     assert.deepEqual(writerLocks(shared.path), [], 'no lock left behind');
   } finally {
     a.cleanup();
@@ -401,21 +390,27 @@ test('race: `tdvc checkout REV` in a registered second workspace (plan, move Git
     // finds v1 gone, as if it had run after gc. That order is not the race under test.)
     while (!switching.exited() && !writerLocks(shared.path).some((n) => n.startsWith('w-'))) await sleep(2);
     const gcs = await gcWhile(a.root, switching);
-    const co = await switching.done;
-    assert.equal(co.code, 0, co.stderr + co.stdout);
-    t.diagnostic(`${gcs.length} gc run(s) during the checkout: ${gcs.map((r) => (r.code === 0 ? `removed ${(JSON.parse(r.stdout) as { removed: unknown[] }).removed.length}` : errorOf(r).code)).join(', ')}`);
-    assert.ok(gcs.length >= 1, 'gc ran while the checkout did');
-
-    await ok(a.root, GC);
-    assert.deepEqual(missingObjects(b, shared.path, 'data.tdvc'), [], 'every object the checked-out pointer file references is in the cache');
-    await assertClean(b);
-    rmSync(join(b, 'data'), { recursive: true });
-    await ok(b, ['checkout', '--force']);
-    await assertClean(b);
-    assert.equal(statSync(join(b, 'data/big.bin')).size, 200 << 20);
+    await assertCheckoutSurvivedGc(t, await switching.done, gcs, a.root, b, shared.path);
   } finally {
     a.cleanup();
     clones.cleanup();
     shared.cleanup();
   }
 });
+
+/**
+ * After a checkout in workspace `b` raced gc runs from `a`: the checkout succeeded, gc really ran
+ * meanwhile, a gc after it keeps everything b's pointer file references, and b checks out again.
+ */
+async function assertCheckoutSurvivedGc(t: TestContext, co: RunResult, gcs: RunResult[], a: string, b: string, cache: string): Promise<void> {
+  assert.equal(co.code, 0, co.stderr + co.stdout);
+  t.diagnostic(`${gcs.length} gc run(s) during the checkout: ${gcs.map((r) => (r.code === 0 ? `removed ${(JSON.parse(r.stdout) as { removed: unknown[] }).removed.length}` : errorOf(r).code)).join(', ')}`);
+  assert.ok(gcs.length >= 1, 'gc ran while the checkout did');
+  await ok(a, GC);
+  assert.deepEqual(missingObjects(b, cache, 'data.tdvc'), [], 'every object the checked-out pointer file references is in the cache');
+  await assertClean(b);
+  rmSync(join(b, 'data'), { recursive: true });
+  await ok(b, ['checkout', '--force']);
+  await assertClean(b);
+  assert.equal(statSync(join(b, 'data/big.bin')).size, 200 << 20);
+}
