@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what tdvc needs on a fresh Debian machine: pnpm and the workspace's packages.
 # With --test it also installs what the test suite uses: git, b3sum (digest cross-check),
-# xfsprogs (reflink tests on an XFS image) and Ceph RGW (the real S3 server the tests start).
+# xfsprogs (reflink tests on an XFS image), Ceph RGW (the real S3 server the tests start) and
+# CephFS with ceph-fuse (the real distributed file system the shared-cache tests mount twice).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 want_test=0
@@ -13,6 +14,8 @@ if [ "$want_test" = 1 ]; then
   command -v b3sum >/dev/null || need+=(b3sum)
   command -v mkfs.xfs >/dev/null || need+=(xfsprogs)
   command -v radosgw >/dev/null || need+=(radosgw ceph-mon ceph-osd)
+  command -v ceph-mds >/dev/null || need+=(ceph-mds ceph-mon ceph-osd)
+  command -v ceph-fuse >/dev/null || need+=(ceph-fuse)
 fi
 if [ "${#need[@]}" -gt 0 ]; then
   SUDO=""

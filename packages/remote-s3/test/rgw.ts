@@ -133,6 +133,9 @@ export async function startRgw(opts: StartRgwOptions = {}): Promise<Rgw> {
       `[global]
 fsid = ${fsid}
 mon_host = 127.0.0.1:${monPort}
+# every daemon binds and advertises loopback only (not the machine's other addresses)
+public_addr = 127.0.0.1
+cluster_addr = 127.0.0.1
 mon_initial_members = a
 auth_cluster_required = none
 auth_service_required = none
