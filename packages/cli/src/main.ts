@@ -125,6 +125,7 @@ export function buildProgram(): Command {
     .option('-n, --dry-run', 'only report what would go (the default)')
     .option('--grace <seconds>', 'keep objects written less than this long ago (default 3600)', parseNonNegative)
     .option('--forget-project <id>', 'unregister a project that no longer exists from the shared cache')
+    .option('--forget-workspace <id>', "drop a workspace's record from the cache (one gone for good): gc then no longer keeps its data")
     .option('--json', 'machine-readable output')
     .action(run(async () => (await import('./commands/maintenance.js')).runGc));
 

@@ -18,6 +18,8 @@ interface GcJson {
   bytes: number;
   keptRecent: number;
   projects: string[];
+  workspaces: Array<{ id: string; host: string; root: string; lastSeen: string }>;
+  staleWorkspaces: string[];
 }
 
 async function ok(cwd: string, args: string[]): Promise<RunResult> {
@@ -199,10 +201,22 @@ test('two projects share a cache: gc from A keeps what B references; a deleted p
     const left = objectsIn(shared.path);
     for (const o of [oidOf('B only'), oidOf('common'), bManifest, oidOf('C only'), oidOf('A new')]) assert.ok(left.has(o), `${o} kept`);
 
-    // C's folder is deleted: gc cannot know what it needed, so it refuses (and deletes nothing)
+    // C's folder is deleted: its published record still says what it needs, so gc keeps that
     rmSync(c.root, { recursive: true, force: true });
     writeTree(a.root, { 'data/x': 'A newer' });
     await ok(a.root, ['add', 'data']); // leaves 'A new' + a manifest unreferenced
+    const kept = await gcJson(a.root, ['--workspace', '--force', '--grace', '0']);
+    assert.ok(!oids(kept).includes(oidOf('C only')), "a gone workspace's data stays while its record does");
+    assert.ok(oids(kept).includes(oidOf('A new')));
+    assert.ok(kept.workspaces.some((w) => w.root === c.root), 'gc names the workspaces whose records it kept');
+
+    // a project registered by a tdvc that published no record: gc cannot know what it needed, so it
+    // refuses (and deletes nothing)
+    const records = join(shared.path, 'workspaces');
+    const cRecord = readdirSync(records).find((n) => (JSON.parse(readFileSync(join(records, n), 'utf8')) as { root: string }).root === c.root)!;
+    rmSync(join(records, cRecord));
+    writeTree(a.root, { 'data/x': 'A newest' });
+    await ok(a.root, ['add', 'data']); // leaves 'A newer' + a manifest unreferenced
     const before = objectsIn(shared.path);
     const refused = await tdvc(a.root, ['gc', '--workspace', '--force', '--grace', '0']);
     assert.notEqual(refused.code, 0);
@@ -225,10 +239,10 @@ test('two projects share a cache: gc from A keeps what B references; a deleted p
     const res2 = await gcJson(a.root, ['--workspace', '--force', '--grace', '0']);
     assert.deepEqual([...res2.projects].sort(), [a.root, b.root].sort());
     assert.ok(oids(res2).includes(oidOf('C only')), "the forgotten project's data goes");
-    assert.ok(oids(res2).includes(oidOf('A new')));
+    assert.ok(oids(res2).includes(oidOf('A newer')));
     assert.equal(res2.removed.length, 3, `C's file, A's previous file and manifest: ${JSON.stringify(res2.removed)}`);
     const final = objectsIn(shared.path);
-    for (const o of [oidOf('B only'), oidOf('common'), bManifest, oidOf('A newer')]) assert.ok(final.has(o), `${o} kept`);
+    for (const o of [oidOf('B only'), oidOf('common'), bManifest, oidOf('A newest')]) assert.ok(final.has(o), `${o} kept`);
     // B still checks out from the shared cache
     rmSync(join(b.root, 'set'), { recursive: true });
     await ok(b.root, ['checkout']);

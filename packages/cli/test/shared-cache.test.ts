@@ -129,8 +129,8 @@ function assertSharedModes(cache: string): string[] {
     } else if (/^b3v1\/[0-9a-f]{2}\/[0-9a-f]{62}$/.test(e.rel)) {
       objects.push(e.rel);
       if (e.mode !== 0o444) bad.push(`object not 0444: ${desc}`);
-    } else if (e.rel.startsWith('projects/')) {
-      if (e.mode !== 0o664) bad.push(`registration not 0664: ${desc}`);
+    } else if (e.rel.startsWith('projects/') || /^workspaces\/[0-9a-f]{16}\.json$/.test(e.rel)) {
+      if (e.mode !== 0o664) bad.push(`registration or workspace record not 0664: ${desc}`);
     } else {
       bad.push(`unexpected file: ${desc}`);
     }
@@ -264,16 +264,18 @@ describe('shared cache used by two users of one group', { skip }, () => {
     await okAs(u1, r1, ['add', 'private/ds']);
     assert.equal(assertSharedModes(cache).length, 12);
 
-    // user 1 made .tdvc/ under umask 077: user 2 cannot read what user 1's project needs, so gc refuses
+    // user 1 made .tdvc/ under umask 077: user 2 cannot open user 1's project, but user 1's
+    // published workspace record says what it needs (private/ds included), so gc plans from it
     assert.equal(statSync(join(r1, '.tdvc')).mode & 0o777, 0o700);
     const before = walk(cache).map((e) => e.rel);
-    const refused = await runAs(u2, r2, ['gc', '--workspace', '--force', '--grace', '0']);
-    assert.notEqual(refused.code, 0, 'gc must not guess what an unreadable project needs');
-    assert.ok(refused.stderr.includes(r1), refused.stderr);
+    const planned = await okAs(u2, r2, ['gc', '--workspace', '--grace', '0', '--json']);
+    const plan = JSON.parse(planned.stdout) as { removed: Array<{ oid: string }>; workspaces: Array<{ root: string }> };
+    assert.ok(plan.workspaces.some((w) => w.root === r1), `user 1's record is used: ${planned.stdout}`);
+    assert.equal(plan.removed.length, 4, `old.txt, u2.txt v1 and the two old manifests, nothing user 1 references: ${planned.stdout}`);
     assert.deepEqual(
       walk(cache).map((e) => e.rel),
       before,
-      'a refused gc deletes nothing',
+      'a dry run deletes nothing',
     );
 
     // user 1 opens .tdvc/ to the team, but user 2 still cannot see the pointer file in private/:

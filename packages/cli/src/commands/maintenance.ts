@@ -1,4 +1,4 @@
-import { ExitCode, forgetProject, fsck, gc, Repo } from '@tdvc/core';
+import { ExitCode, forgetProject, forgetWorkspace, fsck, gc, Repo } from '@tdvc/core';
 import { formatBytes, printJson, say, type OutputOptions } from '../output.js';
 import { createProgress } from '../progress.js';
 import { openRemoteByUrl } from '../remotes.js';
@@ -13,6 +13,7 @@ type GcOpts = OutputOptions & {
   dryRun?: boolean;
   grace?: number;
   forgetProject?: string;
+  forgetWorkspace?: string;
 };
 
 export async function runGc(g: GcOpts): Promise<number | void> {
@@ -20,6 +21,11 @@ export async function runGc(g: GcOpts): Promise<number | void> {
   if (g.forgetProject !== undefined) {
     const gone = await forgetProject(repo.cacheDir, g.forgetProject);
     say(g, gone ? `project ${g.forgetProject} unregistered` : `no project ${g.forgetProject} is registered`);
+    return gone ? ExitCode.ok : ExitCode.error;
+  }
+  if (g.forgetWorkspace !== undefined) {
+    const gone = await forgetWorkspace(repo.cacheDir, g.forgetWorkspace);
+    say(g, gone ? `workspace ${g.forgetWorkspace} forgotten: gc no longer keeps its data` : `no workspace ${g.forgetWorkspace} has a record in this cache`);
     return gone ? ExitCode.ok : ExitCode.error;
   }
   const res = await gc(repo, {
@@ -36,6 +42,11 @@ export async function runGc(g: GcOpts): Promise<number | void> {
   for (const r of res.removed.slice(0, 200)) say(g, `${verb} ${r.oid} (${formatBytes(r.size)})`);
   if (res.removed.length > 200) say(g, `… and ${res.removed.length - 200} more`);
   say(g, `${verb} ${res.removed.length} object(s), ${formatBytes(res.bytes)} from ${res.where}; kept ${res.referenced} referenced by ${res.projects.length} project(s)${res.keptRecent ? `, ${res.keptRecent} written within the grace period` : ''}`);
+  if (res.workspaces && res.workspaces.length > 0) say(g, `also kept what ${res.workspaces.length} other workspace(s) using this cache reference (their published records)`);
+  for (const id of res.staleWorkspaces ?? []) {
+    const w = res.workspaces!.find((x) => x.id === id)!;
+    say(g, `workspace ${id} (${w.host}:${w.root}) was last seen ${w.lastSeen}: its data is still kept; if it is gone for good: tdvc gc --forget-workspace ${id}`);
+  }
   if (res.dryRun && res.removed.length > 0) say(g, 'nothing was deleted: run again with --force to delete');
 }
 

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { acquireWriterLock } from '../odb/writer-lock.js';
 import { registerProject } from '../workspace/projects.js';
+import { publishWorkspaceRecord } from '../workspace/workspace-record.js';
 import type { Repo } from '../workspace/repo.js';
 
 export interface CacheWriterOptions {
@@ -24,7 +25,10 @@ export async function withCacheWriterLock<T>(repo: Repo, purpose: string, fn: ()
   const lock = await acquireWriterLock(repo.odb, `${purpose} in ${repo.root}`, waitMs === undefined ? {} : { waitMs });
   try {
     await registerProject(repo);
-    return await fn();
+    const result = await fn();
+    // still under the lock: gc must see what this command made the workspace reference
+    await publishWorkspaceRecord(repo);
+    return result;
   } finally {
     await lock.release();
   }

@@ -9,6 +9,8 @@ import { envMs } from './cache-lock.js';
 import { parsePointer } from '../objects/pointer.js';
 import { forEachLimit } from '../util/fs.js';
 import { listProjects, registerProject, type RegisteredProject } from '../workspace/projects.js';
+import { listWorkspaceRecords, workspaceId, type ListedRecord, type WorkspaceRecord } from '../workspace/workspace-record.js';
+import { fileSystemNow } from '../odb/lock.js';
 import { findPointerFiles, loadDataset } from '../workspace/datasets.js';
 import { Repo } from '../workspace/repo.js';
 import type { RemoteOpener } from '../transfer/remote.js';
@@ -43,6 +45,10 @@ export interface GcResult {
   bytes: number;
   keptRecent: number;
   projects: string[];
+  /** other workspaces whose published records gc kept (cache gc only) */
+  workspaces?: Array<{ id: string; host: string; root: string; lastSeen: string }>;
+  /** of those, the ids not refreshed for 30 days (kept still; `--forget-workspace ID` drops one) */
+  staleWorkspaces?: string[];
 }
 
 const DEFAULT_GRACE_MS = 3600_000;
@@ -81,9 +87,15 @@ export async function gc(repo: Repo, opts: GcOptions): Promise<GcResult> {
     if (opts.force && local) await waitForWriters(repo.cacheDir, deadline);
     const grace = opts.graceMs ?? DEFAULT_GRACE_MS;
     for (;;) {
-      const projects = await projectsSharing(repo);
+      // every other workspace's published record: its data is kept whether or not its folder can
+      // be opened from here (another machine's disk, or a path that means something else here)
+      const myId = await workspaceId(repo);
+      const records = (await listWorkspaceRecords(repo.cacheDir)).filter((r) => r.record.id !== myId);
+      const projects = await projectsSharing(repo, records);
       const referenced = new Set<Oid>();
       for (const p of projects) await collectReferences(p, opts, referenced);
+      for (const r of records) await collectRecordReferences(repo, r.record, referenced);
+      const staleWorkspaces = await staleRecords(repo.cacheDir, records);
       if (!local) return await gcRemote(repo, opts, referenced, projects);
       const started = Date.now();
       const all = repo.odb.listAllSync();
@@ -115,10 +127,40 @@ export async function gc(repo: Repo, opts: GcOptions): Promise<GcResult> {
         bytes: doomed.reduce((s, r) => s + r.size, 0),
         keptRecent,
         projects: projects.map((p) => p.root),
+        workspaces: records.map((r) => ({ id: r.record.id, host: r.record.host, root: r.record.root, lastSeen: r.record.lastSeen })),
+        staleWorkspaces,
       };
     }
   } finally {
     await lock?.release();
+  }
+}
+
+/** Records not refreshed for this long are reported by gc (their data is still kept). */
+const STALE_RECORD_MS = 30 * 24 * 3600_000;
+
+/** Ids of records older than STALE_RECORD_MS by the cache file system's clock. */
+async function staleRecords(cacheDir: string, records: ListedRecord[]): Promise<string[]> {
+  if (records.length === 0) return [];
+  const now = await fileSystemNow(cacheDir);
+  return records.filter((r) => now - r.mtimeMs > STALE_RECORD_MS).map((r) => r.record.id);
+}
+
+/**
+ * Adds what another workspace's record references. A folder version whose file list is not in
+ * this cache has nothing here to protect through it (no checkout from this cache could use it
+ * without fetching the list, and a fetch brings its files too), so it is skipped, not refused.
+ */
+async function collectRecordReferences(repo: Repo, record: WorkspaceRecord, into: Set<Oid>): Promise<void> {
+  for (const oid of record.roots.files) into.add(oid);
+  for (const oid of record.roots.dirs) {
+    if (into.has(oid)) continue;
+    into.add(oid);
+    try {
+      for (const e of await readManifest(repo, oid, `workspace ${record.id} (${record.host}:${record.root})`)) into.add(e.oid);
+    } catch (err) {
+      if (!(err instanceof TdvcError && err.code === 'EMISSING')) throw err;
+    }
   }
 }
 
@@ -160,8 +202,12 @@ async function gcRemote(repo: Repo, opts: GcOptions, referenced: Set<Oid>, proje
   }
 }
 
-/** This project and every registered project that still uses the same cache folder. */
-async function projectsSharing(repo: Repo): Promise<Repo[]> {
+/**
+ * This project and every registered project that still uses the same cache folder. A registered
+ * project that cannot be opened from here is fine when a workspace record of the same host and
+ * path covers it; only one without (registered by a tdvc that published no records) makes gc refuse.
+ */
+async function projectsSharing(repo: Repo, records: ListedRecord[]): Promise<Repo[]> {
   const mine = realCacheDir(repo);
   const out: Repo[] = [repo];
   const unreachable: RegisteredProject[] = [];
@@ -171,7 +217,7 @@ async function projectsSharing(repo: Repo): Promise<Repo[]> {
     try {
       other = await Repo.open(p.root);
     } catch {
-      unreachable.push(p);
+      if (!records.some((r) => r.record.root === p.root && r.record.host === p.host)) unreachable.push(p);
       continue;
     }
     if (other.root !== p.root || realCacheDir(other) !== mine) continue;

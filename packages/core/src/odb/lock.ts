@@ -49,7 +49,9 @@ export async function acquireLock(path: string, opts: LockOptions): Promise<Held
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fh = await open(path, 'wx', 0o664);
+      let ino: number;
       try {
+        ino = (await fh.stat()).ino;
         await fh.chmod(0o664);
         await fh.writeFile(text);
         await fh.sync();
@@ -62,7 +64,9 @@ export async function acquireLock(path: string, opts: LockOptions): Promise<Held
         info,
         release: async () => {
           clearInterval(timer);
-          await rm(path, { force: true });
+          // only our own file: one a contender took over (thinking ours stale) is theirs now
+          const now = await stat(path).catch(() => undefined);
+          if (now?.ino === ino) await rm(path, { force: true });
         },
       };
     } catch (err) {
@@ -73,7 +77,9 @@ export async function acquireLock(path: string, opts: LockOptions): Promise<Held
     const judged = await stat(path).catch(() => undefined);
     if (!judged) continue;
     const holder = await readLockInfo(path);
-    if (!(await isStaleLock(path, holder, staleMs, await fileSystemNow(dirname(path))))) {
+    // judged on the stat above, not a new one: a lock that is gone by now is free, not stale
+    const stale = isDeadLocalHolder(holder) || (await fileSystemNow(dirname(path))) - judged.mtimeMs > staleMs;
+    if (!stale) {
       throw new TdvcError('ELOCKED', `${path} is locked by ${describeHolder(holder)}`, {
         path,
         data: holder ? { ...holder } : {},

@@ -8,3 +8,5 @@ export type { Dataset } from './datasets.js';
 export { ensureIgnored } from './gitignore.js';
 export { registerProject, listProjects, forgetProject, projectId } from './projects.js';
 export type { RegisteredProject } from './projects.js';
+export { publishWorkspaceRecord, listWorkspaceRecords, workspaceId, forgetWorkspace, WORKSPACES_DIR } from './workspace-record.js';
+export type { WorkspaceRecord, ListedRecord, RecordRoots } from './workspace-record.js';
