@@ -113,6 +113,17 @@ export interface StartCephFsOptions {
 export async function startCephFs(opts: StartCephFsOptions = {}): Promise<CephFs | { skipped: string }> {
   const skipped = cephFsSkipReason();
   if (skipped) return { skipped };
+  // a one-node cluster on a shared two-core machine now and then loses a daemon while it starts
+  // (seen once while another cluster started beside it): one fresh try before giving up
+  try {
+    return await startOnce(opts);
+  } catch (err) {
+    console.log(`# CephFS did not start, trying once more: ${(err as Error).message.split('\n')[0]}`);
+    return startOnce(opts);
+  }
+}
+
+async function startOnce(opts: StartCephFsOptions): Promise<CephFs> {
   const t0 = Date.now();
   const deadline = t0 + (opts.timeoutMs ?? 60_000);
   const dir = mkdtempSync(join(tmpdir(), 'tdvc-cephfs-'));
