@@ -2,7 +2,8 @@
 //   core     add / status / checkout / hashing against b3sum, cp and find (bench/run.mjs; the default)
 //   history  diff / ls / checkout REV on a 100k-file history (bench/history.mjs)
 //   s3       push / fetch against aws s3 and a bare SDK loop on a throwaway Ceph RGW (bench/s3.mjs)
-//   efs      existence checks and no-op push on a high-latency filesystem remote (bench/efs.mjs)
+//   efs      existence checks and no-op push on a high-latency filesystem remote (bench/efs.mjs), then
+//            checkout and no-op status with the cache on a throwaway CephFS vs local disk (bench/cephfs-cache.mjs)
 //   all      each of them in turn
 // Each script's own header lists the environment variables that size it.
 import { spawnSync } from 'node:child_process';
@@ -10,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const SCRIPTS = { core: 'run.mjs', history: 'history.mjs', s3: 's3.mjs', efs: 'efs.mjs' };
+const SCRIPTS = { core: 'run.mjs', history: 'history.mjs', s3: 's3.mjs', efs: ['efs.mjs', 'cephfs-cache.mjs'] };
 const asked = process.argv.slice(2).filter((a) => a !== '--');
 const names = asked.length === 0 ? ['core'] : asked.includes('all') ? Object.keys(SCRIPTS) : asked;
 for (const name of names) {
@@ -21,6 +22,8 @@ for (const name of names) {
 }
 for (const name of names) {
   console.log(`\n=== pnpm bench ${name} ===`);
-  const r = spawnSync(process.execPath, [join(HERE, SCRIPTS[name])], { stdio: 'inherit' });
-  if (r.status !== 0) process.exit(r.status ?? 1);
+  for (const script of [SCRIPTS[name]].flat()) {
+    const r = spawnSync(process.execPath, [join(HERE, script)], { stdio: 'inherit' });
+    if (r.status !== 0) process.exit(r.status ?? 1);
+  }
 }

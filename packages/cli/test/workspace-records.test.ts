@@ -35,7 +35,9 @@ test('gc keeps what another workspace references through its published record, w
     git(b.root, 'checkout', '-q', 'main');
     writeTree(b.root, { 'data/f.txt': 'B v2' });
     await ok(b.root, ['add', 'data']);
-    const [recordName] = readdirSync(join(shared.path, 'workspaces'));
+    const recordName = readdirSync(join(shared.path, 'workspaces')).find(
+      (n) => (JSON.parse(readFileSync(join(shared.path, 'workspaces', n), 'utf8')) as { root: string }).root === b.root,
+    );
     assert.ok(recordName, 'B published a record');
 
     // B's disk is gone from this machine's view (another machine's workspace, or a path that
