@@ -98,6 +98,24 @@ function badName(absDir: string, name: string, rel: string, problem: string): Td
 
 const OBJECT_TAIL = /^[0-9a-f]{2}\/[0-9a-f]{62}$/;
 
+/** A link as a `cache.type symlink` checkout makes it: the absolute path of an object in `objectsDir`. */
+function isObjectLink(target: string, objectsDir: string | undefined): objectsDir is string {
+  return objectsDir !== undefined && isAbsolute(target) && target.startsWith(objectsDir + '/') && OBJECT_TAIL.test(target.slice(objectsDir.length + 1));
+}
+
+/** The stat of the cache object a link points at, which must be a regular file (never followed further). */
+function statObjectTarget(abs: string, target: string): Stats {
+  let st: Stats;
+  try {
+    st = lstatSync(target);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) throw new TdvcError('EBROKENLINK', `broken symlink: ${abs} (its cache object is gone)`, { path: abs, hint: "run 'tdvc checkout --force' (or 'tdvc pull') to restore it" });
+    throw fromSystemError(err, abs);
+  }
+  if (!st.isFile()) throw new TdvcError('EBADOBJECT', `${abs} links to a cache entry that is not a regular file: ${target}`, { path: abs, hint: "run 'tdvc fsck'" });
+  return st;
+}
+
 /** Which symbolic links inside a dataset are read, and as what (see walkFiles). */
 class LinkPolicy {
   private realRoot: string | undefined;
@@ -114,17 +132,7 @@ class LinkPolicy {
     } catch (err) {
       throw fromSystemError(err, abs);
     }
-    if (this.objectsDir && isAbsolute(target) && target.startsWith(this.objectsDir + '/') && OBJECT_TAIL.test(target.slice(this.objectsDir.length + 1))) {
-      let st: Stats;
-      try {
-        st = lstatSync(target);
-      } catch (err) {
-        if (isErrno(err, 'ENOENT')) throw new TdvcError('EBROKENLINK', `broken symlink: ${abs} (its cache object is gone)`, { path: abs, hint: "run 'tdvc checkout --force' (or 'tdvc pull') to restore it" });
-        throw fromSystemError(err, abs);
-      }
-      if (!st.isFile()) throw new TdvcError('EBADOBJECT', `${abs} links to a cache entry that is not a regular file: ${target}`, { path: abs, hint: "run 'tdvc fsck'" });
-      return st;
-    }
+    if (isObjectLink(target, this.objectsDir)) return statObjectTarget(abs, target);
     const st = followLink(abs);
     this.realRoot ??= realpathSync(this.root);
     const real = realpathSync(abs);
@@ -180,9 +188,7 @@ export function statPath(abs: string, objectsDir?: string): Stats | undefined {
   } catch {
     // gone meanwhile
   }
-  if (objectsDir && isAbsolute(target) && target.startsWith(objectsDir + '/') && OBJECT_TAIL.test(target.slice(objectsDir.length + 1))) {
-    return new LinkPolicy(abs, objectsDir).follow(abs);
-  }
+  if (isObjectLink(target, objectsDir)) return statObjectTarget(abs, target);
   throw new TdvcError('ESYMLINK', `${abs} is a symbolic link (-> ${target}); tdvc does not read or write a dataset through a link`, {
     path: abs,
     hint: 'replace the link by the folder or file itself; to keep data on another disk, move the cache there instead (tdvc cache dir PATH)',
