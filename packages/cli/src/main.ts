@@ -148,13 +148,19 @@ export function buildProgram(): Command {
     .option('--json', 'machine-readable output')
     .action(run(async () => (await import('./commands/config.js')).runConfig));
 
-  const cache = program.command('cache').description('cache settings');
+  const cache = program.command('cache').description('the cache: its folder, and who uses it');
   cache
     .command('dir')
     .description('show or set the cache folder (e.g. a shared EFS mount)')
     .argument('[path]', 'new cache folder; relative paths are relative to .tdvc/')
     .option('--local', 'only for this clone (.tdvc/config.local)')
     .action(run(async () => (await import('./commands/config.js')).runCacheDir));
+  cache
+    .command('status')
+    .description('the workspaces using this cache (from any machine): where, when last seen, how much each references, and what gc would free')
+    .option('--grace <seconds>', 'grace period to judge gc by (default 3600)', parseNonNegative)
+    .option('--json', 'machine-readable output')
+    .action(run(async () => (await import('./commands/cache-status.js')).runCacheStatus));
 
   const remote = program.command('remote').description('manage remotes (S3 buckets, EFS or local folders)');
   remote

@@ -69,6 +69,9 @@ function run(cmd: string, args: string[], timeoutMs: number): Promise<string> {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Thrown by a probe when waiting longer cannot help (a daemon is gone): `until` gives up at once. */
+class Hopeless extends Error {}
+
 async function until<T>(what: string, deadline: number, probe: () => Promise<T | undefined>, everyMs = 200): Promise<T> {
   let last: unknown;
   while (Date.now() < deadline) {
@@ -76,6 +79,7 @@ async function until<T>(what: string, deadline: number, probe: () => Promise<T |
       const v = await probe();
       if (v !== undefined) return v;
     } catch (err) {
+      if (err instanceof Hopeless) throw new Error(`gave up waiting for ${what}: ${err.message}`);
       last = err;
     }
     await sleep(everyMs);
@@ -131,7 +135,14 @@ async function startOnce(opts: StartCephFsOptions): Promise<CephFs> {
   const mountB = join(dir, 'mnt', 'b');
   const daemons: ChildProcess[] = [];
   const fuses: ChildProcess[] = [];
+  /** log name of each child, so a failure can say which daemon went and how */
+  const names = new Map<ChildProcess, string>();
   const alive = (c: ChildProcess): boolean => c.exitCode === null && c.signalCode === null;
+  const gone = (cs: ChildProcess[]): string | undefined => {
+    const dead = cs.filter((x) => !alive(x));
+    if (dead.length === 0) return undefined;
+    return dead.map((x) => `${names.get(x) ?? 'a daemon'} exited (${x.signalCode ? `signal ${x.signalCode}` : `status ${x.exitCode}`})`).join(', ');
+  };
   const kill = (c: ChildProcess): void => {
     if (c.pid && alive(c)) {
       try {
@@ -191,6 +202,7 @@ async function startOnce(opts: StartCephFsOptions): Promise<CephFs> {
       // foreground (-f): the child is the daemon, so its pid is ours to kill
       const child = spawn('bash', ['-c', CLOSE_FDS_AND_EXEC, 'bash', cmd, ...c, '-f', ...args], { stdio: ['ignore', log, log] });
       child.on('error', () => {});
+      names.set(child, logName);
       return child;
     } finally {
       closeSync(log);
@@ -237,7 +249,8 @@ async function startOnce(opts: StartCephFsOptions): Promise<CephFs> {
     await ceph('osd', 'pool', 'create', 'cephfs_data', '8', '8');
     await ceph('fs', 'new', 'cephfs', 'cephfs_metadata', 'cephfs_data');
     await until('the MDS to become up:active', deadline, async () => {
-      if (!daemons.every(alive)) throw new Error('a daemon exited');
+      const dead = gone(daemons);
+      if (dead) throw new Hopeless(dead);
       return /up:active/.test(await ceph('mds', 'stat')) ? true : undefined;
     }, 300);
 
@@ -245,7 +258,8 @@ async function startOnce(opts: StartCephFsOptions): Promise<CephFs> {
       fuses.push(spawnLogged('ceph-fuse', ['-n', name, mnt], name));
     }
     await until('both ceph-fuse mounts', deadline, async () => {
-      if (!fuses.every(alive)) throw new Error('ceph-fuse exited');
+      const dead = gone([...daemons, ...fuses]);
+      if (dead) throw new Hopeless(dead);
       const m = mounted();
       return m.get(mountA)?.startsWith('fuse') && m.get(mountB)?.startsWith('fuse') ? true : undefined;
     }, 100);
@@ -258,8 +272,11 @@ async function startOnce(opts: StartCephFsOptions): Promise<CephFs> {
     return { mountA, mountB, dir, monPort, startupMs: Date.now() - t0, stop };
   } catch (err) {
     let logs = '';
-    for (const n of ['mon.a', 'osd.0', 'mds.a', 'client.fuse1', 'client.fuse2']) {
-      for (const f of [`${n}.log`, `${n}.out`]) {
+    // a dead daemon's own output first (CI shows only the start of a long message)
+    const dead = [...daemons, ...fuses].filter((x) => !alive(x)).map((x) => names.get(x)!);
+    const order = [...new Set([...dead, 'mon.a', 'osd.0', 'mds.a', 'client.fuse1', 'client.fuse2'])];
+    for (const n of order) {
+      for (const f of [`${n}.out`, `${n}.log`]) {
         try {
           const tail = readFileSync(join(dir, 'log', f), 'utf8').trimEnd().split('\n').slice(-12).join('\n');
           if (tail) logs += `\n--- ${f} (tail) ---\n${tail}`;

@@ -51,7 +51,7 @@ export interface GcResult {
   staleWorkspaces?: string[];
 }
 
-const DEFAULT_GRACE_MS = 3600_000;
+export const DEFAULT_GRACE_MS = 3600_000;
 
 /**
  * `tdvc gc`: deletes cache (or remote) objects that nothing in scope references. The scope must be
@@ -87,14 +87,7 @@ export async function gc(repo: Repo, opts: GcOptions): Promise<GcResult> {
     if (opts.force && local) await waitForWriters(repo.cacheDir, deadline);
     const grace = opts.graceMs ?? DEFAULT_GRACE_MS;
     for (;;) {
-      // every other workspace's published record: its data is kept whether or not its folder can
-      // be opened from here (another machine's disk, or a path that means something else here)
-      const myId = await workspaceId(repo);
-      const records = (await listWorkspaceRecords(repo.cacheDir)).filter((r) => r.record.id !== myId);
-      const projects = await projectsSharing(repo, records);
-      const referenced = new Set<Oid>();
-      for (const p of projects) await collectReferences(p, opts, referenced);
-      for (const r of records) await collectRecordReferences(repo, r.record, referenced);
+      const { referenced, projects, records } = await collectKept(repo, opts);
       const staleWorkspaces = await staleRecords(repo.cacheDir, records);
       if (!local) return await gcRemote(repo, opts, referenced, projects);
       const started = Date.now();
@@ -136,8 +129,33 @@ export async function gc(repo: Repo, opts: GcOptions): Promise<GcResult> {
   }
 }
 
+/** What gc keeps: every object referenced in scope by this project, by the registered projects it can open, and by every other workspace's record. */
+export interface KeptObjects {
+  referenced: Set<Oid>;
+  /** this project first, then the registered projects opened from here */
+  projects: Repo[];
+  /** every other workspace's record (not this workspace's own) */
+  records: ListedRecord[];
+}
+
+/**
+ * The references gc keeps, read the way gc reads them. Every other workspace's published record
+ * counts whether or not its folder can be opened from here (another machine's disk, or a path that
+ * means something else here). Throws EPROJECTS for a registered project it can neither open nor
+ * match to a record, EMISSING for a version in scope whose file list is not in the cache.
+ */
+export async function collectKept(repo: Repo, scope: GcScope): Promise<KeptObjects> {
+  const myId = await workspaceId(repo);
+  const records = (await listWorkspaceRecords(repo.cacheDir)).filter((r) => r.record.id !== myId);
+  const projects = await projectsSharing(repo, records);
+  const referenced = new Set<Oid>();
+  for (const p of projects) await collectReferences(p, scope, referenced);
+  for (const r of records) await collectRecordReferences(repo, r.record, referenced);
+  return { referenced, projects, records };
+}
+
 /** Records not refreshed for this long are reported by gc (their data is still kept). */
-const STALE_RECORD_MS = 30 * 24 * 3600_000;
+export const STALE_RECORD_MS = 30 * 24 * 3600_000;
 
 /** Ids of records older than STALE_RECORD_MS by the cache file system's clock. */
 async function staleRecords(cacheDir: string, records: ListedRecord[]): Promise<string[]> {

@@ -33,3 +33,5 @@ export { fsck } from './fsck.js';
 export type { FsckResult } from './fsck.js';
 export { resolveFiles, getUrls, openRemoteFile } from './remote-access.js';
 export type { ResolvedFile } from './remote-access.js';
+export { cacheStatus } from './cache-status.js';
+export type { CacheStatus, CacheWorkspace } from './cache-status.js';

@@ -141,7 +141,7 @@ async function createWriterLock(store: ObjectStore, purpose: string, opts: Write
 }
 
 /** gc.lock when a live gc holds it (undefined when absent or stale). */
-async function liveGcLock(root: string, nowMs: number): Promise<{ path: string; holder: LockInfo | undefined } | undefined> {
+export async function liveGcLock(root: string, nowMs: number): Promise<{ path: string; holder: LockInfo | undefined } | undefined> {
   const path = join(root, GC_LOCK);
   try {
     await stat(path);

@@ -73,6 +73,17 @@ export async function publishWorkspaceRecord(repo: Repo): Promise<WorkspaceRecor
   const id = await workspaceId(repo);
   const file = join(recordsDir(repo.cacheDir), `${id}.json`);
   const previous = await readRecord(file).catch(() => undefined);
+  const record = await buildWorkspaceRecord(repo, id, previous);
+  await repo.odb.ensureDir(recordsDir(repo.cacheDir));
+  await writeFileAtomic(file, JSON.stringify(record), repo.odb.shared === 'group' ? 0o664 : 0o644);
+  return record;
+}
+
+/**
+ * The record this workspace would publish now, without writing it (`tdvc cache status` shows it).
+ * `previous` saves reading the pointer files of commits it already lists.
+ */
+export async function buildWorkspaceRecord(repo: Repo, id: string, previous?: WorkspaceRecord): Promise<WorkspaceRecord> {
   const dirs = new Set<Oid>();
   const files = new Set<Oid>();
   const add = (r: RecordRoots): void => {
@@ -99,7 +110,7 @@ export async function publishWorkspaceRecord(repo: Repo): Promise<WorkspaceRecor
       add(r);
     }
   }
-  const record: WorkspaceRecord = {
+  return {
     format: 1,
     id,
     host: hostname(),
@@ -109,9 +120,6 @@ export async function publishWorkspaceRecord(repo: Repo): Promise<WorkspaceRecor
     roots: { dirs: [...dirs].sort(), files: [...files].sort() },
     commits,
   };
-  await repo.odb.ensureDir(recordsDir(repo.cacheDir));
-  await writeFileAtomic(file, JSON.stringify(record), repo.odb.shared === 'group' ? 0o664 : 0o644);
-  return record;
 }
 
 /** A record with its age as the cache's file system stamps it (its mtime). */

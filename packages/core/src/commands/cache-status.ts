@@ -1,0 +1,166 @@
+import { lstat } from 'node:fs/promises';
+import type { Oid } from '../hash/oid.js';
+import { TdvcError } from '../errors.js';
+import { fileSystemNow, type LockInfo } from '../odb/lock.js';
+import { liveGcLock, liveWriterLocks } from '../odb/writer-lock.js';
+import { forEachLimit } from '../util/fs.js';
+import { buildWorkspaceRecord, listWorkspaceRecords, workspaceId, type WorkspaceRecord } from '../workspace/workspace-record.js';
+import type { Repo } from '../workspace/repo.js';
+import { readManifest } from './dataset-state.js';
+import { collectKept, DEFAULT_GRACE_MS, STALE_RECORD_MS, type GcScope } from './gc.js';
+
+/** One workspace that uses the cache, as its record describes it, with what it references. */
+export interface CacheWorkspace {
+  id: string;
+  host: string;
+  user: string;
+  root: string;
+  lastSeen: string;
+  /** by the cache file system's clock: how long since the record was last written */
+  ageMs: number;
+  /** not refreshed for 30 days: gc reports it (and still keeps its data) */
+  stale: boolean;
+  /** the workspace this command runs in (its figures are as of now, not of its last record) */
+  current: boolean;
+  /** dataset versions (pointer ids) the record lists */
+  versions: number;
+  /** distinct objects those versions need, file lists included */
+  objects: number;
+  bytes: number;
+  /** folder versions whose file list is not in this cache (what they need is unknown here) */
+  unknownVersions: number;
+}
+
+export interface CacheStatus {
+  cacheDir: string;
+  shared: string;
+  objects: number;
+  bytes: number;
+  workspaces: CacheWorkspace[];
+  /** live writer locks: commands writing the cache right now, from any machine */
+  writers: LockInfo[];
+  /** the gc holding the cache's gc lock, if one runs */
+  gc: LockInfo | undefined;
+  /**
+   * What `tdvc gc --workspace --all-branches --all-tags --force` would delete now. Undefined, with
+   * `gcRefusal` saying why, when that gc would refuse.
+   */
+  gcWouldFree: { objects: number; bytes: number; keptRecent: number; keptRecentBytes: number; graceMs: number } | undefined;
+  gcRefusal: string | undefined;
+}
+
+/** The scope `cache status` judges gc by: everything a workspace record covers. */
+const STATUS_SCOPE: GcScope = { workspace: true, allBranches: true, allTags: true };
+
+/**
+ * `tdvc cache status`: who uses this cache, from where, when last seen, how much each references,
+ * and what gc would free. Reads only, apart from two kinds of clean-up any cache reader does: lock
+ * files and temp files of dead processes on this host.
+ */
+export async function cacheStatus(repo: Repo, opts: { graceMs?: number } = {}): Promise<CacheStatus> {
+  const graceMs = opts.graceMs ?? DEFAULT_GRACE_MS;
+  const myId = await workspaceId(repo);
+  const listed = await listWorkspaceRecords(repo.cacheDir);
+  const now = listed.length > 0 ? await fileSystemNow(repo.cacheDir) : Date.now();
+  const previousOwn = listed.find((r) => r.record.id === myId)?.record;
+  const own = await buildWorkspaceRecord(repo, myId, previousOwn);
+  const entries: Array<{ record: WorkspaceRecord; ageMs: number; current: boolean }> = [
+    { record: own, ageMs: 0, current: true },
+    ...listed.filter((r) => r.record.id !== myId).map((r) => ({ record: r.record, ageMs: Math.max(0, Math.round(now - r.mtimeMs)), current: false })),
+  ];
+  const workspaces: CacheWorkspace[] = [];
+  for (const e of entries) {
+    const refs = await referencedBy(repo, e.record);
+    workspaces.push({
+      id: e.record.id,
+      host: text(e.record.host),
+      user: text(e.record.user),
+      root: text(e.record.root),
+      lastSeen: text(e.record.lastSeen),
+      ageMs: e.ageMs,
+      stale: e.ageMs > STALE_RECORD_MS,
+      current: e.current,
+      versions: e.record.roots.dirs.length + e.record.roots.files.length,
+      ...refs,
+    });
+  }
+
+  let referenced: Set<Oid> | undefined;
+  let gcRefusal: string | undefined;
+  try {
+    referenced = (await collectKept(repo, STATUS_SCOPE)).referenced;
+  } catch (err) {
+    if (!(err instanceof TdvcError)) throw err;
+    gcRefusal = err.message;
+  }
+  let objects = 0;
+  let bytes = 0;
+  const free = { objects: 0, bytes: 0, keptRecent: 0, keptRecentBytes: 0 };
+  const started = Date.now();
+  await forEachLimit([...repo.odb.listAllSync()], 16, async (oid) => {
+    const st = await lstat(repo.odb.pathOf(oid)).catch(() => undefined);
+    if (!st?.isFile()) return;
+    objects++;
+    bytes += st.size;
+    if (!referenced || referenced.has(oid)) return;
+    if (started - st.mtimeMs < graceMs) {
+      free.keptRecent++;
+      free.keptRecentBytes += st.size;
+    } else {
+      free.objects++;
+      free.bytes += st.size;
+    }
+  });
+  const gcHolder = await liveGcLock(repo.cacheDir, await fileSystemNow(repo.cacheDir).catch(() => Date.now()));
+  return {
+    cacheDir: repo.cacheDir,
+    shared: repo.odb.shared,
+    objects,
+    bytes,
+    workspaces,
+    writers: (await liveWriterLocks(repo.cacheDir)).map(({ file: _file, ...info }) => info),
+    gc: gcHolder ? gcHolder.holder ?? { owner: '?', host: '?', pid: 0, startedAt: '?', purpose: 'gc' } : undefined,
+    gcWouldFree: referenced ? { ...free, graceMs } : undefined,
+    gcRefusal,
+  };
+}
+
+/**
+ * Distinct objects (and their bytes) a record's versions need: each version's own object, and for
+ * a folder version every file its list names. Sizes come from the lists; a file version's from
+ * the cache (0 when it is not there).
+ */
+async function referencedBy(repo: Repo, record: WorkspaceRecord): Promise<{ objects: number; bytes: number; unknownVersions: number }> {
+  const seen = new Set<Oid>();
+  let bytes = 0;
+  let unknownVersions = 0;
+  const count = (oid: Oid, size: number): void => {
+    if (seen.has(oid)) return;
+    seen.add(oid);
+    bytes += size;
+  };
+  for (const oid of record.roots.dirs) {
+    if (seen.has(oid)) continue;
+    let entries;
+    try {
+      entries = await readManifest(repo, oid, `workspace ${record.id}`);
+    } catch (err) {
+      if (err instanceof TdvcError && err.code === 'EMISSING') {
+        unknownVersions++;
+        continue;
+      }
+      throw err;
+    }
+    count(oid, (await lstat(repo.odb.pathOf(oid)).catch(() => undefined))?.size ?? 0);
+    for (const e of entries) count(e.oid, e.size);
+  }
+  for (const oid of record.roots.files) {
+    if (!seen.has(oid)) count(oid, (await lstat(repo.odb.pathOf(oid)).catch(() => undefined))?.size ?? 0);
+  }
+  return { objects: seen.size, bytes, unknownVersions };
+}
+
+/** A record's free text comes from whoever wrote the cache: a string without control characters. */
+function text(v: unknown): string {
+  return typeof v === 'string' ? v.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?') : '?';
+}
