@@ -5,95 +5,29 @@
 // Needs root (to create the users); skipped otherwise.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashFile, parseManifest } from '@tdvc/core';
-import { git, tempDir, TDVC_BIN, writeTree, type RunResult } from './helpers.js';
+import { tempDir, writeTree } from './helpers.js';
+import { createTeam, makeSharedFolder, makeUserRepo as makeRepoAt, okAs, runAs, sh, teamSkipReason, tdvcAs, type Team, type User } from './team.js';
 
-const isRoot = process.platform === 'linux' && process.getuid?.() === 0;
-const haveUserTools = isRoot && spawnSync('sh', ['-c', 'command -v useradd && command -v groupadd'], { encoding: 'utf8' }).status === 0;
-const skip = !isRoot ? 'needs root on Linux to create a group and two users' : !haveUserTools ? 'needs useradd/groupadd' : false;
+const skip = teamSkipReason;
 
-interface User {
-  name: string;
-  uid: number;
-  gid: number;
-  home: string;
-}
-
-const suffix = randomBytes(3).toString('hex');
-const GROUP = `tdvcg${suffix}`;
 let gid = -1;
-const users: User[] = [];
-const createdUsers: string[] = [];
-let groupCreated = false;
+let users: User[] = [];
+let team: Team | undefined;
 let work = { path: '', cleanup: () => {} };
-
-function sh(cmd: string, ...args: string[]): string {
-  const r = spawnSync(cmd, args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
-  return r.stdout;
-}
-
-/** Runs tdvc as `user` under `umask 077` (the process gets only the user's uid and the team gid). */
-function tdvcAs(user: User, cwd: string, args: string[]): { done: Promise<RunResult>; pid: number; kill: () => void; exited: () => boolean } {
-  const child = spawn('sh', ['-c', 'umask 077; exec "$@"', 'sh', process.execPath, TDVC_BIN, ...args], {
-    cwd,
-    uid: user.uid,
-    gid: user.gid,
-    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: user.home, USER: user.name, LOGNAME: user.name },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  let exited = false;
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<RunResult>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      exited = true;
-      resolve({ code: code ?? (signal === 'SIGKILL' ? -9 : -1), stdout, stderr });
-    });
-  });
-  return { done, pid: child.pid!, kill: () => void child.kill('SIGKILL'), exited: () => exited };
-}
-
-async function runAs(user: User, cwd: string, args: string[]): Promise<RunResult> {
-  return tdvcAs(user, cwd, args).done;
-}
-
-async function okAs(user: User, cwd: string, args: string[]): Promise<RunResult> {
-  const r = await runAs(user, cwd, args);
-  assert.equal(r.code, 0, `tdvc ${args.join(' ')} as ${user.name} failed (${r.code}): ${r.stderr}${r.stdout}`);
-  return r;
-}
 
 /** A shared cache folder as an admin would set it up: group-owned by the team, setgid, 2775. */
 function makeSharedCache(name: string): string {
-  const dir = join(work.path, name);
-  mkdirSync(dir);
-  chownSync(dir, 0, gid);
-  chmodSync(dir, 0o2775);
-  return dir;
+  return makeSharedFolder(join(work.path, name), gid);
 }
 
-/**
- * A Git repository owned by `user`, with tdvc initialised by that user (umask 077, so `.tdvc/` is
- * private to them), using `cache` as a group-shared cache, and the given files in it.
- */
-async function makeUserRepo(user: User, name: string, cache: string, files: Record<string, string | Buffer>): Promise<string> {
-  const root = join(user.home, name);
-  mkdirSync(root);
-  git(root, 'init', '-q', '-b', 'main');
-  writeTree(root, files);
-  sh('chown', '-R', `${user.uid}:${user.gid}`, root);
-  await okAs(user, root, ['init']);
-  await okAs(user, root, ['cache', 'dir', cache]);
-  await okAs(user, root, ['config', 'cache.shared', 'group']);
-  return root;
+/** A repository of `user` named `name` in their home, using `cache` as a group-shared cache. */
+function makeUserRepo(user: User, name: string, cache: string, files: Record<string, string | Buffer>): Promise<string> {
+  return makeRepoAt(user, join(user.home, name), cache, files);
 }
 
 interface Entry {
@@ -197,26 +131,14 @@ describe('shared cache used by two users of one group', { skip }, () => {
   before(() => {
     work = tempDir('tdvc-shared-');
     chmodSync(work.path, 0o755); // mkdtemp makes it 0700: the users must be able to traverse it
-    sh('groupadd', GROUP);
-    groupCreated = true;
-    gid = Number(sh('getent', 'group', GROUP).split(':')[2]);
-    for (const n of ['1', '2']) {
-      const name = `tdvcu${n}${suffix}`;
-      sh('useradd', '-M', '-g', GROUP, '-s', '/bin/sh', name);
-      createdUsers.push(name);
-      const uid = Number(sh('id', '-u', name).trim());
-      const home = join(work.path, `home-${name}`);
-      mkdirSync(home);
-      chownSync(home, uid, gid);
-      chmodSync(home, 0o755);
-      users.push({ name, uid, gid, home });
-    }
+    team = createTeam(work.path);
+    gid = team.gid;
+    users = team.users;
   });
 
   after(() => {
     try {
-      for (const u of createdUsers) spawnSync('userdel', [u]);
-      if (groupCreated) spawnSync('groupdel', [GROUP]);
+      team?.remove();
     } finally {
       work.cleanup();
     }

@@ -61,7 +61,8 @@ export async function cacheStatus(repo: Repo, opts: { graceMs?: number } = {}): 
   const graceMs = opts.graceMs ?? DEFAULT_GRACE_MS;
   const myId = await workspaceId(repo);
   const listed = await listWorkspaceRecords(repo.cacheDir);
-  const now = listed.length > 0 ? await fileSystemNow(repo.cacheDir) : Date.now();
+  // the file server's clock, as gc judges staleness; this host's when the cache is read-only to us
+  const now = await fileSystemNow(repo.cacheDir).catch(() => Date.now());
   const previousOwn = listed.find((r) => r.record.id === myId)?.record;
   const own = await buildWorkspaceRecord(repo, myId, previousOwn);
   const entries: Array<{ record: WorkspaceRecord; ageMs: number; current: boolean }> = [
@@ -111,7 +112,7 @@ export async function cacheStatus(repo: Repo, opts: { graceMs?: number } = {}): 
       free.bytes += st.size;
     }
   });
-  const gcHolder = await liveGcLock(repo.cacheDir, await fileSystemNow(repo.cacheDir).catch(() => Date.now()));
+  const gcHolder = await liveGcLock(repo.cacheDir, now);
   return {
     cacheDir: repo.cacheDir,
     shared: repo.odb.shared,
