@@ -275,12 +275,16 @@ test('gc lock: a dead holder on this host is taken over; a live holder makes gc 
     // live holder (a child process of this test, on this host, fresh heartbeat)
     assert.ok(sleeper.pid);
     const lockPath = writeLock(cache, sleeper.pid);
-    const locked = await tdvc(root, ['gc', '--workspace', '--force', '--grace', '0', '--json']);
+    // a second gc waits for the one running (TDVC_GC_LOCK_WAIT_MS, 60 s by default), then refuses
+    const briefly = { TDVC_GC_LOCK_WAIT_MS: '300' };
+    const t0 = Date.now();
+    const locked = await tdvc(root, ['gc', '--workspace', '--force', '--grace', '0', '--json'], briefly);
+    assert.ok(Date.now() - t0 >= 300, 'it waited before refusing');
     assert.notEqual(locked.code, 0);
     const err = (JSON.parse(locked.stdout) as { error: { code: string; message: string } }).error;
     assert.equal(err.code, 'ELOCKED');
     assert.match(err.message, new RegExp(`someone@${hostname()} \\(pid ${sleeper.pid}\\b`));
-    const plain = await tdvc(root, ['gc', '--workspace', '--force', '--grace', '0']);
+    const plain = await tdvc(root, ['gc', '--workspace', '--force', '--grace', '0'], briefly);
     assert.notEqual(plain.code, 0);
     assert.match(plain.stderr, new RegExp(`pid ${sleeper.pid}`));
     assert.ok(objectsIn(cache).has(stale), 'nothing deleted while locked');
@@ -291,7 +295,7 @@ test('gc lock: a dead holder on this host is taken over; a live holder makes gc 
 
     // another host, fresh heartbeat: cannot be checked, so it is respected
     writeLock(cache, 1, 'some-other-host.example');
-    const otherHost = await tdvc(root, ['gc', '--workspace', '--force', '--grace', '0', '--json']);
+    const otherHost = await tdvc(root, ['gc', '--workspace', '--force', '--grace', '0', '--json'], briefly);
     assert.equal((JSON.parse(otherHost.stdout) as { error: { code: string } }).error.code, 'ELOCKED');
     // ... until its heartbeat is older than 120 s
     const old = new Date(Date.now() - 200_000);
@@ -317,6 +321,30 @@ test('gc lock: a dead holder on this host is taken over; a live holder makes gc 
       [],
       'no renamed-away stale lock files are left',
     );
+  } finally {
+    sleeper.kill('SIGKILL');
+    cleanup();
+  }
+});
+
+test('two gc at once: the second waits for the first to finish, then runs', async () => {
+  const { root, cleanup } = await makeRepo();
+  const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' });
+  try {
+    const cache = cacheOf(root);
+    writeTree(root, { 'f.txt': 'one' });
+    await ok(root, ['add', 'f.txt']);
+    writeTree(root, { 'f.txt': 'two' });
+    await ok(root, ['add', 'f.txt']);
+    // the first gc: a live process holding gc.lock
+    const lockPath = writeLock(cache, sleeper.pid!);
+    const second = tdvc(root, ['gc', '--workspace', '--force', '--grace', '0', '--json'], { TDVC_GC_LOCK_WAIT_MS: '30000' });
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.ok(objectsIn(cache).has(oidOf('one')), 'nothing deleted while the first gc runs');
+    rmSync(lockPath); // the first gc is done
+    const r = await second;
+    assert.equal(r.code, 0, `the second gc ran once the first was done: ${r.stderr}${r.stdout}`);
+    assert.deepEqual(oids(JSON.parse(r.stdout) as GcJson), [oidOf('one')]);
   } finally {
     sleeper.kill('SIGKILL');
     cleanup();

@@ -3,7 +3,7 @@ import { lstat } from 'node:fs/promises';
 import type { Oid } from '../hash/oid.js';
 import { ExitCode, TdvcError } from '../errors.js';
 import { GitRepo } from '../git/git-repo.js';
-import { acquireLock } from '../odb/lock.js';
+import { acquireLockWaiting } from '../odb/lock.js';
 import { GC_LOCK, GC_LOCK_STALE_MS, GC_WAIT_MS, waitForWriters } from '../odb/writer-lock.js';
 import { envMs } from './cache-lock.js';
 import { parsePointer } from '../objects/pointer.js';
@@ -79,10 +79,12 @@ export async function gc(repo: Repo, opts: GcOptions): Promise<GcResult> {
   }
   await registerProject(repo);
   if (opts.force) await repo.odb.ensureDir(repo.cacheDir);
-  const lock = opts.force ? await acquireLock(join(repo.cacheDir, GC_LOCK), { purpose: `gc from ${repo.root}`, staleMs: GC_LOCK_STALE_MS }) : undefined;
+  const waitMs = opts.writerWaitMs ?? envMs('TDVC_GC_LOCK_WAIT_MS') ?? GC_WAIT_MS;
+  // a second gc waits for the first (whose deletions it then need not repeat) rather than failing
+  const lock = opts.force ? await acquireLockWaiting(join(repo.cacheDir, GC_LOCK), { purpose: `gc from ${repo.root}`, staleMs: GC_LOCK_STALE_MS, waitMs }) : undefined;
   try {
     const local = opts.remote === undefined;
-    const deadline = Date.now() + (opts.writerWaitMs ?? envMs('TDVC_GC_LOCK_WAIT_MS') ?? GC_WAIT_MS);
+    const deadline = Date.now() + waitMs;
     // writers that started before gc.lock existed finish first; later ones wait for this gc
     if (opts.force && local) await waitForWriters(repo.cacheDir, deadline);
     const grace = opts.graceMs ?? DEFAULT_GRACE_MS;
