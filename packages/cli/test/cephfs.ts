@@ -8,7 +8,7 @@
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -125,7 +125,8 @@ export async function startCephFs(opts: StartCephFsOptions = {}): Promise<CephFs
       return await startOnce(opts);
     } catch (err) {
       if (attempt === 3) throw err;
-      console.log(`# CephFS did not start (try ${attempt} of 3), trying again: ${(err as Error).message.split('\n')[0]}`);
+      // the whole message (the dead daemon's output first): the only trace of a failure that passes
+      console.log(`# CephFS did not start (try ${attempt} of 3), trying again: ${(err as Error).message.split('\n').slice(0, 40).join('\n# ')}`);
     }
   }
 }
@@ -215,6 +216,9 @@ async function startOnce(opts: StartCephFsOptions): Promise<CephFs> {
 
   try {
     for (const d of ['run', 'log', 'mon/mon.a', 'mds/mds.a', 'mnt/a', 'mnt/b']) mkdirSync(join(dir, d), { recursive: true });
+    // mkdtemp makes the folder 0700: other users (the team tests') must reach the mount points
+    chmodSync(dir, 0o755);
+    chmodSync(join(dir, 'mnt'), 0o755);
     const fsid = randomUUID();
     // The mon port comes from the kernel's ephemeral range (as in rgw.ts), so it cannot be the port
     // of another cluster's mon that is running (the S3 tests' RGW) nor one in 6800–7300, where every

@@ -5,7 +5,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, mkdirSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { git, TDVC_BIN, writeTree, type RunResult } from './helpers.js';
@@ -59,6 +59,9 @@ export function createTeam(workDir: string, n = 2): Team {
       mkdirSync(home);
       chownSync(home, uid, gid);
       chmodSync(home, 0o755);
+      // git refuses another user's repository ("dubious ownership"); -c safe.directory does not
+      // reach a local clone's upload-pack, a global config of the user's does
+      writeFileSync(join(home, '.gitconfig'), '[safe]\n\tdirectory = *\n');
       users.push({ name, uid, gid, home });
     }
     return { group, gid, users, remove };
@@ -151,4 +154,24 @@ export async function makeUserRepo(user: User, root: string, cache: string, file
   await okAs(user, root, ['cache', 'dir', cache], opts);
   await okAs(user, root, ['config', 'cache.shared', 'group'], opts);
   return root;
+}
+
+/** Runs the real `git` as `user` (any repository owner accepted); throws on failure. */
+export function gitAs(user: User, cwd: string, ...args: string[]): string {
+  const r = spawnSync('git', args, {
+    cwd,
+    uid: user.uid,
+    gid: user.gid,
+    encoding: 'utf8',
+    env: {
+      PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+      HOME: user.home,
+      GIT_AUTHOR_NAME: user.name,
+      GIT_AUTHOR_EMAIL: `${user.name}@example.com`,
+      GIT_COMMITTER_NAME: user.name,
+      GIT_COMMITTER_EMAIL: `${user.name}@example.com`,
+    },
+  });
+  if (r.status !== 0) throw new Error(`git ${args.join(' ')} as ${user.name} in ${cwd} failed: ${r.stderr}`);
+  return r.stdout;
 }
