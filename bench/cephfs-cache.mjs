@@ -113,7 +113,7 @@ try {
     cephfs: await workspace('ws-cephfs', ...shared),
   };
   const kinds = Object.keys(ws);
-  const t = { add: {}, checkout: {}, status: {} };
+  const t = { add: {}, checkout: {}, status: {}, cacheStatus: {} };
   for (const k of kinds) {
     sh(`cp -r ${q(join(SRC, 'data'))} data && sync`, { cwd: ws[k] });
     t.add[k] = (await tdvc(ws[k], 'add', 'data')).seconds;
@@ -141,6 +141,25 @@ try {
     const st = JSON.parse((await tdvc(ws[k], 'status', '--json')).stdout);
     if (!st.clean) throw new Error(`status in ${ws[k]} is not clean: ${JSON.stringify(st)}`);
   }
+  // the workspace records: what publishing one costs (in-process, the call every writing command
+  // makes) next to the no-op add it is part of, and `tdvc cache status`
+  const core = await import(pathToFileURL(CORE).href);
+  t.publish = {};
+  t.noopAdd = {};
+  for (const k of kinds) {
+    t.publish[k] = [];
+    t.noopAdd[k] = [];
+  }
+  for (let i = 0; i < REPEAT; i++) {
+    for (const k of kinds) {
+      const repo = await core.Repo.open(ws[k]);
+      const t0 = process.hrtime.bigint();
+      await core.publishWorkspaceRecord(repo);
+      t.publish[k].push(Number(process.hrtime.bigint() - t0) / 1e9);
+      t.noopAdd[k].push((await tdvc(ws[k], 'add', 'data')).seconds);
+    }
+  }
+  await rounds('cacheStatus', ['cache', 'status']);
   results.times = t;
 
   // the other machine: a smaller dataset added through mount A, checked out through mount B
@@ -182,6 +201,18 @@ for (const [what, label] of [['checkout', `tdvc checkout (${FILES} files, folder
   results[what] = { localMedian: l, cephfsMedian: c, ratio: c / l, pairRatios: pairs };
 }
 rows.push([`tdvc add data (cold, one run, info)`, fmtS(t.add.local), fmtS(t.add.cephfs), `${(t.add.cephfs / t.add.local).toFixed(2)}×`]);
+{
+  const ms = (xs) => `${(median(xs) * 1000).toFixed(1)} ms (runs ${xs.map((x) => (x * 1000).toFixed(1)).join(' ')})`;
+  rows.push(['publishing the workspace record (in-process)', ms(t.publish.local), ms(t.publish.cephfs), `${(median(t.publish.cephfs) / median(t.publish.local)).toFixed(2)}×`]);
+  rows.push(['tdvc add data (no-op, which publishes it)', `${fmtS(median(t.noopAdd.local))} (runs ${runsStr(t.noopAdd.local)})`, `${fmtS(median(t.noopAdd.cephfs))} (runs ${runsStr(t.noopAdd.cephfs)})`, `${(median(t.noopAdd.cephfs) / median(t.noopAdd.local)).toFixed(2)}×`]);
+  const share = (k) => `${((100 * median(t.publish[k])) / median(t.noopAdd[k])).toFixed(1)} %`;
+  rows.push(['record share of the no-op add', share('local'), share('cephfs'), '']);
+  results.publish = { localMedian: median(t.publish.local), cephfsMedian: median(t.publish.cephfs), noopAddLocal: median(t.noopAdd.local), noopAddCephfs: median(t.noopAdd.cephfs) };
+  const l = median(t.cacheStatus.local);
+  const c = median(t.cacheStatus.cephfs);
+  rows.push([`tdvc cache status`, `${fmtS(l)} (runs ${runsStr(t.cacheStatus.local)})`, `${fmtS(c)} (runs ${runsStr(t.cacheStatus.cephfs)})`, `${(c / l).toFixed(2)}×`]);
+  results.cacheStatus = { localMedian: l, cephfsMedian: c, ratio: c / l };
+}
 const b = results.mountB;
 if (b) {
   const rate = (s) => `${(b.files / s).toFixed(0)} files/s`;
