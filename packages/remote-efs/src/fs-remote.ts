@@ -3,7 +3,28 @@ import { chmod, copyFile, lstat, mkdir, readdir, rename, rm, stat } from 'node:f
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
-import { MissingObjectError, openObject, forEachLimit, isErrno, isOid, isTempName, LAYOUT, remoteObjectKey, removeRegularFile, removeStaleTemp, TdvcError, uniqueTempName, type Oid, type Remote, type RemoteSettings } from '@tdvc/core';
+import {
+  fanDir,
+  fanOf,
+  forEachLimit,
+  isErrno,
+  isFanName,
+  isOid,
+  isTempName,
+  LAYOUT,
+  layoutDir,
+  MissingObjectError,
+  objectPath,
+  oidOfEntry,
+  openObject,
+  removeRegularFile,
+  removeStaleTemp,
+  TdvcError,
+  uniqueTempName,
+  type Oid,
+  type Remote,
+  type RemoteSettings,
+} from '@tdvc/core';
 
 /**
  * A remote on a mounted filesystem: a local folder, EFS, or FSx for Lustre. Objects use the same
@@ -69,7 +90,7 @@ export class FsRemote implements Remote {
    */
   async has(oids: readonly Oid[]): Promise<Set<Oid>> {
     const wanted = new Set(oids);
-    const fans = new Set([...wanted].map((o) => o.slice(0, 2)));
+    const fans = new Set([...wanted].map(fanOf));
     const present = new Set<Oid>();
     if (wanted.size < 64) {
       await forEachLimit(wanted, this.jobs, async (oid) => {
@@ -80,17 +101,20 @@ export class FsRemote implements Remote {
     await forEachLimit(fans, this.jobs, async (fan) => {
       let names: string[] = [];
       try {
-        names = await readdir(join(this.root, LAYOUT, fan));
+        names = await readdir(fanDir(this.root, fan));
       } catch (err) {
         if (!isErrno(err, 'ENOENT')) throw err;
       }
-      for (const n of names) if (wanted.has(fan + n)) present.add(fan + n);
+      for (const n of names) {
+        const oid = oidOfEntry(fan, n);
+        if (oid && wanted.has(oid)) present.add(oid);
+      }
     });
     return present;
   }
 
   pathOf(oid: Oid): string {
-    return join(this.root, ...remoteObjectKey(oid).split('/'));
+    return objectPath(this.root, oid);
   }
 
   async upload(oid: Oid, path: string, size: number, progress?: (bytes: number) => void): Promise<void> {
@@ -131,10 +155,10 @@ export class FsRemote implements Remote {
    */
   async removeStaleTemps(): Promise<string[]> {
     const removed: string[] = [];
-    const base = join(this.root, LAYOUT);
+    const base = layoutDir(this.root);
     if (!(await isRealDir(base))) return removed;
     const fans = await readdir(base).catch(() => [] as string[]);
-    for (const dir of ['', ...fans.filter((f) => /^[0-9a-f]{2}$/.test(f))]) {
+    for (const dir of ['', ...fans.filter(isFanName)]) {
       if (dir !== '' && !(await isRealDir(join(base, dir)))) continue;
       for (const name of await readdir(join(base, dir)).catch(() => [] as string[])) {
         if (!isTempName(name)) continue;
@@ -149,8 +173,8 @@ export class FsRemote implements Remote {
     const realFans = new Map<string, Promise<boolean>>();
     await forEachLimit(oids, this.jobs, async (oid) => {
       if (!isOid(oid)) throw new Error(`not an object id: ${oid}`);
-      const fan = oid.slice(0, 2);
-      if (!realFans.has(fan)) realFans.set(fan, isRealDir(join(this.root, LAYOUT, fan)));
+      const fan = fanOf(oid);
+      if (!realFans.has(fan)) realFans.set(fan, isRealDir(fanDir(this.root, fan)));
       if (await realFans.get(fan)) await removeRegularFile(this.pathOf(oid));
     });
   }
@@ -178,17 +202,18 @@ export class FsRemote implements Remote {
 }
 
 export async function* listFsObjects(root: string): AsyncIterable<{ oid: Oid; size: number; mtimeMs: number }> {
-  const base = join(root, LAYOUT);
+  const base = layoutDir(root);
   for (const entry of await readdir(base, { withFileTypes: true }).catch(() => [])) {
     const fan = entry.name;
     // a symlink where a fan-out folder belongs is not tdvc's: nothing is listed (so read or
     // deleted) through it
-    if (!/^[0-9a-f]{2}$/.test(fan) || !entry.isDirectory()) continue;
+    if (!isFanName(fan) || !entry.isDirectory()) continue;
     for (const name of await readdir(join(base, fan)).catch(() => [] as string[])) {
-      if (!isOid(fan + name)) continue;
+      const oid = oidOfEntry(fan, name);
+      if (!oid) continue;
       // lstat: a link under an object's name is not an object (and is never followed)
       const st = await lstat(join(base, fan, name)).catch(() => undefined);
-      if (st?.isFile()) yield { oid: fan + name, size: st.size, mtimeMs: st.mtimeMs };
+      if (st?.isFile()) yield { oid, size: st.size, mtimeMs: st.mtimeMs };
     }
   }
 }

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { AbortMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { remoteObjectKey, TdvcError, type Oid, type Remote, type RemoteSettings } from '@tdvc/core';
+import { fanKey, fanOf, LAYOUT_KEY, objectKey, objectName, oidOfEntry, oidOfTail, TdvcError, type Oid, type Remote, type RemoteSettings } from '@tdvc/core';
 import { createS3Client } from './client.js';
 import { isNotFound, retryKind, toTdvcError } from './errors.js';
 import { Limiter, mapLimit } from './limit.js';
@@ -83,17 +83,22 @@ export class S3Remote implements Remote {
     });
   }
 
+  /** `<prefix>/` (empty without a prefix): what every key of this remote starts with. */
+  private get keyBase(): string {
+    return this.settings.prefix ? `${this.settings.prefix}/` : '';
+  }
+
   keyOf(oid: Oid): string {
-    return this.settings.prefix ? `${this.settings.prefix}/${remoteObjectKey(oid)}` : remoteObjectKey(oid);
+    return this.keyBase + objectKey(oid);
   }
 
   private fanPrefix(fan: string): string {
-    return this.keyOf(fan.padEnd(64, '0')).slice(0, -62);
+    return this.keyBase + fanKey(fan);
   }
 
   /** The key prefix of the layout folder (`<prefix>/b3v1/`), under which every object lies. */
   private layoutPrefix(): string {
-    return this.fanPrefix('00').slice(0, -3);
+    return this.keyBase + LAYOUT_KEY;
   }
 
   /** One request: limited, retried, and on final failure turned into a clear TdvcError. */
@@ -148,7 +153,8 @@ export class S3Remote implements Remote {
     const wantedSet = new Set(wanted);
     let lastOid = '';
     for (const o of first.objects) {
-      const oid = o.key.slice(layout.length).replace('/', '');
+      const oid = oidOfTail(o.key.slice(layout.length));
+      if (oid === undefined) continue;
       if (wantedSet.has(oid)) present.add(oid);
       if (oid > lastOid) lastOid = oid;
     }
@@ -156,7 +162,7 @@ export class S3Remote implements Remote {
     const byFan = new Map<string, Oid[]>();
     for (const oid of wanted) {
       if (oid <= lastOid) continue;
-      const fan = oid.slice(0, 2);
+      const fan = fanOf(oid);
       const list = byFan.get(fan);
       if (list) list.push(oid);
       else byFan.set(fan, [oid]);
@@ -171,20 +177,21 @@ export class S3Remote implements Remote {
    * request per wanted object, and a dense one about one request per 1,000 objects.
    */
   private async listFan(fanOids: Oid[], present: Set<Oid>): Promise<void> {
-    const prefix = this.fanPrefix(fanOids[0]!.slice(0, 2));
-    const fan = fanOids[0]!.slice(0, 2);
+    const fan = fanOf(fanOids[0]!);
+    const prefix = this.fanPrefix(fan);
     const want = new Set(fanOids);
     let i = 0;
     while (i < fanOids.length) {
-      const startAfter = prefix + predecessor(fanOids[i]!.slice(2));
+      const startAfter = prefix + predecessor(objectName(fanOids[i]!));
       const res = await this.send(`listing ${prefix}`, () => listPage(this.client, { Bucket: this.settings.bucket, Prefix: prefix, StartAfter: startAfter, MaxKeys: LIST_PAGE }));
       let last = '';
       for (const o of res.objects) {
         last = o.key;
-        const oid = fan + o.key.slice(prefix.length);
-        if (want.has(oid)) present.add(oid);
+        const oid = oidOfEntry(fan, o.key.slice(prefix.length));
+        if (oid && want.has(oid)) present.add(oid);
       }
       if (!res.isTruncated || last === '') return;
+      // where the listing got to, in id order (fan-out folder + name, junk keys included)
       const lastOid = fan + last.slice(prefix.length);
       // everything up to the last listed key is settled; continue from the first wanted object after it
       while (i < fanOids.length && fanOids[i]! <= lastOid) i++;
@@ -374,8 +381,8 @@ export class S3Remote implements Remote {
         listPage(this.client, { Bucket: this.settings.bucket, Prefix: layout, MaxKeys: LIST_PAGE, ...(token ? { ContinuationToken: token } : {}) }),
       );
       for (const o of res.objects) {
-        const oid = o.key.slice(layout.length).replace('/', '');
-        if (/^[0-9a-f]{64}$/.test(oid)) yield { oid, size: o.size, ...(o.lastModified ? { mtimeMs: o.lastModified.getTime() } : {}) };
+        const oid = oidOfTail(o.key.slice(layout.length));
+        if (oid) yield { oid, size: o.size, ...(o.lastModified ? { mtimeMs: o.lastModified.getTime() } : {}) };
       }
       token = res.isTruncated ? res.nextToken : undefined;
     } while (token);

@@ -12,7 +12,7 @@ import { placeError, placeOrReject, REJECTED, type PlaceItem } from './place.js'
 import { RejectedObjectError } from '../odb/object-file.js';
 import { defaultThreads, MIN_ITEMS_FOR_THREADS, runInWorkers } from '../util/worker-pool.js';
 import type { CheckoutPlan } from './plan.js';
-import type { HeldObjects } from './held.js';
+import type { LocalObjects } from '../workspace/local-objects.js';
 import type { Oid } from '../hash/oid.js';
 import type { ManifestEntry } from '../objects/manifest.js';
 
@@ -32,11 +32,9 @@ export interface ApplyOptions {
   /** hash each object as it is placed (cache.verify); type and size are always checked */
   verify: boolean;
   onProgress?: (done: number, total: number) => void;
-  /** objects whose only local copy is a workspace file (see HeldObjects) */
+  /** the project's local objects, for objects only a workspace file holds (see LocalObjects) */
   held?: {
-    objects: HeldObjects;
-    /** the unchanged ones, with their files */
-    intact: ReadonlyMap<Oid, string>;
+    objects: LocalObjects;
     /** objects to move into place instead of copying where a copy is the only way (each written once in this plan) */
     handOver: ReadonlySet<Oid>;
   };
@@ -167,7 +165,7 @@ export async function applyCheckout(plan: CheckoutPlan, opts: ApplyOptions): Pro
       await chmod(abs(e.path), e.exec ? 0o755 : 0o644);
       chmodded++;
       // a chmod changes the ctime: a held file stays the object's holder
-      if (opts.held?.intact.get(e.oid) === abs(e.path)) await opts.held.objects.record(e.oid, abs(e.path));
+      if (opts.held) await opts.held.objects.touchedHeldFile(e.oid, abs(e.path));
     }
     tick();
   }
@@ -183,10 +181,9 @@ async function handOverOne(
   e: ManifestEntry,
   dest: string,
   opts: ApplyOptions,
-  held: HeldObjects,
+  local: LocalObjects,
   placeItem: (e: ManifestEntry, dest: string, replace: boolean) => PlaceItem,
 ): Promise<LinkType | 'moved' | undefined> {
-  const src = opts.odb.pathOf(e.oid);
   const tmp = join(opts.scratchDir, `h-${e.oid}`);
   const linked = await opts.linker.linkUnlessCopy(placeItem(e, tmp, false));
   if (linked !== undefined) {
@@ -198,19 +195,14 @@ async function handOverOne(
     }
     return linked;
   }
-  await held.expect(e.oid, dest);
+  let moved: boolean;
   try {
     // over the old version, if any: its content is in the cache (or was put back there)
-    await rename(src, dest);
+    moved = await local.handOver(e.oid, dest, e.exec ? 0o755 : 0o644);
   } catch (err) {
-    await held.release(e.oid);
-    if (isErrno(err, 'EXDEV')) return undefined;
     throw placeError(err, dest);
   }
-  opts.odb.forget(e.oid);
-  await chmod(dest, e.exec ? 0o755 : 0o644);
-  await held.record(e.oid, dest);
-  return 'moved';
+  return moved ? 'moved' : undefined;
 }
 
 async function pruneEmptyDirs(removed: string[], root: string): Promise<void> {

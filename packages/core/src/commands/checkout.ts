@@ -76,8 +76,6 @@ export interface Planned {
 export interface CheckoutPlanSet {
   planned: Planned[];
   missingManifests: string[];
-  /** objects whose only local copy is an unchanged workspace file, with that file */
-  held: Map<Oid, string>;
 }
 
 /**
@@ -109,10 +107,8 @@ async function checkoutUnlocked(repo: Repo, paths: string[], opts: CheckoutOptio
 export async function planCheckoutSet(repo: Repo, paths: string[], opts: CheckoutOptions = {}): Promise<CheckoutPlanSet> {
   const rels = paths.map((p) => repo.relPath(p, opts.cwd));
   const selected = await selectDatasets(repo, rels, opts.rev === undefined ? undefined : await datasetsAt(repo, opts.rev));
-  const cached: Set<Oid> = repo.odb.knownObjects();
-  const held = await repo.held.intact(repo.odb);
   // a held object counts as cached: the apply step puts it back into the cache before it is needed
-  const inCache = (oid: Oid): boolean => cached.has(oid) || held.has(oid);
+  const inCache = await repo.objects.presence();
   const planned: Planned[] = [];
   const wouldLose: string[] = [];
   const missingManifests: string[] = [];
@@ -156,7 +152,7 @@ export async function planCheckoutSet(repo: Repo, paths: string[], opts: Checkou
       "keep them with 'tdvc add <dataset>' (then commit the pointer file), or discard them with 'tdvc checkout --force'",
     );
   }
-  return { planned, missingManifests, held };
+  return { planned, missingManifests };
 }
 
 /** The applying half of checkout. */
@@ -181,7 +177,7 @@ export async function applyCheckoutSet(repo: Repo, set: CheckoutPlanSet, opts: C
         scratchDir: scratch,
         destRoot: baseDirOf(repo, ds),
         index,
-        held: { objects: repo.held, intact: set.held, handOver },
+        held: { objects: repo.objects, handOver },
         replacing: new Set(plan.write.filter((e) => ws?.present.has(e.path)).map((e) => e.path)),
         ...(ds.pointer.type === 'file' ? { indexKey: () => '' } : {}),
         verify: repo.verifyObjects,
@@ -264,7 +260,8 @@ function handOverSet(planned: Planned[], candidates: ReadonlySet<Oid> | undefine
  * the cache (a rename); a held object that is written elsewhere while its file stays is copied in.
  */
 async function takeBackHeld(repo: Repo, set: CheckoutPlanSet): Promise<void> {
-  if (set.held.size === 0) return;
+  const held = await repo.objects.heldFiles();
+  if (held.size === 0) return;
   const touched = new Set<string>();
   const clearedRoots: string[] = [];
   const needed = new Set<Oid>();
@@ -278,15 +275,9 @@ async function takeBackHeld(repo: Repo, set: CheckoutPlanSet): Promise<void> {
       if (ws?.present.has(e.path)) touched.add(abs(e.path));
     }
   }
-  for (const [oid, file] of set.held) {
-    if (touched.has(file) || clearedRoots.some((r) => file === r || file.startsWith(r + sep))) {
-      await repo.held.moveIntoCache(repo.odb, oid, file);
-    } else if (needed.has(oid)) {
-      await repo.held.copyIntoCache(repo.odb, oid, file);
-    } else {
-      continue;
-    }
-    set.held.delete(oid);
+  for (const [oid, file] of [...held]) {
+    if (touched.has(file) || clearedRoots.some((r) => file === r || file.startsWith(r + sep))) await repo.objects.putBack(oid, file);
+    else if (needed.has(oid)) await repo.objects.ensureInCache([oid]);
   }
 }
 

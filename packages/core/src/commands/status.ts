@@ -36,8 +36,7 @@ export interface StatusOptions {
 export async function status(repo: Repo, paths: string[] = [], opts: StatusOptions = {}): Promise<StatusResult> {
   const rels = paths.map((p) => repo.relPath(p, opts.cwd));
   const selected = await selectDatasets(repo, rels);
-  let cached: Set<Oid> | undefined;
-  let held: Map<Oid, string> | undefined;
+  let isLocal: ((oid: Oid) => boolean) | undefined;
   const out: DatasetStatus[] = [];
   for (const { dataset: ds, subPaths } of selected) {
     const st: DatasetStatus = { path: ds.dataPath, pointerPath: ds.pointerPath, type: ds.pointer.type, state: 'clean', added: [], modified: [], deleted: [], interrupted: [], notInCache: [] };
@@ -54,9 +53,8 @@ export async function status(repo: Repo, paths: string[] = [], opts: StatusOptio
     }
     const all = subPaths.includes('');
     const inScope = (p: string): boolean => all || subPaths.some((s) => p === s || p.startsWith(s + '/'));
-    cached ??= repo.odb.knownObjects();
-    held ??= await repo.held.intact(repo.odb);
-    for (const e of target) if (inScope(e.path) && !cached.has(e.oid) && !held.has(e.oid)) st.notInCache.push(prefix(ds, e.path));
+    isLocal ??= await repo.objects.presence();
+    for (const e of target) if (inScope(e.path) && !isLocal(e.oid)) st.notInCache.push(prefix(ds, e.path));
     const ws = await readWorkspace(repo, ds, opts.onProgress ? { onProgress: (p) => opts.onProgress!({ ...p, path: ds.dataPath }) } : {});
     await ws.index.save();
     if (ws.scan.kind === 'missing') {

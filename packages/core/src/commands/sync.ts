@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import type { Oid } from '../hash/oid.js';
 import { TdvcError, ExitCode } from '../errors.js';
 import { fetchObjects, pushObjects, type FetchOptions, type TransferItem, type TransferResult } from '../transfer/transfer.js';
-import { HAND_OVER_MIN_SIZE } from '../checkout/held.js';
+import { HAND_OVER_MIN_SIZE } from '../workspace/held.js';
 import type { RemoteOpener } from '../transfer/remote.js';
 import { selectDatasets, type Dataset } from '../workspace/datasets.js';
 import type { Repo } from '../workspace/repo.js';
@@ -42,9 +42,8 @@ export async function push(repo: Repo, opener: RemoteOpener, paths: string[] = [
     for (const e of entries) items.push({ oid: e.oid, size: e.size, isManifest: false });
     items.push({ oid: ds.pointer.oid, size: (await stat(repo.odb.pathOf(ds.pointer.oid))).size, isManifest: true });
   }
-  const local = await repo.odb.hasMany(items.map((i) => i.oid));
-  const held = await repo.held.intact(repo.odb);
-  const missingLocally = items.filter((i) => !local.has(i.oid) && !held.has(i.oid));
+  const local = await repo.objects.hasMany(items.map((i) => i.oid));
+  const missingLocally = items.filter((i) => !local.has(i.oid));
   if (missingLocally.length > 0) {
     throw new TdvcError('EMISSING', `${missingLocally.length} object(s) to push are not in the local cache (first: ${missingLocally[0]!.oid})`, {
       exitCode: ExitCode.integrity,
@@ -55,10 +54,7 @@ export async function push(repo: Repo, opener: RemoteOpener, paths: string[] = [
   try {
     // an object only a workspace file holds goes into the cache first, hashed as it is read: a
     // file edited during the upload must not reach the remote under the object's name
-    for (const oid of new Set(items.map((i) => i.oid))) {
-      const file = held.get(oid);
-      if (file !== undefined && !local.has(oid)) await repo.held.copyIntoCache(repo.odb, oid, file);
-    }
+    await repo.objects.ensureInCache(items.map((i) => i.oid));
     const res = await pushObjects(repo.odb, remote, items, {
       ...(opts.jobs ? { jobs: opts.jobs } : {}),
       ...(opts.onProgress ? { onProgress: (p) => opts.onProgress!({ phase: 'upload', ...p }) } : {}),
@@ -97,15 +93,16 @@ async function fetchUnlocked(repo: Repo, opener: RemoteOpener, paths: string[], 
         }
       }
     }
-    const held = await repo.held.intact(repo.odb);
-    const wanted = files.filter((f) => !held.has(f.oid));
+    // what is local already (in the cache, or held by an unchanged workspace file) is not fetched
+    const local = await repo.objects.hasMany(files.map((f) => f.oid));
+    const wanted = files.filter((f) => !local.has(f.oid));
     const onFetched = opts.onFetched ? { onFetched: opts.onFetched } : {};
     const second = await fetchObjects(repo.odb, remote, wanted, { ...jobs, ...progress, ...onFetched });
     return {
       remote: remote.name,
       transferred: first.transferred + second.transferred,
       bytes: first.bytes + second.bytes,
-      skipped: first.skipped + second.skipped + new Set(files.filter((f) => held.has(f.oid)).map((f) => f.oid)).size,
+      skipped: first.skipped + second.skipped + new Set(files.filter((f) => local.has(f.oid)).map((f) => f.oid)).size,
       failed: [...first.failed, ...second.failed],
     };
   } finally {
@@ -171,8 +168,7 @@ export async function remoteStatus(repo: Repo, opener: RemoteOpener, paths: stri
       rows.push({ ds, files });
     }
     const onRemote = await remote.has([...all]);
-    const local = await repo.odb.hasMany(all);
-    for (const oid of (await repo.held.intact(repo.odb)).keys()) local.add(oid);
+    const local = await repo.objects.hasMany(all);
     return {
       remote: remote.name,
       datasets: rows.map(({ ds, files }) => ({

@@ -1,4 +1,4 @@
-export { ObjectStore, ObjectWriter, LAYOUT, objectRelPath, isReflinkUnsupported } from './store.js';
+export { ObjectStore, ObjectWriter, isReflinkUnsupported } from './store.js';
 export type { ObjectStoreOptions, PutResult, SharedMode } from './store.js';
 export { acquireLock } from './lock.js';
 export type { HeldLock, LockInfo, LockOptions } from './lock.js';

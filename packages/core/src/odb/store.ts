@@ -25,17 +25,12 @@ import { isOid, type Oid } from '../hash/oid.js';
 import { CorruptObjectError, FileChangedError, fromSystemError, isErrno, MissingObjectError, TdvcError } from '../errors.js';
 import { removeRegularFile, removeStaleTempSync, uniqueTempName } from '../util/fs.js';
 import { openObject } from './object-file.js';
+import { fanDir, fanOf, isFanName, layoutDir, objectPath, oidOfEntry } from '../objects/layout.js';
 import { NoFollowGuard } from '../util/no-follow.js';
 import { NotRegularFileError, WORKSPACE_READ } from '../util/safe-read.js';
 
-/** The on-disk layout version is part of every object path, so a future format can live beside this one. */
-export const LAYOUT = 'b3v1';
 /** Folder of the cache root where projects using the cache register (workspace/projects.ts). */
 export const PROJECTS_DIR = 'projects';
-
-export function objectRelPath(oid: Oid): string {
-  return `${LAYOUT}/${oid.slice(0, 2)}/${oid.slice(2)}`;
-}
 
 export type SharedMode = 'none' | 'group';
 
@@ -90,12 +85,12 @@ export class ObjectStore {
   }
 
   pathOf(oid: Oid): string {
-    return join(this.root, LAYOUT, oid.slice(0, 2), oid.slice(2));
+    return objectPath(this.root, oid);
   }
 
   /** The folder of the object layout (`<root>/b3v1`). */
   get objectsDir(): string {
-    return join(this.root, LAYOUT);
+    return layoutDir(this.root);
   }
 
   /**
@@ -113,6 +108,40 @@ export class ObjectStore {
   /** Drops an object from the in-memory listing (after it was moved or deleted). */
   forget(oid: Oid): void {
     this.known?.delete(oid);
+  }
+
+  /**
+   * Makes the file at `absPath`, which the caller knows holds exactly `oid` (a held workspace file:
+   * see workspace/local-objects.ts), the cache object, by renaming it in: the bytes are not written
+   * again. 'other-fs' when the file is on another file system (nothing moved: copy it instead).
+   */
+  async adoptFile(oid: Oid, absPath: string): Promise<'adopted' | 'other-fs'> {
+    const final = this.pathOf(oid);
+    await this.ensureDir(fanDir(this.root, fanOf(oid)));
+    try {
+      await rename(absPath, final);
+    } catch (err) {
+      if (isErrno(err, 'EXDEV')) return 'other-fs';
+      throw fromSystemError(err, absPath);
+    }
+    await chmod(final, this.objectMode);
+    this.noteStored(oid);
+    return 'adopted';
+  }
+
+  /**
+   * Moves an object out of the cache to `dest` (replacing what is there), for a workspace file that
+   * is to become its only local copy. 'other-fs' when `dest` is on another file system (nothing moved).
+   */
+  async moveOut(oid: Oid, dest: string): Promise<'moved' | 'other-fs'> {
+    try {
+      await rename(this.pathOf(oid), dest);
+    } catch (err) {
+      if (isErrno(err, 'EXDEV')) return 'other-fs';
+      throw err;
+    }
+    this.forget(oid);
+    return 'moved';
   }
 
   /**
@@ -167,7 +196,7 @@ export class ObjectStore {
   /** Every object id in the store (temp files excluded). */
   listAllSync(): Set<Oid> {
     const out = new Set<Oid>();
-    const base = join(this.root, LAYOUT);
+    const base = layoutDir(this.root);
     let fans: Dirent[];
     try {
       fans = readdirSync(base, { withFileTypes: true });
@@ -179,7 +208,7 @@ export class ObjectStore {
       const fan = entry.name;
       // the listing sees every temp file anyway: drop those of killed writers on this host (files
       // only, exact temp names only: see removeStaleTempSync)
-      if (fan.length !== 2) {
+      if (!isFanName(fan)) {
         removeStaleTempSync(join(base, fan), undefined);
         continue;
       }
@@ -187,7 +216,8 @@ export class ObjectStore {
       // through it whatever it points at
       if (!entry.isDirectory()) continue;
       for (const name of readdirSync(join(base, fan))) {
-        if (isOid(fan + name)) out.add(fan + name);
+        const oid = oidOfEntry(fan, name);
+        if (oid) out.add(oid);
         else removeStaleTempSync(join(base, fan, name), undefined);
       }
     }
@@ -236,7 +266,7 @@ export class ObjectStore {
     const oid = hashBytes(data);
     let created = false;
     if (!this.hasSync(oid)) {
-      const dir = join(this.root, LAYOUT, oid.slice(0, 2));
+      const dir = fanDir(this.root, fanOf(oid));
       this.ensureDirSync(dir);
       const tmp = join(dir, uniqueTempName());
       let fd: number | undefined;
@@ -270,7 +300,7 @@ export class ObjectStore {
    * work here (then the caller copies).
    */
   private cloneSmallFileSync(path: string): (PutResult & { mtimeMs: number; ino: number; cloned: boolean }) | undefined {
-    const dir = join(this.root, LAYOUT);
+    const dir = layoutDir(this.root);
     this.ensureDirSync(dir);
     const tmp = join(dir, uniqueTempName());
     let before: Stats;
@@ -298,7 +328,7 @@ export class ObjectStore {
         rmSync(tmp, { force: true });
         return { oid, size: data.byteLength, created: false, mtimeMs: before.mtimeMs, ino: before.ino, cloned: false };
       }
-      this.ensureDirSync(join(dir, oid.slice(0, 2)));
+      this.ensureDirSync(fanDir(this.root, fanOf(oid)));
       renameSync(tmp, this.pathOf(oid));
       this.known?.add(oid);
       return { oid, size: data.byteLength, created: true, mtimeMs: before.mtimeMs, ino: before.ino, cloned: true };
@@ -386,7 +416,7 @@ export class ObjectStore {
     before: Stats,
     path: string,
   ): Promise<PutResult & { mtimeMs: number; ino: number }> {
-    const dir = join(this.root, LAYOUT);
+    const dir = layoutDir(this.root);
     await this.ensureDir(dir);
     const tmp = join(dir, uniqueTempName());
     const h = createHasher();
@@ -420,7 +450,7 @@ export class ObjectStore {
       await rm(tmp, { force: true });
       return { oid, size, created: false, mtimeMs: before.mtimeMs, ino: before.ino };
     }
-    await this.ensureDir(join(dir, oid.slice(0, 2)));
+    await this.ensureDir(fanDir(this.root, fanOf(oid)));
     return { oid, size, created: await this.publish(oid, tmp), mtimeMs: before.mtimeMs, ino: before.ino };
   }
 
@@ -473,7 +503,7 @@ export class ObjectStore {
   }
 
   private async tempFor(oid: Oid): Promise<string> {
-    const dir = join(this.root, LAYOUT, oid.slice(0, 2));
+    const dir = fanDir(this.root, fanOf(oid));
     await this.ensureDir(dir);
     return join(dir, uniqueTempName());
   }

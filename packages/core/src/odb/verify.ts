@@ -1,8 +1,9 @@
 import { lstat, readdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isOid, type Oid } from '../hash/oid.js';
+import type { Oid } from '../hash/oid.js';
+import { isFanName, layoutDir, oidOfEntry } from '../objects/layout.js';
 import { forEachLimit, isTempName, removeStaleTemp, STALE_TEMP_AGE_MS } from '../util/fs.js';
-import { LAYOUT, PROJECTS_DIR, type ObjectStore } from './store.js';
+import { PROJECTS_DIR, type ObjectStore } from './store.js';
 import { RejectedObjectError } from './object-file.js';
 
 export interface VerifyReport {
@@ -30,7 +31,7 @@ export interface VerifyOptions {
  */
 export async function verifyStore(odb: ObjectStore, opts: VerifyOptions = {}): Promise<VerifyReport> {
   const report: VerifyReport = { checked: 0, corrupt: [], removedTemps: [], skipped: [] };
-  const base = join(odb.root, LAYOUT);
+  const base = layoutDir(odb.root);
   const maxAge = opts.tempMaxAgeMs ?? STALE_TEMP_AGE_MS;
   const objects: Oid[] = [];
   const sweep = async (dir: string, name: string): Promise<void> => {
@@ -54,13 +55,14 @@ export async function verifyStore(odb: ObjectStore, opts: VerifyOptions = {}): P
     }
   }
   for (const fan of layoutIsOwn ? await readdir(base).catch(() => [] as string[]) : []) {
-    if (!/^[0-9a-f]{2}$/.test(fan)) continue;
+    if (!isFanName(fan)) continue;
     const fanDir = join(base, fan);
     if (!(await ownDir(fanDir))) continue;
     const names = await readdir(fanDir).catch(() => [] as string[]);
     for (const name of names) {
-      if (isTempName(name)) await sweep(fanDir, name);
-      else if (isOid(fan + name)) objects.push(fan + name);
+      const oid = oidOfEntry(fan, name);
+      if (oid) objects.push(oid);
+      else if (isTempName(name)) await sweep(fanDir, name);
     }
   }
   let done = 0;

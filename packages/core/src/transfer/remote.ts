@@ -1,5 +1,4 @@
 import type { Oid } from '../hash/oid.js';
-import { objectRelPath } from '../odb/store.js';
 
 /**
  * What every remote (local folder, EFS/FSx mount, S3) implements. Core never imports a remote
@@ -47,6 +46,3 @@ export interface RemoteSettings {
 
 export type RemoteOpener = (settings: RemoteSettings) => Promise<Remote>;
 
-export function remoteObjectKey(oid: Oid): string {
-  return objectRelPath(oid);
-}

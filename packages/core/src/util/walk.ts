@@ -2,6 +2,7 @@ import { lstatSync, readdirSync, readlinkSync, realpathSync, statSync, type Stat
 import { isAbsolute, join, sep } from 'node:path';
 import { fromSystemError, isErrno, TdvcError } from '../errors.js';
 import { relPathProblem } from '../objects/paths.js';
+import { oidOfTail } from '../objects/layout.js';
 import { shownPath } from '../objects/manifest.js';
 
 export interface WalkedFile {
@@ -96,11 +97,9 @@ function badName(absDir: string, name: string, rel: string, problem: string): Td
   });
 }
 
-const OBJECT_TAIL = /^[0-9a-f]{2}\/[0-9a-f]{62}$/;
-
 /** A link as a `cache.type symlink` checkout makes it: the absolute path of an object in `objectsDir`. */
 function isObjectLink(target: string, objectsDir: string | undefined): objectsDir is string {
-  return objectsDir !== undefined && isAbsolute(target) && target.startsWith(objectsDir + '/') && OBJECT_TAIL.test(target.slice(objectsDir.length + 1));
+  return objectsDir !== undefined && isAbsolute(target) && target.startsWith(objectsDir + '/') && oidOfTail(target.slice(objectsDir.length + 1)) !== undefined;
 }
 
 /** The stat of the cache object a link points at, which must be a regular file (never followed further). */

@@ -6,6 +6,8 @@ export type { WalkedFile } from '../util/walk.js';
 export { findPointerFiles, loadDataset, loadAllDatasets, selectDatasets, dataPathOf } from './datasets.js';
 export type { Dataset } from './datasets.js';
 export { ensureIgnored } from './gitignore.js';
+export { HeldObjects, HAND_OVER_MIN_SIZE } from './held.js';
+export { LocalObjects } from './local-objects.js';
 export { registerProject, listProjects, forgetProject, projectId } from './projects.js';
 export type { RegisteredProject } from './projects.js';
 export { publishWorkspaceRecord, listWorkspaceRecords, workspaceId, forgetWorkspace, WORKSPACES_DIR } from './workspace-record.js';

@@ -2,13 +2,14 @@ import { existsSync, lstatSync, readdirSync, realpathSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { NotInitializedError, PathOutsideRepositoryError, TdvcError } from '../errors.js';
-import { HeldObjects } from '../checkout/held.js';
 import { ObjectStore, type SharedMode } from '../odb/store.js';
 import { isOwnedByDeadLocalProcess } from '../util/fs.js';
 import { NoFollowGuard } from '../util/no-follow.js';
 import { readSmallText } from '../util/safe-read.js';
 import { reservedName } from '../objects/paths.js';
 import { Config } from './config.js';
+import { HeldObjects } from './held.js';
+import { LocalObjects } from './local-objects.js';
 
 export const TDVC_DIR = '.tdvc';
 
@@ -64,9 +65,12 @@ export class Repo {
     return join(this.tmpDir, 'index');
   }
 
-  /** objects whose only local copy is a workspace file (see HeldObjects) */
-  get held(): HeldObjects {
-    return new HeldObjects(join(this.tmpDir, 'held'), this.root);
+  private local: LocalObjects | undefined;
+
+  /** This project's local objects: the cache and the objects only its workspace files hold (see LocalObjects). */
+  get objects(): LocalObjects {
+    this.local ??= new LocalObjects(this.odb, new HeldObjects(join(this.tmpDir, 'held'), this.root));
+    return this.local;
   }
 
   get cacheDir(): string {

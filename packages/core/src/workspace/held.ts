@@ -1,10 +1,9 @@
 import { readdirSync } from 'node:fs';
-import { chmod, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join, relative, resolve, sep } from 'node:path';
-import { CorruptObjectError, fromSystemError, isErrno } from '../errors.js';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { join, relative, resolve, sep } from 'node:path';
+import { isErrno } from '../errors.js';
 import { hashFile } from '../hash/blake3.js';
 import { isOid, type Oid } from '../hash/oid.js';
-import type { ObjectStore } from '../odb/store.js';
 import { writeFileAtomic } from '../util/fs.js';
 
 /** Pulled objects at least this large are moved into the workspace rather than copied (see HeldObjects). */
@@ -33,7 +32,8 @@ async function identity(path: string): Promise<Omit<HeldRecord, 'path'> | undefi
 }
 
 /**
- * Objects whose only local copy is a workspace file. Where the workspace cannot share blocks with
+ * The records of objects whose only local copy is a workspace file (kept in `.tdvc/tmp/held/`, one
+ * per object; LocalObjects is what commands use). Where the workspace cannot share blocks with
  * the cache (no reflinks, e.g. ext4), `pull` moves a large object it has just downloaded into the
  * workspace instead of copying it: the data is written once instead of twice, and takes its size
  * on disk once. A record here lets later commands use that file as the object while it is
@@ -80,10 +80,10 @@ export class HeldObjects {
   }
 
   /**
-   * The held objects whose file is unchanged, as object id → absolute path. Records of changed or
-   * vanished files, and of objects the cache holds again, are dropped.
+   * The recorded files that are unchanged, as object id → absolute path. Records of changed or
+   * vanished files are dropped. (Whether the cache holds the object again is LocalObjects' call.)
    */
-  async intact(odb: ObjectStore): Promise<Map<Oid, string>> {
+  async unchanged(): Promise<Map<Oid, string>> {
     const out = new Map<Oid, string>();
     let names: string[];
     try {
@@ -95,7 +95,7 @@ export class HeldObjects {
     for (const name of names) {
       if (!isOid(name)) continue;
       const path = await this.check(name);
-      if (path === undefined || (await odb.has(name))) await this.release(name);
+      if (path === undefined) await this.release(name);
       else out.set(name, path);
     }
     return out;
@@ -120,35 +120,5 @@ export class HeldObjects {
     }
     const same = now.ino === rec.ino && now.size === rec.size && now.mtimeNs === rec.mtimeNs && now.ctimeNs === rec.ctimeNs;
     return same ? abs : undefined;
-  }
-
-  /**
-   * Puts an intact held file back into the cache under its object name, for a checkout that is
-   * about to replace or delete it. A rename: the bytes are not written again. Killed midway, the
-   * object is either still the workspace file or already in the cache (where a re-run finds it).
-   */
-  async moveIntoCache(odb: ObjectStore, oid: Oid, absPath: string): Promise<void> {
-    const final = odb.pathOf(oid);
-    await odb.ensureDir(dirname(final));
-    try {
-      await rename(absPath, final);
-      await chmod(final, odb.objectMode);
-      odb.noteStored(oid);
-    } catch (err) {
-      if (!isErrno(err, 'EXDEV')) throw fromSystemError(err, absPath);
-      // the cache was moved to another file system since: copy (verified), the checkout removes the file
-      return this.copyIntoCache(odb, oid, absPath);
-    }
-    await this.release(oid);
-  }
-
-  /**
-   * Copies an intact held file into the cache, hashing what it reads (a file edited meanwhile is
-   * refused, never stored under the object's name); the workspace keeps its file.
-   */
-  async copyIntoCache(odb: ObjectStore, oid: Oid, absPath: string): Promise<void> {
-    const put = await odb.putFile(absPath);
-    if (put.oid !== oid) throw new CorruptObjectError(oid, put.oid, absPath);
-    await this.release(oid);
   }
 }
