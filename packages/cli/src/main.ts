@@ -204,6 +204,7 @@ export function buildProgram(): Command {
       .option('--json', 'machine-readable output');
     if (name === 'pull') c.option('-f, --force', 'discard workspace changes that are not in the cache');
     if (name === 'push') c.option('--if-remote', 'do nothing (successfully) when no remote is configured (for hooks)');
+    if (name !== 'pull') c.option('-n, --dry-run', `say what would be ${name === 'push' ? 'uploaded' : 'downloaded'}, move nothing`);
     c.action(run(async () => (await import('./commands/sync.js')).syncCommand(name)));
   }
   return program;

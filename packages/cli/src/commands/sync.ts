@@ -3,7 +3,7 @@ import { formatBytes, printJson, reportRejected, say, type OutputOptions } from 
 import { createProgress } from '../progress.js';
 import { openRemoteByUrl } from '../remotes.js';
 
-type SyncOpts = OutputOptions & { remote?: string; jobs?: number; force?: boolean; ifRemote?: boolean };
+type SyncOpts = OutputOptions & { remote?: string; jobs?: number; force?: boolean; ifRemote?: boolean; dryRun?: boolean };
 
 export function syncCommand(name: 'push' | 'fetch' | 'pull') {
   return async (g: SyncOpts, paths: string[]): Promise<number> => {
@@ -14,6 +14,7 @@ export function syncCommand(name: 'push' | 'fetch' | 'pull') {
       ...(g.remote ? { remote: g.remote } : {}),
       ...(g.jobs ? { jobs: g.jobs } : {}),
       ...(g.force ? { force: true } : {}),
+      ...(g.dryRun && name !== 'pull' ? { dryRun: true } : {}),
       onProgress: (p: { phase: string; done: number; total: number; bytes: number; totalBytes: number }) =>
         bar.update(p.phase === 'upload' ? 'uploading' : 'downloading', p.done, p.total, p.bytes, p.totalBytes),
     };
@@ -35,7 +36,11 @@ export function syncCommand(name: 'push' | 'fetch' | 'pull') {
     if (g.json) printJson({ ...transfer, ...(extra ? { checkout: extra } : {}) });
     else {
       const verb = name === 'push' ? 'uploaded' : 'downloaded';
-      say(g, `${transfer.transferred} object(s) ${verb} (${formatBytes(transfer.bytes)}), ${transfer.skipped} already there, remote ${transfer.remote}`);
+      const would = transfer.wouldTransfer;
+      if (would) {
+        say(g, `would ${verb.slice(0, -2)} ${would.objects} object(s) (${formatBytes(would.bytes)}${would.manifests ? `, ${would.manifests} of them file lists` : ''}), ${transfer.skipped} already there, remote ${transfer.remote}; nothing was moved`);
+        if (transfer.unknownVersions) say(g, `${transfer.unknownVersions} folder version(s) have no file list in the cache yet: their files are not counted (a real fetch gets the lists first)`);
+      } else say(g, `${transfer.transferred} object(s) ${verb} (${formatBytes(transfer.bytes)}), ${transfer.skipped} already there, remote ${transfer.remote}`);
       if (handedOver > 0) say(g, `${handedOver} large file(s) moved into the workspace instead of copied: the workspace file is their only local copy`);
       if (transfer.failed.length > 0) {
         process.stderr.write(`error: ${transfer.failed.length} object(s) failed:\n`);

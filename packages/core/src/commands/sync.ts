@@ -1,7 +1,8 @@
 import { stat } from 'node:fs/promises';
 import type { Oid } from '../hash/oid.js';
 import { TdvcError, ExitCode } from '../errors.js';
-import { fetchObjects, pushObjects, type FetchOptions, type TransferItem, type TransferResult } from '../transfer/transfer.js';
+import { applyFetch, applyPush, planPush, type FetchOptions, type TransferItem, type TransferResult } from '../transfer/transfer.js';
+import { itemOids, planTransfer, type TransferPlan } from '../transfer/plan.js';
 import { HAND_OVER_MIN_SIZE } from '../workspace/held.js';
 import type { RemoteOpener } from '../transfer/remote.js';
 import { selectDatasets, type Dataset } from '../workspace/datasets.js';
@@ -15,11 +16,30 @@ export interface SyncOptions {
   cwd?: string;
   remote?: string;
   jobs?: number;
+  /** push and fetch: plan only, move nothing (`skipped` still counts what is there already) */
+  dryRun?: boolean;
   onProgress?: (p: { phase: 'upload' | 'download'; done: number; total: number; bytes: number; totalBytes: number }) => void;
 }
 
 export interface SyncResult extends TransferResult {
   remote: string;
+  /** with `dryRun`: what would move */
+  wouldTransfer?: { objects: number; bytes: number; manifests: number };
+  /**
+   * with `dryRun` on fetch: folder versions whose file list is neither in the cache nor fetched
+   * (a dry run writes nothing), so their files are not counted
+   */
+  unknownVersions?: number;
+}
+
+function wouldTransfer(...plans: TransferPlan[]): NonNullable<SyncResult['wouldTransfer']> {
+  const out = { objects: 0, bytes: 0, manifests: 0 };
+  for (const p of plans) {
+    out.objects += p.files.length + p.manifests.length;
+    out.manifests += p.manifests.length;
+    out.bytes += p.bytes;
+  }
+  return out;
 }
 
 async function selected(repo: Repo, paths: string[], cwd?: string): Promise<Array<{ dataset: Dataset; subPaths: string[] }>> {
@@ -52,10 +72,12 @@ export async function push(repo: Repo, opener: RemoteOpener, paths: string[] = [
   }
   const remote = await openRemote(repo, opener, opts.remote, opts.jobs);
   try {
+    const plan = await planPush(remote, items);
+    if (opts.dryRun) return { remote: remote.name, transferred: 0, bytes: 0, skipped: plan.present, failed: [], wouldTransfer: wouldTransfer(plan) };
     // an object only a workspace file holds goes into the cache first, hashed as it is read: a
     // file edited during the upload must not reach the remote under the object's name
-    await repo.objects.ensureInCache(items.map((i) => i.oid));
-    const res = await pushObjects(repo.odb, remote, items, {
+    await repo.objects.ensureInCache(plan.files.map((i) => i.oid));
+    const res = await applyPush(repo.odb, remote, plan, {
       ...(opts.jobs ? { jobs: opts.jobs } : {}),
       ...(opts.onProgress ? { onProgress: (p) => opts.onProgress!({ phase: 'upload', ...p }) } : {}),
     });
@@ -70,6 +92,7 @@ export async function push(repo: Repo, opener: RemoteOpener, paths: string[] = [
  * first. Objects held by unchanged workspace files (see HeldObjects) are local already.
  */
 export async function fetch(repo: Repo, opener: RemoteOpener, paths: string[] = [], opts: SyncOptions & Pick<FetchOptions, 'onFetched'> = {}): Promise<SyncResult> {
+  if (opts.dryRun) return fetchUnlocked(repo, opener, paths, opts);
   // what is fetched is referenced only by pointer files gc may not have seen yet: see gc.ts
   return withCacheWriterLock(repo, 'fetch', () => fetchUnlocked(repo, opener, paths, opts));
 }
@@ -81,28 +104,32 @@ async function fetchUnlocked(repo: Repo, opener: RemoteOpener, paths: string[], 
   const jobs = opts.jobs ? { jobs: opts.jobs } : {};
   try {
     const manifests: TransferItem[] = sel.filter((s) => s.dataset.pointer.type === 'dir').map((s) => ({ oid: s.dataset.pointer.oid, size: 0, isManifest: true }));
-    const first = await fetchObjects(repo.odb, remote, manifests, jobs);
-    const failedManifests = new Set<Oid>(first.failed.map((f) => f.oid));
+    // the file lists first: what the files are is only known from them
+    const manifestPlan = planTransfer(manifests, await repo.objects.hasMany(itemOids(manifests)));
+    const first = opts.dryRun ? { transferred: 0, bytes: 0, skipped: manifestPlan.present, failed: [] } : await applyFetch(repo.odb, remote, manifestPlan, jobs);
+    const unreadable = new Set<Oid>(opts.dryRun ? manifestPlan.manifests.map((m) => m.oid) : first.failed.map((f) => f.oid));
     const files: TransferItem[] = [];
     for (const { dataset: ds, subPaths } of sel) {
       if (ds.pointer.type === 'file') {
         files.push({ oid: ds.pointer.oid, size: ds.pointer.size, isManifest: false });
-      } else if (!failedManifests.has(ds.pointer.oid)) {
+      } else if (!unreadable.has(ds.pointer.oid)) {
         for (const e of await readManifest(repo, ds.pointer.oid, ds.pointerPath)) {
           if (inScope(subPaths, e.path)) files.push({ oid: e.oid, size: e.size, isManifest: false });
         }
       }
     }
     // what is local already (in the cache, or held by an unchanged workspace file) is not fetched
-    const local = await repo.objects.hasMany(files.map((f) => f.oid));
-    const wanted = files.filter((f) => !local.has(f.oid));
+    const filePlan = planTransfer(files, await repo.objects.hasMany(itemOids(files)));
+    if (opts.dryRun) {
+      return { remote: remote.name, transferred: 0, bytes: 0, skipped: first.skipped + filePlan.present, failed: [], wouldTransfer: wouldTransfer(manifestPlan, filePlan), unknownVersions: unreadable.size };
+    }
     const onFetched = opts.onFetched ? { onFetched: opts.onFetched } : {};
-    const second = await fetchObjects(repo.odb, remote, wanted, { ...jobs, ...progress, ...onFetched });
+    const second = await applyFetch(repo.odb, remote, filePlan, { ...jobs, ...progress, ...onFetched });
     return {
       remote: remote.name,
       transferred: first.transferred + second.transferred,
       bytes: first.bytes + second.bytes,
-      skipped: first.skipped + second.skipped + new Set(files.filter((f) => local.has(f.oid)).map((f) => f.oid)).size,
+      skipped: first.skipped + second.skipped,
       failed: [...first.failed, ...second.failed],
     };
   } finally {

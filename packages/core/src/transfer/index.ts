@@ -1,3 +1,5 @@
 export type { Remote, RemoteOpener, RemoteSettings } from './remote.js';
-export { pushObjects, fetchObjects } from './transfer.js';
-export type { TransferItem, TransferResult, TransferFailure, TransferOptions } from './transfer.js';
+export { pushObjects, fetchObjects, planPush, planFetch, applyPush, applyFetch } from './transfer.js';
+export type { TransferResult, TransferFailure, TransferOptions } from './transfer.js';
+export { planTransfer } from './plan.js';
+export type { TransferItem, TransferPlan } from './plan.js';

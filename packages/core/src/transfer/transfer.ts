@@ -3,13 +3,9 @@ import type { ObjectStore } from '../odb/store.js';
 import { openObject } from '../odb/object-file.js';
 import { forEachLimit } from '../util/fs.js';
 import type { Remote } from './remote.js';
+import { itemOids, planTransfer, type TransferItem, type TransferPlan } from './plan.js';
 
-export interface TransferItem {
-  oid: Oid;
-  size: number;
-  /** manifests are uploaded after all the files they list, so a manifest on the remote means the whole folder is there */
-  isManifest: boolean;
-}
+export type { TransferItem, TransferPlan } from './plan.js';
 
 export interface TransferFailure {
   oid: Oid;
@@ -35,24 +31,36 @@ export interface FetchOptions extends TransferOptions {
   onFetched?: (item: TransferItem) => void;
 }
 
-function dedupe(items: TransferItem[]): TransferItem[] {
-  const seen = new Map<Oid, TransferItem>();
-  for (const it of items) if (!seen.has(it.oid)) seen.set(it.oid, it);
-  return [...seen.values()];
-}
-
 function failureOf(oid: Oid, err: unknown): TransferFailure {
   const e = err as { code?: unknown; name?: unknown; message?: unknown };
   return { oid, code: typeof e?.code === 'string' ? e.code : typeof e?.name === 'string' ? e.name : 'ERROR', message: String(e?.message ?? err) };
 }
 
-/** Uploads the objects the remote lacks: files first, manifests last. Failures are collected, not thrown. */
+/** What a push of `items` to `remote` would upload: what the remote lacks. */
+export async function planPush(remote: Remote, items: readonly TransferItem[]): Promise<TransferPlan> {
+  return planTransfer(items, await remote.has(itemOids(items)));
+}
+
+/** What a fetch of `items` into `odb` would download: what the cache lacks. */
+export async function planFetch(odb: ObjectStore, items: readonly TransferItem[]): Promise<TransferPlan> {
+  return planTransfer(items, await odb.hasMany(itemOids(items)));
+}
+
+/** Plans and uploads: the objects the remote lacks. */
 export async function pushObjects(odb: ObjectStore, remote: Remote, items: TransferItem[], opts: TransferOptions = {}): Promise<TransferResult> {
-  const all = dedupe(items);
-  const present = await remote.has(all.map((i) => i.oid));
-  const todo = all.filter((i) => !present.has(i.oid));
-  const result: TransferResult = { transferred: 0, bytes: 0, skipped: all.length - todo.length, failed: [] };
-  const totalBytes = todo.reduce((s, i) => s + i.size, 0);
+  return applyPush(odb, remote, await planPush(remote, items), opts);
+}
+
+/** Plans and downloads: the objects the cache lacks. */
+export async function fetchObjects(odb: ObjectStore, remote: Remote, items: TransferItem[], opts: FetchOptions = {}): Promise<TransferResult> {
+  return applyFetch(odb, remote, await planFetch(odb, items), opts);
+}
+
+/** Uploads a plan: files first, manifests last. Failures are collected, not thrown. */
+export async function applyPush(odb: ObjectStore, remote: Remote, plan: TransferPlan, opts: TransferOptions = {}): Promise<TransferResult> {
+  const todo = [...plan.files, ...plan.manifests];
+  const result: TransferResult = { transferred: 0, bytes: 0, skipped: plan.present, failed: [] };
+  const totalBytes = plan.bytes;
   let done = 0;
   // bytes of objects still in flight, as the remote reports them, so large files move the bar
   let moving = 0;
@@ -85,9 +93,9 @@ export async function pushObjects(odb: ObjectStore, remote: Remote, items: Trans
       report();
     });
   };
-  await run(todo.filter((i) => !i.isManifest));
+  await run(plan.files);
   // a manifest is only uploaded when none of the files failed: a partial folder must not look complete
-  const manifests = todo.filter((i) => i.isManifest);
+  const manifests = plan.manifests;
   if (failedFiles.size > 0) {
     for (const m of manifests) result.failed.push({ oid: m.oid, code: 'ESKIPPED', message: 'not uploaded because files of its folder failed' });
   } else {
@@ -97,17 +105,26 @@ export async function pushObjects(odb: ObjectStore, remote: Remote, items: Trans
   return result;
 }
 
-/** Downloads objects the cache lacks, verifying each hash before it enters the cache. */
-export async function fetchObjects(odb: ObjectStore, remote: Remote, items: TransferItem[], opts: FetchOptions = {}): Promise<TransferResult> {
-  const all = dedupe(items);
-  const local = await odb.hasMany(all.map((i) => i.oid));
-  const todo = all.filter((i) => !local.has(i.oid));
-  const result: TransferResult = { transferred: 0, bytes: 0, skipped: all.length - todo.length, failed: [] };
-  const totalBytes = todo.reduce((s, i) => s + i.size, 0);
+/**
+ * Downloads a plan (manifests and files alike), verifying each hash before the object enters the
+ * cache. Failures, a temp file that cannot be created included, are collected, not thrown.
+ */
+export async function applyFetch(odb: ObjectStore, remote: Remote, plan: TransferPlan, opts: FetchOptions = {}): Promise<TransferResult> {
+  const todo = [...plan.manifests, ...plan.files];
+  const result: TransferResult = { transferred: 0, bytes: 0, skipped: plan.present, failed: [] };
+  const totalBytes = plan.bytes;
   let done = 0;
   let moving = 0;
   await forEachLimit(todo, opts.jobs ?? 32, async (it) => {
-    const writer = await odb.openWriter(it.oid, `${remote.name}:${it.oid}`);
+    let writer: Awaited<ReturnType<ObjectStore['openWriter']>>;
+    try {
+      writer = await odb.openWriter(it.oid, `${remote.name}:${it.oid}`);
+    } catch (err) {
+      result.failed.push(failureOf(it.oid, err));
+      done++;
+      opts.onProgress?.({ done, total: todo.length, bytes: result.bytes, totalBytes });
+      return;
+    }
     try {
       try {
         // the writer hashes and writes each chunk before its promise settles, so the size hint is safe
