@@ -1,4 +1,4 @@
-import { ExitCode, TdvcError } from '@tdvc/core';
+import { ExitCode, TdvcError, type ErrorCode } from '@tdvc/core';
 
 /** What an SDK or network error looks like, whatever threw it. */
 export interface ErrorFacts {
@@ -65,7 +65,7 @@ export function toTdvcError(err: unknown, ctx: ErrorContext): TdvcError {
   if (err instanceof TdvcError) return err;
   const f = factsOf(err);
   const doing = ctx.doing ? ` while ${ctx.doing}` : '';
-  const opts = (code: string, message: string, hint: string, exitCode: (typeof ExitCode)[keyof typeof ExitCode] = ExitCode.transfer): TdvcError =>
+  const opts = (code: ErrorCode, message: string, hint: string, exitCode: (typeof ExitCode)[keyof typeof ExitCode] = ExitCode.transfer): TdvcError =>
     new TdvcError(code, message, { hint, exitCode, cause: err, data: { s3Code: f.name, status: f.status, errno: f.errno } });
 
   if (f.name === 'NoSuchBucket') {

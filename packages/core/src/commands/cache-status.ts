@@ -1,6 +1,6 @@
 import { lstat } from 'node:fs/promises';
 import type { Oid } from '../hash/oid.js';
-import { TdvcError } from '../errors.js';
+import { TdvcError, MissingManifestError } from '../errors.js';
 import { fileSystemNow, type LockInfo } from '../odb/lock.js';
 import { liveGcLock, liveWriterLocks } from '../odb/writer-lock.js';
 import { forEachLimit } from '../util/fs.js';
@@ -146,7 +146,7 @@ async function referencedBy(repo: Repo, record: WorkspaceRecord): Promise<{ obje
     try {
       entries = await readManifest(repo, oid, `workspace ${record.id}`);
     } catch (err) {
-      if (err instanceof TdvcError && err.code === 'EMISSING') {
+      if (err instanceof MissingManifestError) {
         unknownVersions++;
         continue;
       }

@@ -1,6 +1,6 @@
 import { mkdir, rm } from 'node:fs/promises';
 import type { Oid } from '../hash/oid.js';
-import { MissingObjectError, TdvcError, WouldLoseDataError } from '../errors.js';
+import { MissingObjectError, WouldLoseDataError, TypeMismatchError, MissingManifestError } from '../errors.js';
 import { RejectedObjectError } from '../odb/object-file.js';
 import type { ManifestEntry } from '../objects/manifest.js';
 import { applyCheckout } from '../checkout/apply.js';
@@ -118,7 +118,7 @@ export async function planCheckoutSet(repo: Repo, paths: string[], opts: Checkou
     try {
       target = await targetEntries(repo, ds.pointer, ds.pointerPath);
     } catch (err) {
-      if (err instanceof TdvcError && err.code === 'EMISSING') {
+      if (err instanceof MissingManifestError) {
         missingManifests.push(ds.dataPath);
         continue;
       }
@@ -129,7 +129,7 @@ export async function planCheckoutSet(repo: Repo, paths: string[], opts: Checkou
     try {
       ws = await readWorkspace(repo, ds, opts.onProgress ? { onProgress: (p) => opts.onProgress!({ ...p, path: ds.dataPath }) } : {});
     } catch (err) {
-      if (!(err instanceof TdvcError && err.code === 'ETYPE')) throw err;
+      if (!(err instanceof TypeMismatchError)) throw err;
       typeClash = true;
       if (!opts.force) wouldLose.push(ds.dataPath);
     }

@@ -1,6 +1,6 @@
 import { dirname } from 'node:path';
 import type { Oid } from '../hash/oid.js';
-import { MissingObjectError, TdvcError } from '../errors.js';
+import { MissingObjectError, TypeMismatchError, MissingManifestError } from '../errors.js';
 import { parseManifest, type ManifestEntry } from '../objects/manifest.js';
 import { StatIndex } from '../index/stat-index.js';
 import { scanPath, type ScanOptions, type ScanResult } from '../index/scan.js';
@@ -23,14 +23,7 @@ export async function readManifest(repo: Repo, oid: Oid, where: string): Promise
   try {
     data = await repo.odb.read(oid);
   } catch (err) {
-    if (err instanceof MissingObjectError) {
-      throw new TdvcError('EMISSING', `the file list (manifest ${oid.slice(0, 12)}…) of ${where} is not in the cache`, {
-        path: where,
-        exitCode: err.exitCode,
-        data: { oid },
-        hint: "run 'tdvc pull' (or 'tdvc fetch') to get it from a remote",
-      });
-    }
+    if (err instanceof MissingObjectError) throw new MissingManifestError(oid, where, err.exitCode);
     throw err;
   }
   return parseManifest(data.toString('utf8'), `manifest ${oid} of ${where}`);
@@ -59,10 +52,10 @@ export async function readWorkspace(repo: Repo, ds: Dataset, opts: ScanOptions =
   if (scan.kind === 'dir') {
     // the scanned records already carry oid, exec, size and mtime: use them as they are
     if (ds.pointer.type === 'dir') for (const f of scan.files) present.set(f.rel, f);
-    else throw new TdvcError('ETYPE', `${ds.dataPath} is a folder but ${ds.pointerPath} records a file`, { path: ds.dataPath, hint: 'move the folder away, or re-add it with tdvc add' });
+    else throw new TypeMismatchError(`${ds.dataPath} is a folder but ${ds.pointerPath} records a file`, { path: ds.dataPath, hint: 'move the folder away, or re-add it with tdvc add' });
   } else if (scan.kind === 'file') {
     if (ds.pointer.type === 'file') present.set(ds.pointer.path, { oid: scan.file.oid, exec: scan.file.exec, size: scan.file.size, mtimeMs: scan.file.mtimeMs });
-    else throw new TdvcError('ETYPE', `${ds.dataPath} is a file but ${ds.pointerPath} records a folder`, { path: ds.dataPath, hint: 'move the file away, or re-add it with tdvc add' });
+    else throw new TypeMismatchError(`${ds.dataPath} is a file but ${ds.pointerPath} records a folder`, { path: ds.dataPath, hint: 'move the file away, or re-add it with tdvc add' });
   }
   return { scan, present, index };
 }

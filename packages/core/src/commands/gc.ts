@@ -1,7 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import type { Oid } from '../hash/oid.js';
-import { ExitCode, TdvcError } from '../errors.js';
+import { ExitCode, TdvcError, MissingManifestError } from '../errors.js';
 import { GitRepo } from '../git/git-repo.js';
 import { acquireLockWaiting } from '../odb/lock.js';
 import { GC_LOCK, GC_LOCK_STALE_MS, GC_WAIT_MS, waitForWriters } from '../odb/writer-lock.js';
@@ -179,7 +179,7 @@ async function collectRecordReferences(repo: Repo, record: WorkspaceRecord, into
     try {
       for (const e of await readManifest(repo, oid, `workspace ${record.id} (${record.host}:${record.root})`)) into.add(e.oid);
     } catch (err) {
-      if (!(err instanceof TdvcError && err.code === 'EMISSING')) throw err;
+      if (!(err instanceof MissingManifestError)) throw err;
     }
   }
 }
@@ -277,7 +277,7 @@ async function collectReferences(repo: Repo, scope: GcScope, into: Set<Oid>): Pr
     try {
       for (const e of await readManifest(repo, oid, where)) into.add(e.oid);
     } catch (err) {
-      if (err instanceof TdvcError && err.code === 'EMISSING') missing.push(where);
+      if (err instanceof MissingManifestError) missing.push(where);
       else throw err;
     }
   };

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
 import { createHasher } from '../hash/blake3.js';
 import type { Oid } from '../hash/oid.js';
-import { CorruptObjectError, TdvcError } from '../errors.js';
+import { CorruptObjectError, TdvcError, NotTrackedError } from '../errors.js';
 import type { RemoteOpener } from '../transfer/remote.js';
 import type { Repo } from '../workspace/repo.js';
 import { selectDatasets } from '../workspace/datasets.js';
@@ -20,10 +20,10 @@ export async function resolveFiles(repo: Repo, path: string, opts: { rev?: strin
   const rel = repo.relPath(path, opts.cwd);
   const among = await datasetsAt(repo, opts.rev);
   const [picked] = await selectDatasets(repo, [rel], among);
-  if (!picked) throw new TdvcError('ENOTTRACKED', `${path} is not tracked`, { path });
+  if (!picked) throw new NotTrackedError(`${path} is not tracked`, { path });
   const target = rel.endsWith('.tdvc') ? rel.slice(0, -5) : rel;
   const files = (await filesOf(repo, picked.dataset)).filter((f) => f.path === target || f.path.startsWith(target + '/') || target === picked.dataset.dataPath);
-  if (files.length === 0) throw new TdvcError('ENOTTRACKED', `${path} is not in the dataset ${picked.dataset.dataPath}${opts.rev ? ` at ${opts.rev}` : ''}`, { path });
+  if (files.length === 0) throw new NotTrackedError(`${path} is not in the dataset ${picked.dataset.dataPath}${opts.rev ? ` at ${opts.rev}` : ''}`, { path });
   return files.map((f) => ({ path: f.path, oid: f.oid, size: f.size }));
 }
 

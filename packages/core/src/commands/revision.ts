@@ -1,4 +1,4 @@
-import { TdvcError } from '../errors.js';
+import { TdvcError, NotTrackedError } from '../errors.js';
 import { GitRepo } from '../git/git-repo.js';
 import type { ManifestEntry } from '../objects/manifest.js';
 import { datasetFromPointerText, loadAllDatasets, loadDataset, type Dataset } from '../workspace/datasets.js';
@@ -25,7 +25,7 @@ export async function datasetAt(repo: Repo, rev: string | undefined, pointerPath
     try {
       return await loadDataset(repo, pointerPath);
     } catch (err) {
-      if (err instanceof TdvcError && err.code === 'ENOTTRACKED') return undefined;
+      if (err instanceof NotTrackedError) return undefined;
       throw err;
     }
   }

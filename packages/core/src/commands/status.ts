@@ -2,7 +2,7 @@ import type { Oid } from '../hash/oid.js';
 import type { ScanProgress } from '../index/scan.js';
 import { selectDatasets } from '../workspace/datasets.js';
 import type { Repo } from '../workspace/repo.js';
-import { TdvcError } from '../errors.js';
+import { MissingManifestError } from '../errors.js';
 import { readWorkspace, targetEntries } from './dataset-state.js';
 import { checkoutJournalDir, loadPartialCheck } from '../checkout/journal.js';
 
@@ -45,7 +45,7 @@ export async function status(repo: Repo, paths: string[] = [], opts: StatusOptio
     try {
       target = await targetEntries(repo, ds.pointer, ds.pointerPath);
     } catch (err) {
-      if (err instanceof TdvcError && err.code === 'EMISSING') {
+      if (err instanceof MissingManifestError) {
         st.state = 'manifest-missing';
         continue;
       }

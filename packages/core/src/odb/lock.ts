@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { link, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { TdvcError, isErrno } from '../errors.js';
+import { isErrno, LockedError } from '../errors.js';
 import { uniqueTempName } from '../util/fs.js';
 
 export interface LockInfo {
@@ -80,7 +80,7 @@ export async function acquireLock(path: string, opts: LockOptions): Promise<Held
     // judged on the stat above, not a new one: a lock that is gone by now is free, not stale
     const stale = isDeadLocalHolder(holder) || (await fileSystemNow(dirname(path))) - judged.mtimeMs > staleMs;
     if (!stale) {
-      throw new TdvcError('ELOCKED', `${path} is locked by ${describeHolder(holder)}`, {
+      throw new LockedError(`${path} is locked by ${describeHolder(holder)}`, {
         path,
         data: holder ? { ...holder } : {},
         hint: `wait for it to finish; a lock whose holder died is taken over automatically after ${Math.round(staleMs / 1000)} s without heartbeat`,
@@ -104,7 +104,7 @@ export async function acquireLock(path: string, opts: LockOptions): Promise<Held
     }
     await cleanupStale(path);
   }
-  throw new TdvcError('ELOCKED', `could not take the lock ${path}`, { path, hint: 'another process keeps taking it; try again' });
+  throw new LockedError(`could not take the lock ${path}`, { path, hint: 'another process keeps taking it; try again' });
 }
 
 export async function readLockInfo(path: string): Promise<LockInfo | undefined> {
@@ -204,7 +204,7 @@ export async function acquireLockWaiting(path: string, opts: LockOptions & { wai
     try {
       return await acquireLock(path, opts);
     } catch (err) {
-      if (!(err instanceof TdvcError && err.code === 'ELOCKED') || Date.now() > deadline) throw err;
+      if (!(err instanceof LockedError) || Date.now() > deadline) throw err;
     }
     await new Promise((r) => setTimeout(r, pause * (0.5 + Math.random())));
   }

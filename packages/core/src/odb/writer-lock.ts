@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import { open, readdir, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { fromSystemError, isErrno, TdvcError } from '../errors.js';
+import { fromSystemError, isErrno, TdvcError, LockedError } from '../errors.js';
 import { isOwnedByDeadLocalProcess, uniqueTempName } from '../util/fs.js';
 import { describeHolder, fileSystemNow, isDeadLocalHolder, isStaleLock, lockInfo, readLockInfo, refreshLock, type LockInfo } from './lock.js';
 import type { ObjectStore } from './store.js';
@@ -129,7 +129,7 @@ async function createWriterLock(store: ObjectStore, purpose: string, opts: Write
     // gc is running: step back so it can finish, and try again when it has
     await rm(path, { force: true });
     if (Date.now() >= deadline) {
-      throw new TdvcError('ELOCKED', `the cache ${store.root} is being garbage-collected by ${describeHolder(gc.holder)}; gave up waiting after ${Math.round(waitMs / 1000)} s`, {
+      throw new LockedError(`the cache ${store.root} is being garbage-collected by ${describeHolder(gc.holder)}; gave up waiting after ${Math.round(waitMs / 1000)} s`, {
         path: gc.path,
         data: gc.holder ? { ...gc.holder } : {},
         hint: `run the command again when that gc has finished; a gc that died is ignored after ${GC_LOCK_STALE_MS / 1000} s without heartbeat (at once when it ran on this host)`,
@@ -223,8 +223,7 @@ export async function waitForWriters(root: string, deadline: number, pollMs = 25
     if (live.length === 0) return seen;
     seen = true;
     if (Date.now() >= deadline) {
-      throw new TdvcError(
-        'ELOCKED',
+      throw new LockedError(
         `gc deleted nothing: ${live.length} tdvc command(s) are using the cache ${root} and did not finish in time:\n` +
           live.map((h) => `  ${describeHolder(h)}  [${h.file}]`).join('\n'),
         {

@@ -1,4 +1,4 @@
-import { TdvcError, type ExitCodeValue } from '../errors.js';
+import { isErrorCode, TdvcError, type ExitCodeValue } from '../errors.js';
 
 /** An error as it crosses from a worker thread: enough to rebuild the same message and code. */
 export interface SerializedError {
@@ -29,7 +29,7 @@ export function serializeError(err: unknown): SerializedError {
 
 export function deserializeError(s: SerializedError): Error {
   if (s.isTdvc) {
-    return new TdvcError(s.code ?? 'ERROR', s.message, {
+    return new TdvcError(isErrorCode(s.code) ? s.code : 'EINTERNAL', s.message, {
       ...(s.path ? { path: s.path } : {}),
       ...(s.hint ? { hint: s.hint } : {}),
       ...(s.exitCode !== undefined ? { exitCode: s.exitCode } : {}),

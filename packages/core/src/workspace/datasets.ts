@@ -1,6 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { MalformedFileError, isErrno, TdvcError, ExitCode } from '../errors.js';
+import { MalformedFileError, isErrno, TdvcError, ExitCode, NotTrackedError } from '../errors.js';
 import { parsePointer, POINTER_SUFFIX, type Pointer } from '../objects/pointer.js';
 import { datasetPathProblem } from '../objects/paths.js';
 import { shownPath } from '../objects/manifest.js';
@@ -62,7 +62,7 @@ export async function loadDataset(repo: Repo, pointerPath: string): Promise<Data
   checkDatasetPath(pointerPath);
   // a pointer file may be a stranger's: bounded, never through a link, only a regular file
   const text = await repo.readText(pointerPath, 'pointer file');
-  if (text === undefined) throw new TdvcError('ENOTTRACKED', `no pointer file ${pointerPath}`, { path: pointerPath, hint: "run 'tdvc add' first" });
+  if (text === undefined) throw new NotTrackedError(`no pointer file ${pointerPath}`, { path: pointerPath, hint: "run 'tdvc add' first" });
   return datasetFromPointerText(pointerPath, text, pointerPath);
 }
 
@@ -114,7 +114,7 @@ export async function selectDatasets(
     const ds = all.find((d) => target === d.dataPath || target.startsWith(d.dataPath + '/'));
     const inside = ds ? [] : all.filter((d) => target === '' || d.dataPath.startsWith(target + '/'));
     if (!ds && inside.length === 0) {
-      throw new TdvcError('ENOTTRACKED', `${rel || '.'} is not tracked by tdvc`, { path: rel, hint: "run 'tdvc add PATH' to track it" });
+      throw new NotTrackedError(`${rel || '.'} is not tracked by tdvc`, { path: rel, hint: "run 'tdvc add PATH' to track it" });
     }
     for (const d of ds ? [ds] : inside) {
       const sub = ds && target !== d.dataPath ? target.slice(d.dataPath.length + 1) : '';
