@@ -39,7 +39,7 @@ export function buildProgram(): Command {
     .command('add')
     .description('track files or folders: hash them into the cache and write PATH.tdvc pointer files')
     .argument('<paths...>', 'files, folders or glob patterns')
-    .option('-j, --jobs <n>', 'files hashed at once', parsePositive)
+    .option('-j, --jobs <n>', 'threads hashing files (default: one per core, at most 8)', parsePositive)
     .option('--json', 'machine-readable output')
     .action(run(async () => (await import('./commands/add.js')).runAdd));
 
@@ -71,7 +71,7 @@ export function buildProgram(): Command {
     .option('--ours', 'after a conflicted merge: take our version of the conflicting files under PATH')
     .option('--theirs', 'after a conflicted merge: take their version of the conflicting files under PATH')
     .option('-n, --dry-run', 'only say what would be written and removed')
-    .option('-j, --jobs <n>', 'files written at once', parsePositive)
+    .option('-j, --jobs <n>', 'threads writing files (default: one per core, at most 8)', parsePositive)
     .option('--json', 'machine-readable output')
     .action(run(async () => (await import('./commands/checkout.js')).runCheckout));
 

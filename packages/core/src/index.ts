@@ -19,5 +19,6 @@ export {
   STALE_TEMP_AGE_MS,
 } from './util/fs.js';
 export { shellQuote } from './util/shell-quote.js';
+export * from './util/concurrency.js';
 export * from './git/index.js';
 export * from './merge/index.js';

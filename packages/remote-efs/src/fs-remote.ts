@@ -6,6 +6,7 @@ import { isMainThread } from 'node:worker_threads';
 import {
   fanDir,
   fanOf,
+  FOLDER_REMOTE_OPS_AT_ONCE,
   forEachLimit,
   isErrno,
   isFanName,
@@ -45,7 +46,7 @@ export class FsRemote implements Remote {
     this.name = settings.name;
     this.url = settings.url;
     this.root = settings.url.startsWith('file://') ? fileURLToPath(settings.url) : settings.url;
-    this.jobs = settings.jobs ?? 16;
+    this.jobs = settings.jobs ?? FOLDER_REMOTE_OPS_AT_ONCE;
     this.sharedSetting = settings.options['shared'];
   }
 

@@ -9,10 +9,9 @@ import {
   type CompletedPart,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { TdvcError, type Oid } from '@tdvc/core';
+import { forEachLimit, TdvcError, type Oid } from '@tdvc/core';
 import { factsOf } from './errors.js';
 import type { BufferPool } from './buffer-pool.js';
-import { mapLimit } from './limit.js';
 import { sameUpload, type MultipartState, type MultipartStateStore, type PartRecord, type UploadIdentity } from './multipart-state.js';
 import { partLength, partSizeFor, type S3Settings } from './settings.js';
 
@@ -67,7 +66,7 @@ export class MultipartUploader {
     const count = Math.max(1, Math.ceil(size / want.partSize));
     const todo: number[] = [];
     for (let n = 1; n <= count; n++) if (!done.has(n)) todo.push(n);
-    await mapLimit(todo, this.d.settings.jobs, async (n) => {
+    await forEachLimit(todo, this.d.settings.jobs, async (n) => {
       const rec = await this.d.buffers.with(partLength(state.size, state.partSize, n), (buf) => this.uploadPart(state, path, n, buf));
       done.set(n, rec);
       state.parts[String(n)] = rec;

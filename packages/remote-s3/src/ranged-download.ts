@@ -1,9 +1,8 @@
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { ExitCode, TdvcError } from '@tdvc/core';
+import { ExitCode, forEachLimit, TdvcError } from '@tdvc/core';
 import type { BufferPool } from './buffer-pool.js';
 import { retryKind } from './errors.js';
-import { mapLimit } from './limit.js';
 import { bodyRetryPause, type RetryPolicy } from './retry.js';
 
 const SINK_SLICE = 1 << 20;
@@ -82,7 +81,7 @@ export async function downloadInParts(
       throw err;
     }
   };
-  await mapLimit(Array.from({ length: count }, (_, i) => i), d.jobs, part);
+  await forEachLimit(Array.from({ length: count }, (_, i) => i), d.jobs, part);
 }
 
 async function fetchRange(

@@ -4,10 +4,10 @@ import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { AbortMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { fanKey, fanOf, LAYOUT_KEY, objectKey, objectName, oidOfEntry, oidOfTail, TdvcError, type Oid, type Remote, type RemoteSettings } from '@tdvc/core';
+import { fanKey, fanOf, forEachLimit, LAYOUT_KEY, objectKey, objectName, oidOfEntry, oidOfTail, TdvcError, type Oid, type Remote, type RemoteSettings } from '@tdvc/core';
 import { createS3Client } from './client.js';
 import { isNotFound, retryKind, toTdvcError } from './errors.js';
-import { Limiter, mapLimit } from './limit.js';
+import { Limiter } from './limit.js';
 import { MultipartStateStore } from './multipart-state.js';
 import { BufferPool } from './buffer-pool.js';
 import { MAX_UPLOAD_AGE_MS, MultipartUploader } from './multipart.js';
@@ -142,7 +142,7 @@ export class S3Remote implements Remote {
     const wanted = [...new Set(oids)].sort();
     const present = new Set<Oid>();
     if (wanted.length < HEAD_BELOW) {
-      await mapLimit(wanted, this.settings.jobs, async (oid) => {
+      await forEachLimit(wanted, this.settings.jobs, async (oid) => {
         if (await this.exists(oid)) present.add(oid);
       });
       return present;
@@ -167,7 +167,7 @@ export class S3Remote implements Remote {
       if (list) list.push(oid);
       else byFan.set(fan, [oid]);
     }
-    await mapLimit([...byFan.values()], this.settings.jobs, (fanOids) => this.listFan(fanOids, present));
+    await forEachLimit([...byFan.values()], this.settings.jobs, (fanOids) => this.listFan(fanOids, present));
     return present;
   }
 
@@ -421,7 +421,7 @@ export class S3Remote implements Remote {
    * S3-compatible stores reject.
    */
   async remove(oids: readonly Oid[]): Promise<void> {
-    await mapLimit([...oids], this.settings.jobs, async (oid) => {
+    await forEachLimit([...oids], this.settings.jobs, async (oid) => {
       const key = this.keyOf(oid);
       await this.send(`deleting ${key}`, () => this.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: key })));
     });

@@ -10,7 +10,8 @@ import type { Linker } from './link.js';
 import type { LinkItem } from './link-worker.js';
 import { placeError, placeOrReject, REJECTED, type PlaceItem } from './place.js';
 import { RejectedObjectError } from '../odb/object-file.js';
-import { defaultThreads, MIN_ITEMS_FOR_THREADS, runInWorkers } from '../util/worker-pool.js';
+import { runInWorkers } from '../util/worker-pool.js';
+import { CACHE_OPS_AT_ONCE, defaultThreads, MIN_ITEMS_FOR_THREADS } from '../util/concurrency.js';
 import type { CheckoutPlan } from './plan.js';
 import type { LocalObjects } from '../workspace/local-objects.js';
 import type { Oid } from '../hash/oid.js';
@@ -67,7 +68,7 @@ export async function applyCheckout(plan: CheckoutPlan, opts: ApplyOptions): Pro
   const abs = (rel: string): string => join(opts.destRoot, ...rel.split('/'));
   const key = (rel: string): string => (opts.indexKey ? opts.indexKey(rel) : rel);
 
-  await forEachLimit(plan.remove, 16, async (rel) => {
+  await forEachLimit(plan.remove, CACHE_OPS_AT_ONCE, async (rel) => {
     opts.index.forget(key(rel));
     try {
       await unlink(abs(rel));
@@ -143,9 +144,11 @@ export async function applyCheckout(plan: CheckoutPlan, opts: ApplyOptions): Pro
     if (row[0] === REJECTED[0]) rejected.push(e);
     else opts.index.record(key(e.path), { ino: row[0], mtimeMs: row[1], size: e.size }, e.oid);
   };
-  if (rest.length >= MIN_ITEMS_FOR_THREADS && defaultThreads() > 1) {
+  const threads = opts.jobs ?? defaultThreads();
+  if (rest.length >= MIN_ITEMS_FOR_THREADS && threads > 1) {
     const lazy = { length: rest.length, slice: (a: number, b: number) => Array.from({ length: b - a }, (_, k) => item(a + k)) };
     await runInWorkers<LinkItem, [number, number]>(new URL('./link-worker.js', import.meta.url), { type, verify: opts.verify }, lazy, {
+      threads,
       keepRows: false,
       onRows: (rows, start) => rows.forEach((row, k) => (record(row, start + k), tick())),
     });

@@ -8,6 +8,7 @@ import { buildWorkspaceRecord, listWorkspaceRecords, workspaceId, type Workspace
 import type { Repo } from '../workspace/repo.js';
 import { readManifest } from './dataset-state.js';
 import { collectKept, DEFAULT_GRACE_MS, STALE_RECORD_MS, type GcScope } from './gc.js';
+import { CACHE_OPS_AT_ONCE } from '../util/concurrency.js';
 
 /** One workspace that uses the cache, as its record describes it, with what it references. */
 export interface CacheWorkspace {
@@ -98,7 +99,7 @@ export async function cacheStatus(repo: Repo, opts: { graceMs?: number } = {}): 
   let bytes = 0;
   const free = { objects: 0, bytes: 0, keptRecent: 0, keptRecentBytes: 0 };
   const started = Date.now();
-  await forEachLimit([...repo.odb.listAllSync()], 16, async (oid) => {
+  await forEachLimit([...repo.odb.listAllSync()], CACHE_OPS_AT_ONCE, async (oid) => {
     const st = await lstat(repo.odb.pathOf(oid)).catch(() => undefined);
     if (!st?.isFile()) return;
     objects++;

@@ -7,6 +7,7 @@ import { forEachLimit } from '../util/fs.js';
 import type { Repo } from '../workspace/repo.js';
 import { openRemote } from './remote.js';
 import { TdvcError } from '../errors.js';
+import { REMOTE_VERIFY_AT_ONCE } from '../util/concurrency.js';
 
 export interface FsckResult extends VerifyReport {
   where: string;
@@ -37,7 +38,7 @@ export async function fsck(
     for await (const { oid } of remote.list()) oids.push(oid);
     const corrupt: VerifyReport['corrupt'] = [];
     let done = 0;
-    await forEachLimit(oids, opts.jobs ?? 8, async (oid) => {
+    await forEachLimit(oids, opts.jobs ?? REMOTE_VERIFY_AT_ONCE, async (oid) => {
       const h = createHasher();
       await remote.download(oid, async (chunk) => h.update(chunk));
       const found = h.digestHex();

@@ -17,6 +17,7 @@ import type { RemoteOpener } from '../transfer/remote.js';
 import { readManifest } from './dataset-state.js';
 import { openRemote } from './remote.js';
 import { join } from 'node:path';
+import { CACHE_OPS_AT_ONCE } from '../util/concurrency.js';
 
 export interface GcScope {
   workspace?: boolean;
@@ -98,7 +99,7 @@ export async function gc(repo: Repo, opts: GcOptions): Promise<GcResult> {
       let keptRecent = 0;
       await forEachLimit(
         [...all].filter((o) => !referenced.has(o)),
-        16,
+        CACHE_OPS_AT_ONCE,
         async (oid) => {
           // lstat, regular files only: a folder or symlink under an object's name is not tdvc's
           const st = await lstat(repo.odb.pathOf(oid)).catch(() => undefined);
@@ -113,7 +114,7 @@ export async function gc(repo: Repo, opts: GcOptions): Promise<GcResult> {
       // a writer seen only now (a lock its file server showed late) may have written pointer
       // files since the references were read: read them again once it is gone
       if (opts.force && (await waitForWriters(repo.cacheDir, deadline))) continue;
-      if (opts.force) await forEachLimit(doomed, 16, ({ oid }) => repo.odb.remove(oid));
+      if (opts.force) await forEachLimit(doomed, CACHE_OPS_AT_ONCE, ({ oid }) => repo.odb.remove(oid));
       return {
         dryRun: !opts.force,
         where: repo.cacheDir,

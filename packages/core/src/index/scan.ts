@@ -8,6 +8,7 @@ import { forEachLimit } from '../util/fs.js';
 import { walkFiles, statPath, type WalkedFile } from '../util/walk.js';
 import { StatIndex } from './stat-index.js';
 import { NotRegularFileError, WORKSPACE_READ } from '../util/safe-read.js';
+import { LARGE_FILES_AT_ONCE } from '../util/concurrency.js';
 
 export interface ScannedFile {
   /** read and hashed in this scan (the stat index did not vouch for it) */
@@ -112,9 +113,9 @@ async function hashAll(walked: WalkedFile[], index: StatIndex, opts: ScanOptions
   const smallRun = processSmallFiles(
     small.map((i) => walked[i]!.abs),
     opts.store,
-    { reflink: opts.reflink === true, onProgress: (n) => ((smallDone = n), progress()) },
+    { reflink: opts.reflink === true, ...(opts.jobs ? { threads: opts.jobs } : {}), onProgress: (n) => ((smallDone = n), progress()) },
   );
-  const largeRun = forEachLimit(large, 2, async (i) => {
+  const largeRun = forEachLimit(large, LARGE_FILES_AT_ONCE, async (i) => {
     const w = walked[i]!;
     record(i, opts.store ? await opts.store.putFile(w.abs, { reflink: opts.reflink === true }) : await hashWorkspaceFile(w.abs));
     largeDone++;

@@ -5,6 +5,7 @@ import { isFanName, layoutDir, oidOfEntry } from '../objects/layout.js';
 import { forEachLimit, isTempName, removeStaleTemp, STALE_TEMP_AGE_MS } from '../util/fs.js';
 import { PROJECTS_DIR, type ObjectStore } from './store.js';
 import { RejectedObjectError } from './object-file.js';
+import { CACHE_VERIFY_AT_ONCE } from '../util/concurrency.js';
 
 export interface VerifyReport {
   checked: number;
@@ -66,7 +67,7 @@ export async function verifyStore(odb: ObjectStore, opts: VerifyOptions = {}): P
     }
   }
   let done = 0;
-  await forEachLimit(objects, opts.jobs ?? 4, async (oid) => {
+  await forEachLimit(objects, opts.jobs ?? CACHE_VERIFY_AT_ONCE, async (oid) => {
     // a folder under an object's name is not tdvc's and may hold anything: it is left where it is
     // and reported (quarantining would move all of it). A link or FIFO is quarantined by check():
     // moved as itself, never read through

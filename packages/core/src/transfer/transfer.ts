@@ -4,6 +4,7 @@ import { openObject } from '../odb/object-file.js';
 import { forEachLimit } from '../util/fs.js';
 import type { Remote } from './remote.js';
 import { itemOids, planTransfer, type TransferItem, type TransferPlan } from './plan.js';
+import { TRANSFERS_AT_ONCE } from '../util/concurrency.js';
 
 export type { TransferItem, TransferPlan } from './plan.js';
 
@@ -67,7 +68,7 @@ export async function applyPush(odb: ObjectStore, remote: Remote, plan: Transfer
   const report = (): void => opts.onProgress?.({ done, total: todo.length, bytes: result.bytes + moving, totalBytes });
   const failedFiles = new Set<Oid>();
   const run = async (batch: TransferItem[]): Promise<void> => {
-    await forEachLimit(batch, opts.jobs ?? 32, async (it) => {
+    await forEachLimit(batch, opts.jobs ?? TRANSFERS_AT_ONCE, async (it) => {
       try {
         let sent = 0;
         // only a regular file of the recorded size goes up: a link or FIFO planted in a shared
@@ -115,7 +116,7 @@ export async function applyFetch(odb: ObjectStore, remote: Remote, plan: Transfe
   const totalBytes = plan.bytes;
   let done = 0;
   let moving = 0;
-  await forEachLimit(todo, opts.jobs ?? 32, async (it) => {
+  await forEachLimit(todo, opts.jobs ?? TRANSFERS_AT_ONCE, async (it) => {
     let writer: Awaited<ReturnType<ObjectStore['openWriter']>>;
     try {
       writer = await odb.openWriter(it.oid, `${remote.name}:${it.oid}`);
