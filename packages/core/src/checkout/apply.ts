@@ -5,7 +5,7 @@ import { fromSystemError, isErrno, TdvcError } from '../errors.js';
 import type { StatIndex } from '../index/stat-index.js';
 import type { ObjectStore } from '../odb/store.js';
 import { forEachLimit } from '../util/fs.js';
-import type { LinkType } from '../workspace/config.js';
+import type { LinkType } from '../util/link-support.js';
 import type { Linker } from './link.js';
 import type { LinkItem } from './link-worker.js';
 import { placeError, placeOrReject, REJECTED, type PlaceItem } from './place.js';

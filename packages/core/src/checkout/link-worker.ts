@@ -1,6 +1,6 @@
 import { workerData } from 'node:worker_threads';
 import { serveBatches } from '../util/worker-pool.js';
-import type { LinkType } from '../workspace/config.js';
+import type { LinkType } from '../util/link-support.js';
 import { placeOrReject } from './place.js';
 
 /** Worker thread of applyCheckout: puts cache objects in their places in the workspace. */

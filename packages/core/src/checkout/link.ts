@@ -1,17 +1,8 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isErrno } from '../errors.js';
 import { writeFileAtomic } from '../util/fs.js';
-import type { LinkType } from '../workspace/config.js';
+import { isUnsupportedHere, type LinkType } from '../util/link-support.js';
 import { placeRaw, type PlaceItem } from './place.js';
-
-/** Errors that mean "this kind of link cannot be made between these two places", per link type. */
-const UNSUPPORTED: Record<LinkType, string[]> = {
-  reflink: ['EOPNOTSUPP', 'ENOTSUP', 'EXDEV', 'EINVAL', 'ENOSYS', 'ENOTTY', 'EBADF'],
-  hardlink: ['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'],
-  symlink: ['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'],
-  copy: [],
-};
 
 /**
  * Materialises cache objects in the workspace with the first link type of `cache.type` that
@@ -85,7 +76,7 @@ export class Linker {
       await this.remember(type);
       return type;
     } catch (err) {
-      if (!isErrno(err, ...UNSUPPORTED[type])) throw err;
+      if (!isUnsupportedHere(type, err)) throw err;
       await rm(it.dest, { force: true });
       // concurrent links may all fail with the same type; only the first one drops it
       if (this.types[0] === type) {

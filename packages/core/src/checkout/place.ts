@@ -3,7 +3,7 @@ import { fromSystemError, isErrno, TdvcError } from '../errors.js';
 import { hashBytes } from '../hash/blake3.js';
 import type { Oid } from '../hash/oid.js';
 import { hashFdSync, openObjectSync, readAllSync, RejectedObjectError } from '../odb/object-file.js';
-import type { LinkType } from '../workspace/config.js';
+import type { LinkType } from '../util/link-support.js';
 
 /** The error for a file that could not be put in its place in the workspace. */
 export function placeError(err: unknown, dest: string): unknown {

@@ -25,6 +25,7 @@ import { isOid, type Oid } from '../hash/oid.js';
 import { CorruptObjectError, FileChangedError, fromSystemError, isErrno, MissingObjectError, TdvcError } from '../errors.js';
 import { removeRegularFile, removeStaleTempSync, uniqueTempName } from '../util/fs.js';
 import { openObject } from './object-file.js';
+import { isUnsupportedHere } from '../util/link-support.js';
 import { fanDir, fanOf, isFanName, layoutDir, objectPath, oidOfEntry } from '../objects/layout.js';
 import { NoFollowGuard } from '../util/no-follow.js';
 import { NotRegularFileError, WORKSPACE_READ } from '../util/safe-read.js';
@@ -656,8 +657,9 @@ function writeAllSync(fd: number, chunk: Uint8Array): void {
 }
 
 /** Errors that mean "this filesystem (pair) cannot do that kind of link", as opposed to real failures. */
+/** Whether a failed clone means "no reflinks here" (so copy instead): the link-support table. */
 export function isReflinkUnsupported(err: unknown): boolean {
-  return isErrno(err, 'EOPNOTSUPP', 'ENOTSUP', 'EXDEV', 'EINVAL', 'ENOSYS', 'ENOTTY', 'EBADF');
+  return isUnsupportedHere('reflink', err);
 }
 
 /**

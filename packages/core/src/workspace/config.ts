@@ -6,8 +6,9 @@ import { parseIni, serializeIni, type IniData } from './ini.js';
 
 export type ConfigLevel = 'repo' | 'local';
 
-export const LINK_TYPES = ['reflink', 'hardlink', 'symlink', 'copy'] as const;
-export type LinkType = (typeof LINK_TYPES)[number];
+import { LINK_TYPES, type LinkType } from '../util/link-support.js';
+
+export { LINK_TYPES, type LinkType };
 
 /** Settings tdvc knows, with a validator each. `remote.NAME.KEY` is validated by the remote. */
 const KNOWN: Record<string, (v: string) => string | undefined> = {
