@@ -1,4 +1,5 @@
 import type { Oid } from '../hash/oid.js';
+import { inSubPaths } from '../workspace/datasets.js';
 import type { ManifestEntry } from '../objects/manifest.js';
 
 /** What the workspace holds now, per path relative to the dataset. */
@@ -33,8 +34,7 @@ export interface PlanOptions {
 }
 
 function within(path: string, subPaths: string[] | undefined): boolean {
-  if (!subPaths || subPaths.includes('')) return true;
-  return subPaths.some((s) => path === s || path.startsWith(s + '/'));
+  return inSubPaths(subPaths, path);
 }
 
 /**

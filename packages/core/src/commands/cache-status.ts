@@ -6,7 +6,7 @@ import { liveGcLock, liveWriterLocks } from '../odb/writer-lock.js';
 import { forEachLimit } from '../util/fs.js';
 import { buildWorkspaceRecord, listWorkspaceRecords, workspaceId, type WorkspaceRecord } from '../workspace/workspace-record.js';
 import type { Repo } from '../workspace/repo.js';
-import { readManifest } from './dataset-state.js';
+import { readManifest } from '../dataset/state.js';
 import { collectKept, DEFAULT_GRACE_MS, STALE_RECORD_MS, type GcScope } from './gc.js';
 import { CACHE_OPS_AT_ONCE } from '../util/concurrency.js';
 

@@ -9,12 +9,12 @@ import { planCheckout, type CheckoutPlan } from '../checkout/plan.js';
 import { checkoutJournalDir, clearJournal, loadPartialCheck, writeJournal } from '../checkout/journal.js';
 import { join, sep } from 'node:path';
 import { StatIndex } from '../index/stat-index.js';
-import { selectDatasets, type Dataset } from '../workspace/datasets.js';
+import { repoPathOf, selectDatasets, type Dataset } from '../workspace/datasets.js';
 import type { Repo } from '../workspace/repo.js';
 import type { LinkType } from '../workspace/config.js';
 import { uniqueTempName, writeFileAtomic } from '../util/fs.js';
-import { datasetsAt } from './revision.js';
-import { baseDirOf, readWorkspace, targetEntries, type WorkspaceState } from './dataset-state.js';
+import { datasetsAt } from '../dataset/revision.js';
+import { baseDirOf, readWorkspace, targetEntries, type WorkspaceState } from '../dataset/state.js';
 import { withCacheWriterLock } from './cache-lock.js';
 
 export interface CheckoutOptions {
@@ -97,7 +97,7 @@ async function checkoutUnlocked(repo: Repo, paths: string[], opts: CheckoutOptio
     written: plan.write.length,
     removed: plan.remove.length,
     unchanged: plan.unchanged,
-    missing: plan.missing.map((e) => (ds.pointer.type === 'dir' ? `${ds.dataPath}/${e.path}` : ds.dataPath)),
+    missing: plan.missing.map((e) => repoPathOf(ds, e.path)),
   }));
   for (const p of set.missingManifests) datasets.push({ path: p, written: 0, removed: 0, unchanged: 0, missing: [p] });
   return { datasets, linkTypes: [], fellBack: [] };
@@ -139,7 +139,7 @@ export async function planCheckoutSet(repo: Repo, paths: string[], opts: Checkou
       inCache,
       isLeftover: (path, have) => leftover(path, have.size ?? Infinity, have.mtimeMs ?? 0),
     });
-    for (const p of plan.wouldLose) wouldLose.push(ds.pointer.type === 'dir' ? `${ds.dataPath}/${p}` : ds.dataPath);
+    for (const p of plan.wouldLose) wouldLose.push(repoPathOf(ds, p));
     planned.push({ ds, plan, ws, typeClash, whole: subPaths.includes('') });
   }
 
@@ -194,7 +194,7 @@ export async function applyCheckoutSet(repo: Repo, set: CheckoutPlanSet, opts: C
         removed: res.removed,
         unchanged: plan.unchanged,
         ...(res.handedOver > 0 ? { handedOver: res.handedOver } : {}),
-        missing: plan.missing.map((e) => (ds.pointer.type === 'dir' ? `${ds.dataPath}/${e.path}` : ds.dataPath)),
+        missing: plan.missing.map((e) => repoPathOf(ds, e.path)),
         ...(rejected.length > 0 ? { rejected } : {}),
       });
     }
@@ -220,7 +220,7 @@ async function settleRejected(repo: Repo, ds: Dataset, entries: ManifestEntry[])
       s = await inspectEntry(repo, e);
       settled.set(e.oid, s);
     }
-    out.push({ path: ds.pointer.type === 'dir' ? `${ds.dataPath}/${e.path}` : ds.dataPath, ...s });
+    out.push({ path: repoPathOf(ds, e.path), ...s });
   }
   return out;
 }

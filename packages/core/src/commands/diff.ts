@@ -1,10 +1,10 @@
 import type { ManifestEntry } from '../objects/manifest.js';
 import { diffManifests } from '../merge/manifest-diff.js';
 import { compareUtf8 } from '../objects/paths.js';
-import type { Dataset } from '../workspace/datasets.js';
+import { repoPathOf, type Dataset } from '../workspace/datasets.js';
 import type { Repo } from '../workspace/repo.js';
-import { readWorkspace } from './dataset-state.js';
-import { datasetsAt, filesOf } from './revision.js';
+import { readWorkspace } from '../dataset/state.js';
+import { datasetsAt, filesOf } from '../dataset/revision.js';
 
 export interface DiffFile {
   path: string;
@@ -61,6 +61,6 @@ async function workspaceFiles(repo: Repo, ds: Dataset): Promise<ManifestEntry[]>
   const ws = await readWorkspace(repo, ds);
   await ws.index.save();
   const out: ManifestEntry[] = [];
-  for (const [p, f] of ws.present) out.push({ path: ds.pointer.type === 'dir' ? `${ds.dataPath}/${p}` : ds.dataPath, oid: f.oid, size: f.size, exec: f.exec });
+  for (const [p, f] of ws.present) out.push({ path: repoPathOf(ds, p), oid: f.oid, size: f.size, exec: f.exec });
   return out.sort((x, y) => compareUtf8(x.path, y.path));
 }

@@ -14,7 +14,7 @@ import { fileSystemNow } from '../odb/lock.js';
 import { findPointerFiles, loadDataset } from '../workspace/datasets.js';
 import { Repo } from '../workspace/repo.js';
 import type { RemoteOpener } from '../transfer/remote.js';
-import { readManifest } from './dataset-state.js';
+import { readManifest } from '../dataset/state.js';
 import { openRemote } from './remote.js';
 import { join } from 'node:path';
 import { CACHE_OPS_AT_ONCE } from '../util/concurrency.js';

@@ -11,7 +11,7 @@ export { addRemote, modifyRemote, removeRemote, setDefaultRemote, listRemotes, o
 export type { RemoteInfo } from './remote.js';
 export { push, fetch, pull, remoteStatus } from './sync.js';
 export type { SyncOptions, SyncResult, RemoteStatusDataset } from './sync.js';
-export { readManifest, targetEntries } from './dataset-state.js';
+export { readManifest, targetEntries } from '../dataset/state.js';
 export { diff } from './diff.js';
 export type { DiffResult, DatasetDiff, DiffFile } from './diff.js';
 export { ls } from './ls.js';
@@ -26,7 +26,7 @@ export { install } from './install.js';
 export type { InstallOptions, InstallResult } from './install.js';
 export { merge } from './merge.js';
 export type { MergeResult } from './merge.js';
-export { datasetsAt, datasetAt } from './revision.js';
+export { datasetsAt, datasetAt } from '../dataset/revision.js';
 export { gc } from './gc.js';
 export type { GcOptions, GcResult, GcScope } from './gc.js';
 export { fsck } from './fsck.js';

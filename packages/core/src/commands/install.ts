@@ -6,7 +6,7 @@ import type { Repo } from '../workspace/repo.js';
 import { ensureDir, writeFileAtomic } from '../util/fs.js';
 import { NoFollowGuard } from '../util/no-follow.js';
 import { readSmallText } from '../util/safe-read.js';
-import { gitOf } from './revision.js';
+import { gitOf } from '../dataset/revision.js';
 
 export interface InstallOptions {
   /** the shell command that runs tdvc, e.g. `'/usr/bin/node' '/opt/tdvc/bin/tdvc.js'` */

@@ -1,5 +1,5 @@
 import type { Repo } from '../workspace/repo.js';
-import { datasetsAt, filesOf } from './revision.js';
+import { datasetsAt, filesOf } from '../dataset/revision.js';
 import { TdvcError } from '../errors.js';
 
 export interface ListedFile {

@@ -10,7 +10,7 @@ import type { Repo } from '../workspace/repo.js';
 import { ensureDir, writeFileAtomic } from '../util/fs.js';
 import { readSmallText } from '../util/safe-read.js';
 import { shellQuote } from '../util/shell-quote.js';
-import { readManifest } from './dataset-state.js';
+import { readManifest } from '../dataset/state.js';
 import { withCacheWriterLock } from './cache-lock.js';
 
 /** What a conflicted merge leaves for `tdvc checkout --ours/--theirs` to resolve. */

@@ -7,7 +7,7 @@ import type { Repo } from '../workspace/repo.js';
 import { POINTER_SUFFIX } from '../objects/pointer.js';
 import { checkout, type CheckoutResult } from './checkout.js';
 import { mergePointerTexts } from './merge-driver.js';
-import { gitOf } from './revision.js';
+import { gitOf } from '../dataset/revision.js';
 import { withCacheWriterLock } from './cache-lock.js';
 import { shellQuote } from '../util/shell-quote.js';
 

@@ -7,7 +7,7 @@ import type { RemoteOpener } from '../transfer/remote.js';
 import type { Repo } from '../workspace/repo.js';
 import { selectDatasets } from '../workspace/datasets.js';
 import { openRemote } from './remote.js';
-import { datasetsAt, filesOf } from './revision.js';
+import { datasetsAt, filesOf } from '../dataset/revision.js';
 
 export interface ResolvedFile {
   path: string;

@@ -2,11 +2,11 @@ import { TdvcError } from '../errors.js';
 import { serializeManifest } from '../objects/manifest.js';
 import { serializePointer, type Pointer } from '../objects/pointer.js';
 import { compareUtf8 } from '../objects/paths.js';
-import { selectDatasets } from '../workspace/datasets.js';
+import { inSubPaths, repoPathOf, selectDatasets } from '../workspace/datasets.js';
 import type { Repo } from '../workspace/repo.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { checkout, type CheckoutResult } from './checkout.js';
-import { readManifest } from './dataset-state.js';
+import { readManifest } from '../dataset/state.js';
 import { clearMergeState, loadMergeState, saveMergeState } from './merge-driver.js';
 import { withCacheWriterLock } from './cache-lock.js';
 
@@ -41,7 +41,7 @@ async function resolveUnlocked(repo: Repo, side: 'ours' | 'theirs', paths: strin
       resolved.push(ds.dataPath);
       continue;
     }
-    const inScope = (p: string): boolean => subPaths.includes('') || subPaths.some((s) => p === s || p.startsWith(s + '/'));
+    const inScope = (p: string): boolean => inSubPaths(subPaths, p);
     const entries = new Map((await readManifest(repo, ds.pointer.oid, ds.pointerPath)).map((e) => [e.path, e]));
     const left = [];
     for (const c of state.conflicts) {
@@ -52,14 +52,14 @@ async function resolveUnlocked(repo: Repo, side: 'ours' | 'theirs', paths: strin
       const pick = side === 'ours' ? c.ours : c.theirs;
       if (pick) entries.set(c.path, pick);
       else entries.delete(c.path);
-      resolved.push(`${ds.dataPath}/${c.path}`);
+      resolved.push(repoPathOf(ds, c.path));
     }
     const list = [...entries.values()].sort((a, b) => compareUtf8(a.path, b.path));
     const manifest = await repo.odb.putBytes(Buffer.from(serializeManifest(list), 'utf8'));
     const pointer: Pointer = { version: 1, path: ds.pointer.path, type: 'dir', oid: manifest.oid, size: list.reduce((s, e) => s + e.size, 0), files: list.length };
     let text = serializePointer(pointer);
     if (left.length > 0) {
-      text = `# tdvc merge conflict in ${ds.dataPath}: ${left.length} file(s) still unresolved:\n${left.map((c) => `#   ${ds.dataPath}/${c.path}`).join('\n')}\n` + text;
+      text = `# tdvc merge conflict in ${ds.dataPath}: ${left.length} file(s) still unresolved:\n${left.map((c) => `#   ${repoPathOf(ds, c.path)}`).join('\n')}\n` + text;
       await saveMergeState(repo, { ...state, conflicts: left });
     } else {
       await clearMergeState(repo, ds.pointerPath);

@@ -1,9 +1,9 @@
 import type { Oid } from '../hash/oid.js';
 import type { ScanProgress } from '../index/scan.js';
-import { selectDatasets } from '../workspace/datasets.js';
+import { inSubPaths, repoPathOf, selectDatasets } from '../workspace/datasets.js';
 import type { Repo } from '../workspace/repo.js';
 import { MissingManifestError } from '../errors.js';
-import { readWorkspace, targetEntries } from './dataset-state.js';
+import { readWorkspace, targetEntries } from '../dataset/state.js';
 import { checkoutJournalDir, loadPartialCheck } from '../checkout/journal.js';
 
 export type DatasetState = 'clean' | 'modified' | 'not-in-workspace' | 'manifest-missing';
@@ -52,7 +52,7 @@ export async function status(repo: Repo, paths: string[] = [], opts: StatusOptio
       throw err;
     }
     const all = subPaths.includes('');
-    const inScope = (p: string): boolean => all || subPaths.some((s) => p === s || p.startsWith(s + '/'));
+    const inScope = (p: string): boolean => inSubPaths(subPaths, p);
     isLocal ??= await repo.objects.presence();
     for (const e of target) if (inScope(e.path) && !isLocal(e.oid)) st.notInCache.push(prefix(ds, e.path));
     const ws = await readWorkspace(repo, ds, opts.onProgress ? { onProgress: (p) => opts.onProgress!({ ...p, path: ds.dataPath }) } : {});
@@ -85,6 +85,4 @@ export async function status(repo: Repo, paths: string[] = [], opts: StatusOptio
   return { clean: out.every((d) => d.state === 'clean' && d.notInCache.length === 0), datasets: out };
 }
 
-function prefix(ds: { dataPath: string; pointer: { type: string } }, p: string): string {
-  return ds.pointer.type === 'dir' ? `${ds.dataPath}/${p}` : ds.dataPath;
-}
+const prefix = repoPathOf;

@@ -3,7 +3,7 @@ import git from 'isomorphic-git';
 import { WouldLoseDataError } from '../errors.js';
 import type { Repo } from '../workspace/repo.js';
 import { applyCheckoutSet, planCheckoutSet, type CheckoutResult } from './checkout.js';
-import { gitOf } from './revision.js';
+import { gitOf } from '../dataset/revision.js';
 import { withCacheWriterLock } from './cache-lock.js';
 
 export interface SwitchResult {

@@ -5,10 +5,10 @@ import { applyFetch, applyPush, planPush, type FetchOptions, type TransferItem, 
 import { itemOids, planTransfer, type TransferPlan } from '../transfer/plan.js';
 import { HAND_OVER_MIN_SIZE } from '../workspace/held.js';
 import type { RemoteOpener } from '../transfer/remote.js';
-import { selectDatasets, type Dataset } from '../workspace/datasets.js';
+import { inSubPaths, repoPathOf, selectDatasets, type Dataset } from '../workspace/datasets.js';
 import type { Repo } from '../workspace/repo.js';
 import { checkout, type CheckoutResult } from './checkout.js';
-import { readManifest } from './dataset-state.js';
+import { readManifest } from '../dataset/state.js';
 import { openRemote } from './remote.js';
 import { withCacheWriterLock } from './cache-lock.js';
 
@@ -47,7 +47,7 @@ async function selected(repo: Repo, paths: string[], cwd?: string): Promise<Arra
 }
 
 function inScope(subPaths: string[], p: string): boolean {
-  return subPaths.includes('') || subPaths.some((s) => p === s || p.startsWith(s + '/'));
+  return inSubPaths(subPaths, p);
 }
 
 /** `tdvc push [PATH...]`: uploads the objects of the selected datasets that the remote lacks. */
@@ -188,7 +188,7 @@ export async function remoteStatus(repo: Repo, opener: RemoteOpener, paths: stri
       if (ds.pointer.type === 'file') files.push({ path: ds.dataPath, oid: ds.pointer.oid });
       else if (await repo.odb.has(ds.pointer.oid)) {
         for (const e of await readManifest(repo, ds.pointer.oid, ds.pointerPath)) {
-          if (inScope(subPaths, e.path)) files.push({ path: `${ds.dataPath}/${e.path}`, oid: e.oid });
+          if (inScope(subPaths, e.path)) files.push({ path: repoPathOf(ds, e.path), oid: e.oid });
         }
       }
       for (const f of files) all.add(f.oid);

@@ -349,7 +349,7 @@ export class ObjectStore {
     return statSync(this.pathOf(oid), { throwIfNoEntry: false }) !== undefined;
   }
 
-  /** The synchronous twin of `ensureDir` (same temp name + chmod + rename on a shared cache). */
+  /** The synchronous twin of `ensureDir`. */
   ensureDirSync(dir: string): void {
     if (this.knownDirs.has(dir)) return;
     this.noFollow.dir(dir);
@@ -487,11 +487,12 @@ export class ObjectStore {
 
   /**
    * Creates a folder inside the store (and any missing parents up to the root) with the store's
-   * folder mode. mkdir's mode is filtered by the umask, so on a shared cache each missing folder is
-   * made under a temp name, chmod-ed (group-writable and setgid whatever the user's umask) and only
-   * then renamed into place: a folder must never be visible with the creator's private mode, or
-   * another member's concurrent add fails with EACCES listing or writing into it. Folders another
-   * member created are left alone (only their owner may chmod them, and they are right).
+   * folder mode. On a shared cache the constructor set the umask to 002, so a folder is born
+   * group-writable (2775 with the setgid bit inherited from the cache root): it is never visible
+   * with the creator's private mode, where another member's concurrent add would fail with EACCES.
+   * `chmodCreated` then sets the exact mode on the folders this call made, in case the root lacks
+   * the setgid bit. Folders another member created are left alone (only their owner may chmod
+   * them, and they are right).
    */
   async ensureDir(dir: string): Promise<void> {
     if (this.knownDirs.has(dir)) return;

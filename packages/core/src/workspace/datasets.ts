@@ -15,6 +15,20 @@ export interface Dataset {
   text?: string;
 }
 
+/**
+ * Whether a dataset-relative path lies in a selection of paths inside the dataset, as
+ * selectDatasets returns it (`''` or no selection: the whole dataset).
+ */
+export function inSubPaths(subPaths: readonly string[] | undefined, path: string): boolean {
+  if (!subPaths || subPaths.includes('')) return true;
+  return subPaths.some((s) => path === s || path.startsWith(s + '/'));
+}
+
+/** An entry's path from the repository root: `data/a/b.txt` for entry `a/b.txt` of the folder dataset `data`; a file dataset's own path. */
+export function repoPathOf(ds: Pick<Dataset, 'dataPath' | 'pointer'>, entryPath: string): string {
+  return ds.pointer.type === 'dir' ? `${ds.dataPath}/${entryPath}` : ds.dataPath;
+}
+
 const SKIP = new Set(['.git', '.tdvc', 'node_modules']);
 
 /**

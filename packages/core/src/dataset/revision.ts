@@ -1,9 +1,9 @@
 import { TdvcError, NotTrackedError } from '../errors.js';
 import { GitRepo } from '../git/git-repo.js';
 import type { ManifestEntry } from '../objects/manifest.js';
-import { datasetFromPointerText, loadAllDatasets, loadDataset, type Dataset } from '../workspace/datasets.js';
+import { datasetFromPointerText, loadAllDatasets, loadDataset, repoPathOf, type Dataset } from '../workspace/datasets.js';
 import type { Repo } from '../workspace/repo.js';
-import { targetEntries } from './dataset-state.js';
+import { targetEntries } from './state.js';
 
 export function gitOf(repo: Repo): GitRepo {
   if (!repo.hasGit) throw new TdvcError('ENOGIT', 'this tdvc repository is not under Git', { hint: 'revisions need Git; run git init' });
@@ -42,5 +42,5 @@ export function datasetFromText(pointerPath: string, text: string, where: string
 export async function filesOf(repo: Repo, ds: Dataset): Promise<ManifestEntry[]> {
   const entries = await targetEntries(repo, ds.pointer, ds.pointerPath);
   if (ds.pointer.type === 'file') return entries.map((e) => ({ ...e, path: ds.dataPath }));
-  return entries.map((e) => ({ ...e, path: `${ds.dataPath}/${e.path}` }));
+  return entries.map((e) => ({ ...e, path: repoPathOf(ds, e.path) }));
 }
