@@ -1,66 +1,12 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { LAYOUT } from '@tdvc/core';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import type { RunResult } from '@tdvc/test-utils';
 
-export const TDVC_BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'tdvc.js');
-
-export interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the real `tdvc` command (compiled CLI) in `cwd`. */
-export function tdvc(cwd: string, args: string[], env: Record<string, string> = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [TDVC_BIN, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
-/** Runs the real `git` binary; throws on failure. */
-export function git(cwd: string, ...args: string[]): string {
-  const r = spawnSync('git', args, {
-    cwd,
-    encoding: 'utf8',
-    env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' },
-  });
-  if (r.status !== 0) throw new Error(`git ${args.join(' ')} failed: ${r.stderr}`);
-  return r.stdout;
-}
-
-export function tempDir(prefix = 'tdvc-test-'): { path: string; cleanup: () => void } {
-  const path = mkdtempSync(join(tmpdir(), prefix));
-  return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
-}
-
-/** A new Git repository with tdvc initialised in it (real `git init`, real `tdvc init`). */
-export async function makeRepo(): Promise<{ root: string; cleanup: () => void }> {
-  const { path, cleanup } = tempDir();
-  git(path, 'init', '-q', '-b', 'main');
-  const r = await tdvc(path, ['init']);
-  if (r.code !== 0) throw new Error(`tdvc init failed: ${r.stderr}`);
-  return { root: path, cleanup };
-}
-
-/** Writes files given as { 'rel/path': content }. */
-export function writeTree(root: string, files: Record<string, string | Buffer>): void {
-  for (const [rel, content] of Object.entries(files)) {
-    const p = join(root, rel);
-    mkdirSync(dirname(p), { recursive: true });
-    writeFileSync(p, content);
-  }
-}
+// the helpers every package's tests share live in @tdvc/test-utils; this file adds the CLI's own
+export { TDVC_BIN, tdvc, git, tempDir, makeRepo, writeTree, type RunResult } from '@tdvc/test-utils';
 
 /**
  * Everything under `root`: type, mode and content hash, to prove a command changed nothing. Left

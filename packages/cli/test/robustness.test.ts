@@ -4,7 +4,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, statfsSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FileChangedError, hashBytes, hashFile, LAYOUT, ObjectStore, parsePointer, serializeManifest, serializePointer } from '@tdvc/core';
+import { addFile, FileChangedError, hashBytes, hashFile, LAYOUT, ObjectStore, parsePointer, serializeManifest, serializePointer } from '@tdvc/core';
 import { assertOneClearError, git, makeRepo, snapshot, TDVC_BIN, tdvc, tempDir, writeTree, type RunResult } from './helpers.js';
 
 // ---- helpers -------------------------------------------------------------------------------
@@ -214,7 +214,7 @@ for (const size of [64 << 20, 1 << 20]) {
       for (let attempt = 0; attempt < 5 && refused === undefined; attempt++) {
         const child = await startAppender(file);
         try {
-          await store.putFile(file);
+          await addFile(store, file);
         } catch (err) {
           refused = err;
         } finally {

@@ -188,6 +188,13 @@ export class MissingManifestError extends TdvcError {
   }
 }
 
+/** Data a command needs is not in the cache, said in the command's own terms (which versions, which objects). */
+export class MissingDataError extends TdvcError {
+  constructor(message: string, options: Omit<TdvcErrorOptions, 'exitCode'> = {}) {
+    super('EMISSING', message, { ...options, exitCode: ExitCode.integrity });
+  }
+}
+
 /** A lock another live process holds. */
 export class LockedError extends TdvcError {
   constructor(message: string, options: TdvcErrorOptions = {}) {

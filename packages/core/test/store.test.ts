@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CorruptObjectError, ExitCode, hashBytes, hashWorkspaceFile, LAYOUT, ObjectStore, TdvcError } from '../src/index.js';
+import { addFile, CorruptObjectError, ExitCode, hashBytes, hashWorkspaceFile, LAYOUT, ObjectStore, TdvcError } from '../src/index.js';
 
 function tmp(): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'tdvc-store-'));
@@ -67,13 +67,13 @@ test('store: putFile stores small and large (streamed) files read-only with the 
       const data = pseudoRandom(size, size + 1);
       const src = join(dir, `src-${size}`);
       writeFileSync(src, data);
-      const res = await store.putFile(src);
+      const res = await addFile(store, src);
       assert.equal(res.oid, hashBytes(data), `hash of ${size} B`);
       assert.equal(res.size, size);
       assert.equal(res.created, true);
       assert.equal(statSync(store.pathOf(res.oid)).mode & 0o777, 0o444, `${size} B object is read-only`);
       assert.equal(hashBytes(readFileSync(store.pathOf(res.oid))), res.oid);
-      assert.equal((await store.putFile(src)).created, false, 'adding the same file again is a no-op');
+      assert.equal((await addFile(store, src)).created, false, 'adding the same file again is a no-op');
     }
     assert.equal(storeFiles(store.root).filter((n) => n.includes('.tmp')).length, 0, 'no temp files left');
   } finally {
@@ -162,7 +162,7 @@ test('store: putFile of a file that vanished names the path and stores nothing',
     const src = join(dir, 'gone.bin');
     writeFileSync(src, 'soon gone');
     rmSync(src); // deleted between the directory walk and the read
-    await assert.rejects(store.putFile(src), (err: unknown) => {
+    await assert.rejects(addFile(store, src), (err: unknown) => {
       assert.ok(err instanceof TdvcError, String(err));
       assert.equal(err.code, 'EVANISHED');
       assert.equal(err.path, src);

@@ -1,6 +1,7 @@
-// Contract tests of the filesystem remote (local folder / EFS / FSx mount): has, upload, download,
-// list, remove; uploads are atomic (no temp files left, never a partial object under its final
-// name) and concurrent uploads of the same object both succeed.
+// Tests of what is particular to the filesystem remote (local folder / EFS / FSx mount), beside the
+// contract every remote keeps (contract.test.ts): the layout on disk, modes, progress; uploads are
+// atomic (no temp files left, never a partial object under its final name), also when separate
+// instances upload the same objects at once; file:// URLs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -88,54 +89,6 @@ test('upload, has, download, list, remove', async () => {
     await remote.remove([objs[0]!.oid, objs[4]!.oid]); // removing an absent object is not an error
     assert.deepEqual(await remote.has(objs.map((o) => o.oid)), new Set([objs[1]!.oid, objs[2]!.oid]));
     await assert.rejects(downloadAll(remote, objs[0]!.oid), (e: unknown) => e instanceof TdvcError && e.code === 'ENOTONREMOTE');
-  } finally {
-    t.cleanup();
-  }
-});
-
-test('download of a missing object is ENOTONREMOTE and the sink gets nothing', async () => {
-  const t = tempDir('tdvc-fsremote-');
-  try {
-    const remote = remoteAt(t.path);
-    const oid = hashBytes(Buffer.from('never uploaded'));
-    let called = 0;
-    await assert.rejects(
-      remote.download(oid, async () => void called++),
-      (e: unknown) => {
-        assert.ok(e instanceof TdvcError, String(e));
-        assert.equal(e.code, 'ENOTONREMOTE');
-        assert.match(e.message, new RegExp(oid));
-        return true;
-      },
-    );
-    assert.equal(called, 0);
-  } finally {
-    t.cleanup();
-  }
-});
-
-test('has() agrees between the per-object path (< 64) and the fan-out listing (>= 64), and ignores temp files', async () => {
-  const t = tempDir('tdvc-fsremote-');
-  try {
-    const root = join(t.path, 'remote');
-    mkdirSync(root);
-    const remote = remoteAt(root);
-    const objs = makeObjects(join(t.path, 'src'), 300, 16);
-    const uploaded = objs.filter((_, i) => i % 3 !== 0);
-    for (const o of uploaded) await remote.upload(o.oid, o.path, 16);
-    // a writer's temp file in a fan-out folder, named like an object would be wrong to report
-    const absent = objs[0]!;
-    mkdirSync(join(root, 'b3v1', absent.oid.slice(0, 2)), { recursive: true });
-    writeFileSync(join(root, 'b3v1', absent.oid.slice(0, 2), `.tmp-h-1-${'0'.repeat(12)}`), absent.data);
-    const want = new Set(uploaded.map((o) => o.oid));
-    assert.deepEqual(await remote.has(objs.map((o) => o.oid)), want, 'listing path');
-    for (let i = 0; i < objs.length; i += 50) {
-      const slice = objs.slice(i, i + 50).map((o) => o.oid);
-      assert.deepEqual(await remote.has(slice), new Set(slice.filter((o) => want.has(o))), 'per-object path');
-    }
-    const listed = new Set<Oid>();
-    for await (const e of remote.list()) listed.add(e.oid);
-    assert.deepEqual(listed, want, 'list() skips temp files');
   } finally {
     t.cleanup();
   }

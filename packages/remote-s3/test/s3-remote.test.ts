@@ -11,6 +11,7 @@ import type { MultipartState } from '../src/multipart-state.js';
 import { adminClient, isolateAwsEnv, newBucket, tempDir, warmUp } from './helpers.js';
 import { rgwSkipReason, startRgw, type Rgw } from './rgw.js';
 import { startFaultProxy } from './fault-proxy.js';
+import { remoteContract } from '@tdvc/test-utils';
 
 const skip = rgwSkipReason();
 if (skip) console.log(`# skipping the S3 remote tests: ${skip}`);
@@ -68,6 +69,21 @@ describe('S3 remote against a real Ceph RGW', { skip: skip ?? false }, () => {
     });
     return Buffer.concat(chunks);
   }
+
+  // what every remote does, on a fresh bucket per test (the planted keys go under the remote's prefix)
+  remoteContract(
+    'S3 remote on Ceph RGW',
+    async () => {
+      const bucket = await newBucket(admin);
+      const remote = await openS3Remote(settings(bucket));
+      return {
+        remote,
+        plant: async (key, bytes) => void (await admin.send(new PutObjectCommand({ Bucket: bucket, Key: `team/data/${key}`, Body: bytes }))),
+        close: () => remote.close(),
+      };
+    },
+    { listingFrom: 16 },
+  );
 
   test('small objects: upload, has, download; a missing object is ENOTONREMOTE', async () => {
     const bucket = await newBucket(admin);

@@ -1,7 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import type { Oid } from '../hash/oid.js';
-import { ExitCode, TdvcError, MissingManifestError } from '../errors.js';
+import { ExitCode, TdvcError, MissingManifestError, MissingDataError } from '../errors.js';
 import { GitRepo } from '../git/git-repo.js';
 import { acquireLockWaiting } from '../odb/lock.js';
 import { GC_LOCK, GC_LOCK_STALE_MS, GC_WAIT_MS, waitForWriters } from '../odb/writer-lock.js';
@@ -297,8 +297,7 @@ async function collectReferences(repo: Repo, scope: GcScope, into: Set<Oid>): Pr
     }
   }
   if (missing.length > 0) {
-    throw new TdvcError('EMISSING', `gc cannot tell which files ${missing.length} dataset version(s) need, because their file lists are not in the cache:\n${missing.slice(0, 10).map((m) => `  ${m}`).join('\n')}`, {
-      exitCode: ExitCode.integrity,
+    throw new MissingDataError(`gc cannot tell which files ${missing.length} dataset version(s) need, because their file lists are not in the cache:\n${missing.slice(0, 10).map((m) => `  ${m}`).join('\n')}`, {
       hint: "fetch them first ('tdvc fetch'), or narrow the scope",
     });
   }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isErrno, TdvcError, MissingManifestError } from '../errors.js';
+import { isErrno, MissingManifestError, MissingDataError } from '../errors.js';
 import { mergePointers, type MergeConflict } from '../merge/index.js';
 import { serializeManifest, type ManifestEntry } from '../objects/manifest.js';
 import { parsePointer, serializePointer, type Pointer } from '../objects/pointer.js';
@@ -51,9 +51,8 @@ export async function mergePointerTexts(repo: Repo, pointerPath: string, baseTex
       return await readManifest(repo, p.oid, pointerPath);
     } catch (err) {
       if (err instanceof MissingManifestError) {
-        throw new TdvcError('EMISSING', `cannot merge ${pointerPath}: the file list ${p.oid.slice(0, 12)}… of one side is not in the local cache`, {
+        throw new MissingDataError(`cannot merge ${pointerPath}: the file list ${p.oid.slice(0, 12)}… of one side is not in the local cache`, {
           path: pointerPath,
-          exitCode: err.exitCode,
           hint: "fetch both sides first (e.g. 'tdvc fetch' on each branch), then merge again",
         });
       }

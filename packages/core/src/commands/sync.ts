@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import type { Oid } from '../hash/oid.js';
-import { TdvcError, ExitCode } from '../errors.js';
+import { MissingDataError } from '../errors.js';
 import { applyFetch, applyPush, planPush, type FetchOptions, type TransferItem, type TransferResult } from '../transfer/transfer.js';
 import { itemOids, planTransfer, type TransferPlan } from '../transfer/plan.js';
 import { HAND_OVER_MIN_SIZE } from '../workspace/held.js';
@@ -65,8 +65,7 @@ export async function push(repo: Repo, opener: RemoteOpener, paths: string[] = [
   const local = await repo.objects.hasMany(items.map((i) => i.oid));
   const missingLocally = items.filter((i) => !local.has(i.oid));
   if (missingLocally.length > 0) {
-    throw new TdvcError('EMISSING', `${missingLocally.length} object(s) to push are not in the local cache (first: ${missingLocally[0]!.oid})`, {
-      exitCode: ExitCode.integrity,
+    throw new MissingDataError(`${missingLocally.length} object(s) to push are not in the local cache (first: ${missingLocally[0]!.oid})`, {
       hint: "run 'tdvc status' to see which files; 'tdvc pull' or re-adding the data restores them",
     });
   }

@@ -1,6 +1,7 @@
 import type { Oid } from '../hash/oid.js';
 import { selectBackend } from '../hash/blake3.js';
-import { hashSmallFileSync, type ObjectStore } from '../odb/store.js';
+import type { ObjectStore } from '../odb/store.js';
+import { addSmallFileSync, hashSmallFileSync } from './ingest.js';
 import { defaultThreads, MIN_ITEMS_FOR_THREADS, runInWorkers } from '../util/worker-pool.js';
 
 export interface SmallFileResult {
@@ -30,7 +31,7 @@ export async function processSmallFiles(
   if (paths.length < MIN_ITEMS_FOR_THREADS || threads <= 1) {
     const out: SmallFileResult[] = new Array(paths.length);
     for (let i = 0; i < paths.length; i++) {
-      out[i] = store ? store.putSmallFileSync(paths[i]!, { reflink: opts.reflink === true }) : { ...hashSmallFileSync(paths[i]!), cloned: false };
+      out[i] = store ? addSmallFileSync(store, paths[i]!, { reflink: opts.reflink === true }) : { ...hashSmallFileSync(paths[i]!), cloned: false };
       if ((i & 1023) === 1023) opts.onProgress?.(i + 1);
     }
     opts.onProgress?.(paths.length);

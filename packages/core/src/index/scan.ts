@@ -1,4 +1,5 @@
 import { open } from 'node:fs/promises';
+import { addFile } from './ingest.js';
 import { hashHandle } from '../hash/blake3.js';
 import type { Oid } from '../hash/oid.js';
 import { FileChangedError, fromSystemError, isErrno, TdvcError } from '../errors.js';
@@ -117,7 +118,7 @@ async function hashAll(walked: WalkedFile[], index: StatIndex, opts: ScanOptions
   );
   const largeRun = forEachLimit(large, LARGE_FILES_AT_ONCE, async (i) => {
     const w = walked[i]!;
-    record(i, opts.store ? await opts.store.putFile(w.abs, { reflink: opts.reflink === true }) : await hashWorkspaceFile(w.abs));
+    record(i, opts.store ? await addFile(opts.store, w.abs, { reflink: opts.reflink === true }) : await hashWorkspaceFile(w.abs));
     largeDone++;
     progress();
   });

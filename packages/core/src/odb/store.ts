@@ -3,32 +3,28 @@ import {
   closeSync,
   constants,
   copyFileSync,
-  fchmodSync,
   fstatSync,
   fsyncSync,
   mkdirSync,
   openSync,
   readdirSync,
-  readSync,
   renameSync,
   rmSync,
   statSync,
   writeSync,
   type Dirent,
-  type Stats,
 } from 'node:fs';
-import { chmod, copyFile, lstat, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { chmod, copyFile, lstat, mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { createHasher, hashBytes, hashHandle } from '../hash/blake3.js';
-import { isOid, type Oid } from '../hash/oid.js';
-import { CorruptObjectError, FileChangedError, fromSystemError, isErrno, MissingObjectError, TdvcError } from '../errors.js';
+import type { Oid } from '../hash/oid.js';
+import { CorruptObjectError, fromSystemError, isErrno } from '../errors.js';
 import { removeRegularFile, removeStaleTempSync, uniqueTempName } from '../util/fs.js';
-import { openObject } from './object-file.js';
+import { hashFdSync, openObject } from './object-file.js';
 import { isUnsupportedHere } from '../util/link-support.js';
 import { fanDir, fanOf, isFanName, layoutDir, objectPath, oidOfEntry } from '../objects/layout.js';
 import { NoFollowGuard } from '../util/no-follow.js';
-import { NotRegularFileError, WORKSPACE_READ } from '../util/safe-read.js';
 
 /** Folder of the cache root where projects using the cache register (workspace/projects.ts). */
 export const PROJECTS_DIR = 'projects';
@@ -43,9 +39,6 @@ export interface ObjectStoreOptions {
 
 /** Files up to this size are read into memory in one go; larger ones are streamed. */
 export const SMALL_FILE = 8 << 20;
-const CHUNK = 1 << 20;
-/** Chunk of the pipelined large-file pass: big enough that each read and write is one long system call. */
-const PIPE_CHUNK = 4 << 20;
 
 export interface PutResult {
   oid: Oid;
@@ -55,9 +48,11 @@ export interface PutResult {
 }
 
 /**
- * The content-addressed store. Objects live at `<root>/b3v1/<oid[0:2]>/<oid[2:]>`, read-only.
- * Every write goes to an exclusive temp file in the object's own folder and is renamed in only
- * after its bytes were hashed; a writer that loses a race to an identical object just drops its copy.
+ * The content-addressed store. Objects live at `<root>/b3v1/<oid[0:2]>/<oid[2:]>` (objects/layout.ts),
+ * read-only. Every write takes one path: an exclusive temp file in the store, renamed in only after
+ * its bytes were hashed; a writer that loses a race to an identical object just drops its copy. The
+ * store never reads workspace files itself (index/ingest.ts does, and hands it bytes, a stream or a
+ * file to clone).
  */
 export class ObjectStore {
   readonly root: string;
@@ -245,68 +240,48 @@ export class ObjectStore {
     const oid = hashBytes(data);
     const size = data.byteLength;
     if (await this.has(oid)) return { oid, size, created: false };
-    const tmp = await this.tempFor(oid);
-    await this.writeTemp(tmp, async (fh) => {
-      await fh.writeFile(data);
+    const tmp = await this.fillTemp(await this.fanDirFor(oid), (fh) => writeAll(fh, data)).catch((err: unknown) => {
+      throw fromSystemError(err, this.pathOf(oid));
     });
     return { oid, size, created: await this.publish(oid, tmp) };
   }
 
-  /**
-   * The synchronous twin of `putFile` for files up to SMALL_FILE bytes: one open, two fstats, one
-   * read, and (when the object is new) one exclusive create, write and rename. For 100,000 small
-   * files the promise machinery of the async path costs more CPU than the system calls themselves,
-   * so batches of small files run through this, on worker threads.
-   */
-  putSmallFileSync(path: string, opts: { reflink?: boolean } = {}): PutResult & { mtimeMs: number; ino: number; cloned: boolean } {
-    if (opts.reflink && this.reflinkWorks !== false) {
-      const r = this.cloneSmallFileSync(path);
-      if (r) return r;
-    }
-    const { data, st } = readSmallFileSync(path);
+  /** The synchronous twin of `putBytes` (worker threads store small files through it). */
+  putBytesSync(data: Uint8Array): PutResult {
     const oid = hashBytes(data);
-    let created = false;
-    if (!this.hasSync(oid)) {
-      const dir = fanDir(this.root, fanOf(oid));
-      this.ensureDirSync(dir);
-      const tmp = join(dir, uniqueTempName());
-      let fd: number | undefined;
-      try {
-        fd = openSync(tmp, 'wx', this.objectMode);
-        if (this.shared === 'group') fchmodSync(fd, this.objectMode);
-        writeAllSync(fd, data);
-        if (this.fsync) fsyncSync(fd);
-        closeSync(fd);
-        fd = undefined;
-        renameSync(tmp, this.pathOf(oid));
-        this.known?.add(oid);
-        created = true;
-      } catch (err) {
-        if (fd !== undefined) closeSync(fd);
-        rmSync(tmp, { force: true });
-        throw fromSystemError(err, path);
-      }
+    if (this.hasSync(oid)) return { oid, size: data.byteLength, created: false };
+    const dir = fanDir(this.root, fanOf(oid));
+    this.ensureDirSync(dir);
+    let tmp: string;
+    try {
+      tmp = this.fillTempSync(dir, data);
+    } catch (err) {
+      throw fromSystemError(err, this.pathOf(oid));
     }
-    return { oid, size: data.byteLength, created, mtimeMs: st.mtimeMs, ino: st.ino, cloned: false };
+    return { oid, size: data.byteLength, created: this.publishSync(oid, tmp) };
   }
 
   /** undefined until tried; false once a clone failed with "not supported here" */
   private reflinkWorks: boolean | undefined;
 
+  /** Whether a clone may work here (false once one failed with "not supported here"). */
+  get mayClone(): boolean {
+    return this.reflinkWorks !== false;
+  }
+
   /**
-   * On a copy-on-write file system: clone the file into the store first and hash the clone, which
-   * nobody else can change, so the object is exact and shares its blocks with the workspace (no
-   * second copy on disk, and no need to relink the workspace file). The source's stat before and
-   * after the clone must agree, or the file was changing. Returns undefined when reflink does not
-   * work here (then the caller copies).
+   * Makes an object by cloning the file at `path` (copy-on-write: it shares the file's blocks) and
+   * hashing the clone, which nobody else can change, so the object is exact. Undefined, with
+   * nothing left behind, when reflinks do not work here (then the caller copies). `check` runs
+   * once the clone is made, before it is published: the caller's test that the file did not
+   * change meanwhile (given the clone's size); throwing there leaves nothing behind.
    */
-  private cloneSmallFileSync(path: string): (PutResult & { mtimeMs: number; ino: number; cloned: boolean }) | undefined {
+  cloneInSync(path: string, check: (size: number) => void): (PutResult & { cloned: boolean }) | undefined {
+    if (this.reflinkWorks === false) return undefined;
     const dir = layoutDir(this.root);
     this.ensureDirSync(dir);
     const tmp = join(dir, uniqueTempName());
-    let before: Stats;
     try {
-      before = statSync(path);
       copyFileSync(path, tmp, constants.COPYFILE_FICLONE_FORCE | constants.COPYFILE_EXCL);
     } catch (err) {
       rmSync(tmp, { force: true });
@@ -314,29 +289,99 @@ export class ObjectStore {
         this.reflinkWorks = false;
         return undefined;
       }
-      if (isErrno(err, 'ENOENT')) throw new TdvcError('EVANISHED', `file vanished while it was being added: ${path}`, { path, hint: 'run tdvc add again' });
-      throw fromSystemError(err, path);
+      throw err;
     }
     this.reflinkWorks = true;
     try {
-      const after = statSync(path);
-      if (after.mtimeMs !== before.mtimeMs || after.size !== before.size || after.ino !== before.ino) throw new FileChangedError(path);
-      chmodSync(tmp, this.objectMode);
-      const { data } = readSmallFileSync(tmp);
-      if (data.byteLength !== before.size) throw new FileChangedError(path);
-      const oid = hashBytes(data);
+      this.sealCopiedTempSync(tmp);
+      const fd = openSync(tmp, 'r');
+      let oid: Oid;
+      let size: number;
+      try {
+        size = fstatSync(fd).size;
+        check(size);
+        oid = hashFdSync(fd);
+      } finally {
+        closeSync(fd);
+      }
       if (this.hasSync(oid)) {
         rmSync(tmp, { force: true });
-        return { oid, size: data.byteLength, created: false, mtimeMs: before.mtimeMs, ino: before.ino, cloned: false };
+        return { oid, size, created: false, cloned: false };
       }
       this.ensureDirSync(fanDir(this.root, fanOf(oid)));
-      renameSync(tmp, this.pathOf(oid));
-      this.known?.add(oid);
-      return { oid, size: data.byteLength, created: true, mtimeMs: before.mtimeMs, ino: before.ino, cloned: true };
+      const created = this.publishSync(oid, tmp);
+      return { oid, size, created, cloned: created };
     } catch (err) {
       rmSync(tmp, { force: true });
-      throw fromSystemError(err, path);
+      throw err;
     }
+  }
+
+  /** The asynchronous twin of `cloneInSync` (large files: hashed as a stream). */
+  async cloneIn(path: string, check: (size: number) => Promise<void>): Promise<(PutResult & { cloned: boolean }) | undefined> {
+    if (this.reflinkWorks === false) return undefined;
+    const dir = layoutDir(this.root);
+    await this.ensureDir(dir);
+    const tmp = join(dir, uniqueTempName());
+    try {
+      await copyFile(path, tmp, constants.COPYFILE_FICLONE_FORCE | constants.COPYFILE_EXCL);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      if (isReflinkUnsupported(err)) {
+        this.reflinkWorks = false;
+        return undefined;
+      }
+      throw err;
+    }
+    this.reflinkWorks = true;
+    try {
+      await this.sealCopiedTemp(tmp);
+      const fh = await open(tmp, 'r');
+      let hashed: { oid: string; size: number };
+      try {
+        await check((await fh.stat()).size);
+        hashed = await hashHandle(fh);
+      } finally {
+        await fh.close();
+      }
+      if (await this.has(hashed.oid)) {
+        await rm(tmp, { force: true });
+        return { ...hashed, created: false, cloned: false };
+      }
+      await this.ensureDir(fanDir(this.root, fanOf(hashed.oid)));
+      const created = await this.publish(hashed.oid, tmp);
+      return { ...hashed, created, cloned: created };
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  /**
+   * Stores bytes whose id is known only once they are all written: `fill` hands each chunk to
+   * `write`, which hashes it and writes it to a temp file in the layout folder (so reading the next
+   * chunk can overlap writing this one); the file is then renamed into its fan-out folder, or
+   * dropped when the object was there already. Raw errors from `fill` pass through.
+   */
+  async putStreamed(fill: (write: (chunk: Uint8Array) => Promise<void>) => Promise<void>): Promise<PutResult> {
+    const dir = layoutDir(this.root);
+    await this.ensureDir(dir);
+    const h = createHasher();
+    let size = 0;
+    const tmp = await this.fillTemp(dir, (out) =>
+      fill(async (chunk) => {
+        h.update(chunk);
+        size += chunk.byteLength;
+        await writeAll(out, chunk);
+      }),
+    );
+    const oid = h.digestHex();
+    if (await this.has(oid)) {
+      await rm(tmp, { force: true });
+      return { oid, size, created: false };
+    }
+    await this.ensureDir(fanDir(this.root, fanOf(oid)));
+    return { oid, size, created: await this.publish(oid, tmp) };
   }
 
   /** Records an object another thread of this process stored. */
@@ -359,108 +404,11 @@ export class ObjectStore {
   }
 
   /**
-   * Adds a workspace file. The source is fstat-ed before and after it is read: a file that
-   * changes meanwhile is refused (FileChangedError) instead of being stored torn.
-   * `reflink` clones the file into the cache (copy-on-write) and hashes the clone.
-   */
-  async putFile(path: string, opts: { reflink?: boolean } = {}): Promise<PutResult & { mtimeMs: number; ino: number }> {
-    let fh;
-    try {
-      fh = await open(path, WORKSPACE_READ);
-    } catch (err) {
-      if (isErrno(err, 'ENOENT')) {
-        throw new TdvcError('EVANISHED', `file vanished while it was being added: ${path}`, { path, hint: 'run tdvc add again' });
-      }
-      throw fromSystemError(err, path);
-    }
-    try {
-      const before = await fh.stat();
-      if (!before.isFile()) throw new NotRegularFileError(path, 'file', before);
-      if (before.size <= SMALL_FILE) {
-        const data = await fh.readFile();
-        const after = await fh.stat();
-        if (after.mtimeMs !== before.mtimeMs || after.size !== before.size || data.byteLength !== before.size) {
-          throw new FileChangedError(path);
-        }
-        const res = await this.putBytes(data);
-        return { ...res, mtimeMs: before.mtimeMs, ino: before.ino };
-      }
-      if (opts.reflink !== true) return await this.putLargeFileOnePass(fh, before, path);
-      const { oid, size } = await hashHandle(fh);
-      const after = await fh.stat();
-      if (after.mtimeMs !== before.mtimeMs || after.size !== before.size || size !== before.size) {
-        throw new FileChangedError(path);
-      }
-      if (await this.has(oid)) return { oid, size, created: false, mtimeMs: before.mtimeMs, ino: before.ino };
-      const tmp = await this.tempFor(oid);
-      try {
-        const copied = await this.copyVerified(path, tmp, opts.reflink === true);
-        if (copied !== oid) throw new FileChangedError(path);
-      } catch (err) {
-        await rm(tmp, { force: true });
-        throw fromSystemError(err, path);
-      }
-      return { oid, size, created: await this.publish(oid, tmp), mtimeMs: before.mtimeMs, ino: before.ino };
-    } finally {
-      await fh.close();
-    }
-  }
-
-  /**
-   * Large files without reflink: one pass that hashes each chunk and writes it to a temp file in
-   * the layout folder while the next chunk is being read, so the file is read once and reading
-   * overlaps writing. The id is only known at the end; the temp file is then renamed into its fan-out
-   * folder (same file system), or dropped when the object was already there.
-   */
-  private async putLargeFileOnePass(
-    fh: Awaited<ReturnType<typeof open>>,
-    before: Stats,
-    path: string,
-  ): Promise<PutResult & { mtimeMs: number; ino: number }> {
-    const dir = layoutDir(this.root);
-    await this.ensureDir(dir);
-    const tmp = join(dir, uniqueTempName());
-    const h = createHasher();
-    let size = 0;
-    try {
-      const out = await open(tmp, 'wx', this.objectMode);
-      try {
-        let cur = Buffer.allocUnsafe(PIPE_CHUNK);
-        let spare = Buffer.allocUnsafe(PIPE_CHUNK);
-        let { bytesRead } = await fh.read(cur, 0, PIPE_CHUNK, null);
-        while (bytesRead > 0) {
-          const chunk = cur.subarray(0, bytesRead);
-          h.update(chunk);
-          size += bytesRead;
-          const [, next] = await Promise.all([writeAll(out, chunk), fh.read(spare, 0, PIPE_CHUNK, null)]);
-          [cur, spare] = [spare, cur];
-          bytesRead = next.bytesRead;
-        }
-        if (this.fsync) await out.sync();
-      } finally {
-        await out.close();
-      }
-      const after = await fh.stat();
-      if (after.mtimeMs !== before.mtimeMs || after.size !== before.size || size !== before.size) throw new FileChangedError(path);
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw fromSystemError(err, path);
-    }
-    const oid = h.digestHex();
-    if (await this.has(oid)) {
-      await rm(tmp, { force: true });
-      return { oid, size, created: false, mtimeMs: before.mtimeMs, ino: before.ino };
-    }
-    await this.ensureDir(fanDir(this.root, fanOf(oid)));
-    return { oid, size, created: await this.publish(oid, tmp), mtimeMs: before.mtimeMs, ino: before.ino };
-  }
-
-  /**
    * Opens a writer for an object whose id is known in advance (a download). The bytes are hashed
    * as they arrive; `commit` publishes only when they match, `abort` leaves nothing behind.
    */
   async openWriter(oid: Oid, source: string): Promise<ObjectWriter> {
-    const tmp = await this.tempFor(oid);
+    const tmp = join(await this.fanDirFor(oid), uniqueTempName());
     const fh = await open(tmp, 'wx', this.objectMode);
     return new ObjectWriter(this, oid, source, tmp, fh);
   }
@@ -504,36 +452,86 @@ export class ObjectStore {
     this.knownDirs.add(dir);
   }
 
-  private async tempFor(oid: Oid): Promise<string> {
+  /** The object's fan-out folder, made if missing. */
+  private async fanDirFor(oid: Oid): Promise<string> {
     const dir = fanDir(this.root, fanOf(oid));
     await this.ensureDir(dir);
-    return join(dir, uniqueTempName());
+    return dir;
   }
 
-  private async writeTemp(tmp: string, write: (fh: Awaited<ReturnType<typeof open>>) => Promise<void>): Promise<void> {
+  // --- the one way bytes become an object ------------------------------------------------
+  //
+  // Every object enters the store the same way, whatever wrote its bytes (add, a clone, a
+  // download): an exclusive temp file in the store (O_EXCL, the object mode, a name fsck knows
+  // as a temp file), its bytes written in full, fsynced when `fsync` is on, closed; then renamed
+  // to the object's name, unless the object is there already. `fillTemp` and its synchronous twin
+  // do the first half, `publish` and its twin the second; a file made by copying (a clone) gets
+  // the object mode and the fsync from `sealCopiedTemp`. A failure removes the temp file.
+
+  /** Creates a temp file in `dir`, lets `fill` write it, fsyncs and closes it; returns its path. Raw errors. */
+  private async fillTemp(dir: string, fill: (fh: FileHandle) => Promise<void>): Promise<string> {
+    const tmp = join(dir, uniqueTempName());
     const fh = await open(tmp, 'wx', this.objectMode);
     try {
-      await write(fh);
+      await fill(fh);
       if (this.fsync) await fh.sync();
       await fh.close();
     } catch (err) {
       await fh.close().catch(() => {});
       await rm(tmp, { force: true });
-      throw fromSystemError(err, tmp);
+      throw err;
+    }
+    return tmp;
+  }
+
+  /** The synchronous twin of `fillTemp`, for bytes in memory. */
+  private fillTempSync(dir: string, data: Uint8Array): string {
+    const tmp = join(dir, uniqueTempName());
+    const fd = openSync(tmp, 'wx', this.objectMode);
+    try {
+      writeAllSync(fd, data);
+      if (this.fsync) fsyncSync(fd);
+    } catch (err) {
+      closeSync(fd);
+      rmSync(tmp, { force: true });
+      throw err;
+    }
+    closeSync(fd);
+    return tmp;
+  }
+
+  /** A temp file made by copying (which keeps the source's mode): the object mode, and the fsync. */
+  private async sealCopiedTemp(tmp: string): Promise<void> {
+    await chmod(tmp, this.objectMode);
+    if (!this.fsync) return;
+    const fh = await open(tmp, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
     }
   }
 
-  /** @internal renames a finished temp file into place; false when an identical object won the race. */
+  private sealCopiedTempSync(tmp: string): void {
+    chmodSync(tmp, this.objectMode);
+    if (!this.fsync) return;
+    const fd = openSync(tmp, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /**
+   * @internal renames a finished temp file to the object's name; false when the object was there
+   * already (the temp file is dropped). With the listing loaded no stat is needed: renaming over an
+   * identical object a concurrent writer just published is harmless (same bytes; old links stay valid).
+   */
   async publish(oid: Oid, tmp: string): Promise<boolean> {
     const final = this.pathOf(oid);
     try {
-      // the open() mode is filtered by the umask; objects must be readable by every cache user.
-      if (this.shared === 'group') await chmod(tmp, this.objectMode);
-      // With the listing loaded, a stat is not needed: renaming over an identical object that a
-      // concurrent writer just published is harmless (same bytes, and old links stay valid).
-      const existed = this.known
-        ? this.known.has(oid)
-        : await stat(final).then(
+      const existed = this.known ? this.known.has(oid) : await stat(final).then(
             () => true,
             () => false,
           );
@@ -550,39 +548,21 @@ export class ObjectStore {
     }
   }
 
-  private async copyVerified(src: string, tmp: string, reflink: boolean): Promise<string> {
-    if (reflink) {
-      try {
-        await copyFile(src, tmp, constants.COPYFILE_FICLONE_FORCE | constants.COPYFILE_EXCL);
-        await chmod(tmp, this.objectMode);
-        const fh = await open(tmp, 'r');
-        try {
-          return (await hashHandle(fh)).oid;
-        } finally {
-          await fh.close();
-        }
-      } catch (err) {
-        if (!isReflinkUnsupported(err)) throw err;
-        await rm(tmp, { force: true });
-      }
-    }
-    const out = await open(tmp, 'wx', this.objectMode);
-    const inp = await open(src, 'r');
+  /** The synchronous twin of `publish`. */
+  private publishSync(oid: Oid, tmp: string): boolean {
+    const final = this.pathOf(oid);
     try {
-      const h = createHasher();
-      const buf = Buffer.allocUnsafe(CHUNK);
-      for (;;) {
-        const { bytesRead } = await inp.read(buf, 0, CHUNK, null);
-        if (bytesRead === 0) break;
-        const chunk = buf.subarray(0, bytesRead);
-        h.update(chunk);
-        await writeAll(out, chunk);
+      const existed = this.known ? this.known.has(oid) : statSync(final, { throwIfNoEntry: false }) !== undefined;
+      if (existed) {
+        rmSync(tmp, { force: true });
+        return false;
       }
-      if (this.fsync) await out.sync();
-      return h.digestHex();
-    } finally {
-      await inp.close();
-      await out.close();
+      renameSync(tmp, final);
+      this.known?.add(oid);
+      return true;
+    } catch (err) {
+      rmSync(tmp, { force: true });
+      throw fromSystemError(err, final);
     }
   }
 }
@@ -597,7 +577,7 @@ export class ObjectWriter {
     readonly oid: Oid,
     private readonly source: string,
     readonly tempPath: string,
-    private readonly fh: Awaited<ReturnType<typeof open>>,
+    private readonly fh: FileHandle,
   ) {}
 
   get bytesWritten(): number {
@@ -641,7 +621,7 @@ export class ObjectWriter {
  * write(2) may write less than asked (a nearly full disk) without failing. Every byte must be
  * written before a temp file is published under a name hashed from the bytes we meant to write.
  */
-async function writeAll(fh: Awaited<ReturnType<typeof open>>, chunk: Uint8Array): Promise<void> {
+async function writeAll(fh: FileHandle, chunk: Uint8Array): Promise<void> {
   for (let off = 0; off < chunk.byteLength; ) {
     const { bytesWritten } = await fh.write(chunk, off, chunk.byteLength - off);
     if (bytesWritten <= 0) throw Object.assign(new Error('no progress writing to the cache'), { code: 'EIO' });
@@ -661,46 +641,6 @@ function writeAllSync(fd: number, chunk: Uint8Array): void {
 /** Whether a failed clone means "no reflinks here" (so copy instead): the link-support table. */
 export function isReflinkUnsupported(err: unknown): boolean {
   return isUnsupportedHere('reflink', err);
-}
-
-/**
- * Reads a whole small file, refusing it when it changes while being read (size or mtime moved
- * between the fstat before and the one after) or vanishes.
- */
-export function readSmallFileSync(path: string): { data: Buffer; st: Stats } {
-  let fd: number;
-  try {
-    fd = openSync(path, WORKSPACE_READ);
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) throw new TdvcError('EVANISHED', `file vanished while it was being read: ${path}`, { path, hint: 'run the command again' });
-    throw fromSystemError(err, path);
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new NotRegularFileError(path, 'file', st);
-    // one byte more than expected, so a file that grew is noticed without a second read
-    const data = Buffer.allocUnsafe(st.size + 1);
-    let n = 0;
-    for (;;) {
-      const r = readSync(fd, data, n, data.length - n, n);
-      if (r === 0) break;
-      n += r;
-      if (n === data.length) break;
-    }
-    const after = fstatSync(fd);
-    if (n !== st.size || after.size !== st.size || after.mtimeMs !== st.mtimeMs) throw new FileChangedError(path);
-    return { data: data.subarray(0, n), st };
-  } catch (err) {
-    throw fromSystemError(err, path);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Hashes a small workspace file (read whole, refused if it changes meanwhile). */
-export function hashSmallFileSync(path: string): { oid: Oid; size: number; mtimeMs: number; ino: number; created: false } {
-  const { data, st } = readSmallFileSync(path);
-  return { oid: hashBytes(data), size: data.byteLength, mtimeMs: st.mtimeMs, ino: st.ino, created: false };
 }
 
 /**

@@ -2,6 +2,7 @@ import { chmod } from 'node:fs/promises';
 import { CorruptObjectError } from '../errors.js';
 import type { Oid } from '../hash/oid.js';
 import type { ObjectStore } from '../odb/store.js';
+import { addFile } from '../index/ingest.js';
 import type { HeldObjects } from './held.js';
 
 /**
@@ -113,7 +114,7 @@ export class LocalObjects {
   }
 
   private async copyIn(oid: Oid, file: string): Promise<void> {
-    const put = await this.store.putFile(file);
+    const put = await addFile(this.store, file);
     if (put.oid !== oid) throw new CorruptObjectError(oid, put.oid, file);
     await this.dropRecord(oid);
   }

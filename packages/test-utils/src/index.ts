@@ -1,0 +1,4 @@
+export { TDVC_BIN, tdvc, git, tempDir, makeRepo, writeTree } from './run.js';
+export type { RunResult } from './run.js';
+export { remoteContract } from './remote-contract.js';
+export type { ContractRemote, ContractOptions } from './remote-contract.js';
