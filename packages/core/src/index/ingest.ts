@@ -112,7 +112,12 @@ export function addSmallFileSync(store: ObjectStore, path: string, opts: { refli
     if (cloned) return { ...cloned, mtimeMs: before.mtimeMs, ino: before.ino };
   }
   const { data, st } = readSmallFileSync(path);
-  return { ...store.putBytesSync(data), mtimeMs: st.mtimeMs, ino: st.ino, cloned: false };
+  // one result object per file, filled in (no spread copy): this runs 100,000 times in a large add
+  const r = store.putBytesSync(data) as AddedFile;
+  r.mtimeMs = st.mtimeMs;
+  r.ino = st.ino;
+  r.cloned = false;
+  return r;
 }
 
 /**
