@@ -204,7 +204,7 @@ async function stop(child: ChildProcess): Promise<void> {
 }
 
 for (const size of [64 << 20, 1 << 20]) {
-  test(`ObjectStore.putFile refuses a ${size >> 20} MiB file that grows while it is read (FileChangedError)`, async () => {
+  test(`addFile refuses a ${size >> 20} MiB file that grows while it is read (FileChangedError)`, async () => {
     const dir = tempDir();
     try {
       const store = new ObjectStore(join(dir.path, 'cache'));

@@ -59,7 +59,7 @@ test('store: putBytes is idempotent and stores the object read-only under its ha
   }
 });
 
-test('store: putFile stores small and large (streamed) files read-only with the right hash', async () => {
+test('store: addFile stores small and large (streamed) files read-only with the right hash', async () => {
   const { dir, cleanup } = tmp();
   try {
     const store = new ObjectStore(join(dir, 'cache'));
@@ -155,7 +155,7 @@ test('store: ObjectWriter.commit with wrong bytes throws and leaves neither the 
   }
 });
 
-test('store: putFile of a file that vanished names the path and stores nothing', async () => {
+test('store: addFile of a file that vanished names the path and stores nothing', async () => {
   const { dir, cleanup } = tmp();
   try {
     const store = new ObjectStore(join(dir, 'cache'));
