@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addFile, CorruptObjectError, ExitCode, hashBytes, hashWorkspaceFile, LAYOUT, ObjectStore, TdvcError } from '../src/index.js';
@@ -172,6 +172,33 @@ test('store: addFile of a file that vanished names the path and stores nothing',
     assert.deepEqual(storeFiles(store.root), []);
     // the read-only hashing used by status and checkout says the same
     await assert.rejects(hashWorkspaceFile(src), (err: unknown) => err instanceof TdvcError && err.code === 'EVANISHED' && err.path === src);
+  } finally {
+    cleanup();
+  }
+});
+
+test('store: listAll (fan-out folders read several at a time) lists exactly what listAllSync does, and neither enters a link or a non-fan folder', async () => {
+  const { dir, cleanup } = tmp();
+  try {
+    const store = new ObjectStore(join(dir, 'cache'));
+    const oids = new Set<string>();
+    for (let i = 0; i < 300; i++) oids.add((await store.putBytes(Buffer.from(`many ${i}`))).oid);
+    // junk an outsider or a killed writer can leave in the layout: none of it is an object
+    const elsewhere = join(dir, 'elsewhere');
+    mkdirSync(elsewhere);
+    const planted = hashBytes(Buffer.from('planted'));
+    writeFileSync(join(elsewhere, planted.slice(2)), 'x');
+    const fans = new Set([...oids].map((o) => o.slice(0, 2)));
+    const freeFan = [...Array(256).keys()].map((i) => i.toString(16).padStart(2, '0')).find((f) => !fans.has(f))!;
+    symlinkSync(elsewhere, join(store.root, LAYOUT, freeFan)); // a link where a fan-out folder belongs
+    mkdirSync(join(store.root, LAYOUT, 'zz'));
+    writeFileSync(join(store.root, LAYOUT, 'zz', planted.slice(2)), 'x'); // not a fan-out folder
+    writeFileSync(join(store.root, LAYOUT, [...oids][0]!.slice(0, 2), `${planted.slice(2)}x`), 'x'); // not an object name
+    const sync = store.listAllSync();
+    const all = await new ObjectStore(join(dir, 'cache')).listAll();
+    assert.deepEqual([...all].sort(), [...oids].sort());
+    assert.deepEqual([...sync].sort(), [...oids].sort());
+    assert.equal(readFileSync(join(elsewhere, planted.slice(2)), 'utf8'), 'x', 'nothing behind the link was touched');
   } finally {
     cleanup();
   }

@@ -99,7 +99,7 @@ export async function cacheStatus(repo: Repo, opts: { graceMs?: number } = {}): 
   let bytes = 0;
   const free = { objects: 0, bytes: 0, keptRecent: 0, keptRecentBytes: 0 };
   const started = Date.now();
-  await forEachLimit([...repo.odb.listAllSync()], CACHE_OPS_AT_ONCE, async (oid) => {
+  await forEachLimit(await repo.odb.listAll(), CACHE_OPS_AT_ONCE, async (oid) => {
     const st = await lstat(repo.odb.pathOf(oid)).catch(() => undefined);
     if (!st?.isFile()) return;
     objects++;

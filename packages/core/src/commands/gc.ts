@@ -94,7 +94,7 @@ export async function gc(repo: Repo, opts: GcOptions): Promise<GcResult> {
       const staleWorkspaces = await staleRecords(repo.cacheDir, records);
       if (!local) return await gcRemote(repo, opts, referenced, projects);
       const started = Date.now();
-      const all = repo.odb.listAllSync();
+      const all = await repo.odb.listAll();
       const doomed: GcResult['removed'] = [];
       let keptRecent = 0;
       await forEachLimit(
