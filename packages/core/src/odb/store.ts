@@ -191,64 +191,48 @@ export class ObjectStore {
     return present;
   }
 
-  /** Every object id in the store (temp files excluded). */
+  /**
+   * Every object id in the store. The listing sees every temp file anyway: those of killed writers
+   * on this host are dropped (files only, exact temp names only: see removeStaleTemp). A symlink (or
+   * file) where a fan-out folder belongs is not tdvc's and is not entered: gc must not delete
+   * through it whatever it points at.
+   */
   listAllSync(): Set<Oid> {
     const out = new Set<Oid>();
     const base = layoutDir(this.root);
-    let fans: Dirent[];
+    let entries: Dirent[];
     try {
-      fans = readdirSync(base, { withFileTypes: true });
+      entries = readdirSync(base, { withFileTypes: true });
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return out;
       throw fromSystemError(err);
     }
-    for (const entry of fans) {
-      const fan = entry.name;
-      // the listing sees every temp file anyway: drop those of killed writers on this host (files
-      // only, exact temp names only: see removeStaleTempSync)
-      if (!isFanName(fan)) {
-        removeStaleTempSync(join(base, fan), undefined);
-        continue;
-      }
-      // a symlink (or file) where a fan-out folder belongs is not tdvc's: gc must not delete
-      // through it whatever it points at
-      if (!entry.isDirectory()) continue;
-      for (const name of readdirSync(join(base, fan))) {
-        const oid = oidOfEntry(fan, name);
-        if (oid) out.add(oid);
-        else removeStaleTempSync(join(base, fan, name), undefined);
-      }
+    for (const entry of entries) {
+      const fan = fanFolderOf(entry);
+      if (fan === undefined) removeStaleTempSync(join(base, entry.name));
+      else if (fan !== false) for (const stray of collectFan(fan, readdirSync(join(base, fan)), out)) removeStaleTempSync(join(base, fan, stray));
     }
     return out;
   }
 
   /**
    * `listAllSync` with the fan-out folders read several at a time (CACHE_OPS_AT_ONCE): on a network
-   * file system each read is a round trip, and 257 of them one after another add up. Same rules:
-   * temp files of dead local writers are dropped, a link where a fan-out folder belongs is not entered.
+   * file system each read is a round trip, and 257 of them one after another add up.
    */
   async listAll(): Promise<Set<Oid>> {
     const out = new Set<Oid>();
     const base = layoutDir(this.root);
-    let fans: Dirent[];
+    let entries: Dirent[];
     try {
-      fans = await readdir(base, { withFileTypes: true });
+      entries = await readdir(base, { withFileTypes: true });
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return out;
       throw fromSystemError(err);
     }
-    await forEachLimit(fans, CACHE_OPS_AT_ONCE, async (entry) => {
-      const fan = entry.name;
-      if (!isFanName(fan)) {
-        await removeStaleTemp(join(base, fan));
-        return;
-      }
-      if (!entry.isDirectory()) return;
-      for (const name of await readdir(join(base, fan))) {
-        const oid = oidOfEntry(fan, name);
-        if (oid) out.add(oid);
-        else await removeStaleTemp(join(base, fan, name));
-      }
+    await forEachLimit(entries, CACHE_OPS_AT_ONCE, async (entry) => {
+      const fan = fanFolderOf(entry);
+      if (fan === undefined) await removeStaleTemp(join(base, entry.name));
+      else if (fan !== false) for (const stray of collectFan(fan, await readdir(join(base, fan)), out)) await removeStaleTemp(join(base, fan, stray));
     });
     return out;
   }
@@ -337,10 +321,6 @@ export class ObjectStore {
       } finally {
         closeSync(fd);
       }
-      if (this.hasSync(oid)) {
-        rmSync(tmp, { force: true });
-        return { oid, size, created: false, cloned: false };
-      }
       this.ensureDirSync(fanDir(this.root, fanOf(oid)));
       const created = this.publishSync(oid, tmp);
       return { oid, size, created, cloned: created };
@@ -377,10 +357,6 @@ export class ObjectStore {
       } finally {
         await fh.close();
       }
-      if (await this.has(hashed.oid)) {
-        await rm(tmp, { force: true });
-        return { ...hashed, created: false, cloned: false };
-      }
       await this.ensureDir(fanDir(this.root, fanOf(hashed.oid)));
       const created = await this.publish(hashed.oid, tmp);
       return { ...hashed, created, cloned: created };
@@ -393,8 +369,8 @@ export class ObjectStore {
   /**
    * Stores bytes whose id is known only once they are all written: `fill` hands each chunk to
    * `write`, which hashes it and writes it to a temp file in the layout folder (so reading the next
-   * chunk can overlap writing this one); the file is then renamed into its fan-out folder, or
-   * dropped when the object was there already. Raw errors from `fill` pass through.
+   * chunk can overlap writing this one); `publish` then renames it into its fan-out folder, or
+   * drops it when the object was there already. Raw errors from `fill` pass through.
    */
   async putStreamed(fill: (write: (chunk: Uint8Array) => Promise<void>) => Promise<void>): Promise<PutResult> {
     const dir = layoutDir(this.root);
@@ -409,10 +385,6 @@ export class ObjectStore {
       }),
     );
     const oid = h.digestHex();
-    if (await this.has(oid)) {
-      await rm(tmp, { force: true });
-      return { oid, size, created: false };
-    }
     await this.ensureDir(fanDir(this.root, fanOf(oid)));
     return { oid, size, created: await this.publish(oid, tmp) };
   }
@@ -599,6 +571,26 @@ export class ObjectStore {
       throw fromSystemError(err, final);
     }
   }
+}
+
+/**
+ * What an entry of the layout folder is: its fan-out folder's name; false for a link or file under
+ * a fan-out name (not tdvc's: never entered); undefined for anything else (a temp file, at most).
+ */
+function fanFolderOf(entry: Dirent): string | false | undefined {
+  if (!isFanName(entry.name)) return undefined;
+  return entry.isDirectory() ? entry.name : false;
+}
+
+/** Adds the objects among a fan-out folder's `names` to `out`; returns the other names (temp files, junk). */
+function collectFan(fan: string, names: string[], out: Set<Oid>): string[] {
+  const strays: string[] = [];
+  for (const name of names) {
+    const oid = oidOfEntry(fan, name);
+    if (oid) out.add(oid);
+    else strays.push(name);
+  }
+  return strays;
 }
 
 export class ObjectWriter {
