@@ -33,10 +33,6 @@ export interface PlanOptions {
   isLeftover?: (path: string, have: PresentFile) => boolean;
 }
 
-function within(path: string, subPaths: string[] | undefined): boolean {
-  return inSubPaths(subPaths, path);
-}
-
 /**
  * Pure: compares the target manifest with what the workspace holds and says what to do. It never
  * touches the disk, so every decision about data loss is testable on its own.
@@ -45,7 +41,7 @@ export function planCheckout(target: readonly ManifestEntry[], present: Readonly
   const plan: CheckoutPlan = { write: [], remove: [], chmod: [], unchanged: 0, missing: [], wouldLose: [] };
   const wanted = new Set<string>();
   for (const e of target) {
-    if (!within(e.path, opts.subPaths)) continue;
+    if (!inSubPaths(opts.subPaths, e.path)) continue;
     wanted.add(e.path);
     const have = present.get(e.path);
     if (have && have.oid === e.oid) {
@@ -61,7 +57,7 @@ export function planCheckout(target: readonly ManifestEntry[], present: Readonly
     plan.write.push(e);
   }
   for (const [path, have] of present) {
-    if (wanted.has(path) || !within(path, opts.subPaths)) continue;
+    if (wanted.has(path) || !inSubPaths(opts.subPaths, path)) continue;
     plan.remove.push(path);
     if (!opts.inCache(have.oid) && !opts.isLeftover?.(path, have)) plan.wouldLose.push(path);
   }

@@ -10,13 +10,8 @@ import { readManifest } from '../dataset/state.js';
 import { collectKept, DEFAULT_GRACE_MS, STALE_RECORD_MS, type GcScope } from './gc.js';
 import { CACHE_OPS_AT_ONCE } from '../util/concurrency.js';
 
-/** One workspace that uses the cache, as its record describes it, with what it references. */
-export interface CacheWorkspace {
-  id: string;
-  host: string;
-  user: string;
-  root: string;
-  lastSeen: string;
+/** One workspace that uses the cache, as its record describes it (free text made printable), with what it references. */
+export interface CacheWorkspace extends Pick<WorkspaceRecord, 'id' | 'host' | 'user' | 'root' | 'lastSeen'> {
   /** by the cache file system's clock: how long since the record was last written */
   ageMs: number;
   /** not refreshed for 30 days: gc reports it (and still keeps its data) */

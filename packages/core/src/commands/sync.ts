@@ -46,10 +46,6 @@ async function selected(repo: Repo, paths: string[], cwd?: string): Promise<Arra
   return selectDatasets(repo, paths.map((p) => repo.relPath(p, cwd)));
 }
 
-function inScope(subPaths: string[], p: string): boolean {
-  return inSubPaths(subPaths, p);
-}
-
 /** `tdvc push [PATH...]`: uploads the objects of the selected datasets that the remote lacks. */
 export async function push(repo: Repo, opener: RemoteOpener, paths: string[] = [], opts: SyncOptions = {}): Promise<SyncResult> {
   const items: TransferItem[] = [];
@@ -113,7 +109,7 @@ async function fetchUnlocked(repo: Repo, opener: RemoteOpener, paths: string[], 
         files.push({ oid: ds.pointer.oid, size: ds.pointer.size, isManifest: false });
       } else if (!unreadable.has(ds.pointer.oid)) {
         for (const e of await readManifest(repo, ds.pointer.oid, ds.pointerPath)) {
-          if (inScope(subPaths, e.path)) files.push({ oid: e.oid, size: e.size, isManifest: false });
+          if (inSubPaths(subPaths, e.path)) files.push({ oid: e.oid, size: e.size, isManifest: false });
         }
       }
     }
@@ -187,7 +183,7 @@ export async function remoteStatus(repo: Repo, opener: RemoteOpener, paths: stri
       if (ds.pointer.type === 'file') files.push({ path: ds.dataPath, oid: ds.pointer.oid });
       else if (await repo.odb.has(ds.pointer.oid)) {
         for (const e of await readManifest(repo, ds.pointer.oid, ds.pointerPath)) {
-          if (inScope(subPaths, e.path)) files.push({ path: repoPathOf(ds, e.path), oid: e.oid });
+          if (inSubPaths(subPaths, e.path)) files.push({ path: repoPathOf(ds, e.path), oid: e.oid });
         }
       }
       for (const f of files) all.add(f.oid);

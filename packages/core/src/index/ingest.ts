@@ -6,9 +6,9 @@
  * copy-on-write file system the file is cloned into the store instead and the clone hashed.
  */
 import { closeSync, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { FileChangedError, fromSystemError, isErrno, TdvcError } from '../errors.js';
-import { hashBytes } from '../hash/blake3.js';
+import { hashBytes, hashHandle } from '../hash/blake3.js';
 import type { Oid } from '../hash/oid.js';
 import { SMALL_FILE, type ObjectStore, type PutResult } from '../odb/store.js';
 import { NotRegularFileError, WORKSPACE_READ } from '../util/safe-read.js';
@@ -18,7 +18,7 @@ const PIPE_CHUNK = 4 << 20;
 
 export type AddedFile = PutResult & { mtimeMs: number; ino: number; cloned: boolean };
 
-function vanished(path: string, verb = 'added'): TdvcError {
+function vanished(path: string, verb: 'added' | 'read' = 'added'): TdvcError {
   return new TdvcError('EVANISHED', `file vanished while it was being ${verb}: ${path}`, { path, hint: verb === 'added' ? 'run tdvc add again' : 'run the command again' });
 }
 
@@ -32,16 +32,8 @@ function unchanged(before: Stats, after: Stats, size: number): boolean {
  * once (hashed as it is written).
  */
 export async function addFile(store: ObjectStore, path: string, opts: { reflink?: boolean } = {}): Promise<AddedFile> {
-  let fh;
+  const { fh, before } = await openWorkspaceFile(path, 'added');
   try {
-    fh = await open(path, WORKSPACE_READ);
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) throw vanished(path);
-    throw fromSystemError(err, path);
-  }
-  try {
-    const before = await fh.stat();
-    if (!before.isFile()) throw new NotRegularFileError(path, 'file', before);
     const done = (r: PutResult, cloned = false): AddedFile => ({ ...r, mtimeMs: before.mtimeMs, ino: before.ino, cloned });
     if (opts.reflink === true && store.mayClone) {
       const cloned = await store
@@ -81,6 +73,37 @@ export async function addFile(store: ObjectStore, path: string, opts: { reflink?
     return done(put);
   } finally {
     await fh.close();
+  }
+}
+
+/** Hashes a workspace file without storing it, refusing it if it changes while being read. */
+export async function hashWorkspaceFile(path: string): Promise<{ oid: Oid; size: number; ino: number; mtimeMs: number }> {
+  const { fh, before } = await openWorkspaceFile(path, 'read');
+  try {
+    const { oid, size } = await hashHandle(fh);
+    if (!unchanged(before, await fh.stat(), size)) throw new FileChangedError(path);
+    return { oid, size, ino: before.ino, mtimeMs: before.mtimeMs };
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Opens a workspace file to read it (no links, no blocking), which must be a regular file; its stat before reading. */
+async function openWorkspaceFile(path: string, verb: 'added' | 'read'): Promise<{ fh: FileHandle; before: Stats }> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, WORKSPACE_READ);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) throw vanished(path, verb);
+    throw fromSystemError(err, path);
+  }
+  try {
+    const before = await fh.stat();
+    if (!before.isFile()) throw new NotRegularFileError(path, 'file', before);
+    return { fh, before };
+  } catch (err) {
+    await fh.close();
+    throw err;
   }
 }
 

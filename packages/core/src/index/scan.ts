@@ -1,14 +1,11 @@
-import { open } from 'node:fs/promises';
-import { addFile } from './ingest.js';
-import { hashHandle } from '../hash/blake3.js';
+import { addFile, hashWorkspaceFile } from './ingest.js';
 import type { Oid } from '../hash/oid.js';
-import { FileChangedError, fromSystemError, isErrno, TdvcError } from '../errors.js';
+import { TdvcError } from '../errors.js';
 import { SMALL_FILE, type ObjectStore } from '../odb/store.js';
 import { processSmallFiles } from './file-pool.js';
 import { forEachLimit } from '../util/fs.js';
 import { walkFiles, statPath, type WalkedFile } from '../util/walk.js';
 import { StatIndex } from './stat-index.js';
-import { NotRegularFileError, WORKSPACE_READ } from '../util/safe-read.js';
 import { LARGE_FILES_AT_ONCE } from '../util/concurrency.js';
 
 export interface ScannedFile {
@@ -126,26 +123,4 @@ async function hashAll(walked: WalkedFile[], index: StatIndex, opts: ScanOptions
   smallResults.forEach((r, k) => record(small[k]!, r));
   progress();
   return { files: out, hashed: total, stored };
-}
-
-
-/** Hashes a workspace file, refusing it if it changes while being read. */
-export async function hashWorkspaceFile(path: string): Promise<{ oid: Oid; size: number; ino: number; mtimeMs: number }> {
-  let fh;
-  try {
-    fh = await open(path, WORKSPACE_READ);
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) throw new TdvcError('EVANISHED', `file vanished while it was being read: ${path}`, { path, hint: 'run the command again' });
-    throw fromSystemError(err, path);
-  }
-  try {
-    const before = await fh.stat();
-    if (!before.isFile()) throw new NotRegularFileError(path, 'file', before);
-    const { oid, size } = await hashHandle(fh);
-    const after = await fh.stat();
-    if (after.mtimeMs !== before.mtimeMs || after.size !== before.size || size !== before.size) throw new FileChangedError(path);
-    return { oid, size, ino: before.ino, mtimeMs: before.mtimeMs };
-  } finally {
-    await fh.close();
-  }
 }
