@@ -6,12 +6,12 @@
  * `{ skipped }` saying what is missing. `stop()` unmounts both, kills the daemons by pid and
  * removes the folder. Recipe and pitfalls: /work/shared/CEPHFS-TEST-FS.md.
  */
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort, Hopeless, runCommand, sleep, until } from '@tdvc/test-utils';
 
 export interface CephFs {
   /** the file system as client.fuse1 sees it */
@@ -43,48 +43,6 @@ export function cephFsSkipReason(): string | undefined {
     return `CephFS test file system: missing ${missing.join(', ')}; install with: apt-get install -y --no-install-recommends ceph-mon ceph-osd ceph-mds ceph-fuse (or bash scripts/install-deps.sh --test)`;
   }
   return undefined;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function run(cmd: string, args: string[], timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 16 << 20, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${cmd} ${args.join(' ')} failed: ${err.message}\n${stderr}`));
-      else resolve(stdout);
-    });
-  });
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Thrown by a probe when waiting longer cannot help (a daemon is gone): `until` gives up at once. */
-class Hopeless extends Error {}
-
-async function until<T>(what: string, deadline: number, probe: () => Promise<T | undefined>, everyMs = 200): Promise<T> {
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      if (err instanceof Hopeless) throw new Error(`gave up waiting for ${what}: ${err.message}`);
-      last = err;
-    }
-    await sleep(everyMs);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String((last as Error).message ?? last)}` : ''}`);
 }
 
 /** Mount points currently mounted (from this process's mount table), with their fs type. */
@@ -212,7 +170,7 @@ async function startOnce(opts: StartCephFsOptions): Promise<CephFs> {
       closeSync(log);
     }
   };
-  const ceph = (...args: string[]): Promise<string> => run('ceph', [...c, '--connect-timeout', '10', ...args], Math.min(20_000, left()));
+  const ceph = (...args: string[]): Promise<string> => runCommand('ceph', [...c, '--connect-timeout', '10', ...args], Math.min(20_000, left()));
 
   try {
     for (const d of ['run', 'log', 'mon/mon.a', 'mds/mds.a', 'mnt/a', 'mnt/b']) mkdirSync(join(dir, d), { recursive: true });
@@ -230,9 +188,9 @@ async function startOnce(opts: StartCephFsOptions): Promise<CephFs> {
       writeFileSync(conf, cephConf({ dir, fsid, monPort, memBytes: opts.memBytes ?? 1024 * 1024 * 1024 }));
       rmSync(join(dir, 'mon', 'mon.a'), { recursive: true, force: true });
       mkdirSync(join(dir, 'mon', 'mon.a'));
-      await run('ceph-authtool', ['--create-keyring', join(dir, 'keyring'), '--gen-key', '-n', 'mon.', '--cap', 'mon', 'allow *'], left());
-      await run('monmaptool', ['--create', '--clobber', '--addv', 'a', `[v1:127.0.0.1:${monPort}]`, '--fsid', fsid, join(dir, 'monmap')], left());
-      await run('ceph-mon', [...c, '--mkfs', '-i', 'a', '--monmap', join(dir, 'monmap'), '--keyring', join(dir, 'keyring')], left());
+      await runCommand('ceph-authtool', ['--create-keyring', join(dir, 'keyring'), '--gen-key', '-n', 'mon.', '--cap', 'mon', 'allow *'], left());
+      await runCommand('monmaptool', ['--create', '--clobber', '--addv', 'a', `[v1:127.0.0.1:${monPort}]`, '--fsid', fsid, join(dir, 'monmap')], left());
+      await runCommand('ceph-mon', [...c, '--mkfs', '-i', 'a', '--monmap', join(dir, 'monmap'), '--keyring', join(dir, 'keyring')], left());
       const mon = spawnLogged('ceph-mon', ['-i', 'a'], 'mon.a');
       daemons.push(mon);
       // our mon answering with our fsid, not merely something on that port
@@ -249,7 +207,7 @@ async function startOnce(opts: StartCephFsOptions): Promise<CephFs> {
     const osdUuid = randomUUID();
     const osdId = (await ceph('osd', 'new', osdUuid)).trim();
     mkdirSync(join(dir, 'osd', `osd.${osdId}`), { recursive: true });
-    await run('ceph-osd', [...c, '--mkfs', '-i', osdId, '--osd-uuid', osdUuid], left());
+    await runCommand('ceph-osd', [...c, '--mkfs', '-i', osdId, '--osd-uuid', osdUuid], left());
     daemons.push(spawnLogged('ceph-osd', ['-i', osdId], `osd.${osdId}`));
     // pool size 1 and pg_num 8 come from the osd_pool_default_* settings
     await ceph('osd', 'pool', 'create', 'cephfs_metadata', '8', '8');

@@ -260,15 +260,20 @@ function writeLock(cache: string, pid: number, host = hostname()): string {
   return p;
 }
 
+/** f.txt added as "one", then as "two": the cache holds one unreferenced object. Returns the cache folder. */
+async function addedTwice(root: string): Promise<string> {
+  writeTree(root, { 'f.txt': 'one' });
+  await ok(root, ['add', 'f.txt']);
+  writeTree(root, { 'f.txt': 'two' });
+  await ok(root, ['add', 'f.txt']);
+  return cacheOf(root);
+}
+
 test('gc lock: a dead holder on this host is taken over; a live holder makes gc --force fail with ELOCKED', async () => {
   const { root, cleanup } = await makeRepo();
   const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' });
   try {
-    const cache = cacheOf(root);
-    writeTree(root, { 'f.txt': 'one' });
-    await ok(root, ['add', 'f.txt']);
-    writeTree(root, { 'f.txt': 'two' });
-    await ok(root, ['add', 'f.txt']);
+    const cache = await addedTwice(root);
     const stale = oidOf('one');
     assert.ok(objectsIn(cache).has(stale));
 
@@ -331,11 +336,7 @@ test('two gc at once: the second waits for the first to finish, then runs', asyn
   const { root, cleanup } = await makeRepo();
   const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' });
   try {
-    const cache = cacheOf(root);
-    writeTree(root, { 'f.txt': 'one' });
-    await ok(root, ['add', 'f.txt']);
-    writeTree(root, { 'f.txt': 'two' });
-    await ok(root, ['add', 'f.txt']);
+    const cache = await addedTwice(root);
     // the first gc: a live process holding gc.lock
     const lockPath = writeLock(cache, sleeper.pid!);
     const second = tdvc(root, ['gc', '--workspace', '--force', '--grace', '0', '--json'], { TDVC_GC_LOCK_WAIT_MS: '30000' });

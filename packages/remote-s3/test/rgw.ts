@@ -4,12 +4,15 @@
  * and an S3 user with known keys. `stop()` kills the daemons by pid and removes the folder.
  * Recipe and pitfalls: /work/shared/S3-TEST-SERVER.md.
  */
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort, runCommand, until } from '@tdvc/test-utils';
+
+/** how often a start-up probe asks again */
+const POLL_MS = 300;
 
 export interface Rgw {
   endpoint: string;
@@ -47,44 +50,6 @@ export function rgwSkipReason(): string | undefined {
   const msg = `Ceph RGW is not installed (missing ${missing.join(', ')}); install with: apt-get install -y --no-install-recommends radosgw ceph-mon ceph-osd`;
   if (process.env['CI']) throw new Error(`${msg} (CI is set, so the S3 tests may not be skipped)`);
   return msg;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 16 << 20, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${cmd} ${args.join(' ')} failed: ${err.message}\n${stderr}`));
-      else resolve(stdout);
-    });
-  });
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, deadline: number, probe: () => Promise<T | undefined>, everyMs = 300): Promise<T> {
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(everyMs);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String((last as Error).message ?? last)}` : ''}`);
 }
 
 export interface StartRgwOptions {
@@ -171,9 +136,9 @@ rgw_crypt_s3_kms_encryption_keys = testkey-1=${kmsKey}
     );
     const c = ['-c', conf];
     const left = (): number => Math.max(1000, deadline - Date.now());
-    await run('ceph-authtool', ['--create-keyring', join(dir, 'keyring'), '--gen-key', '-n', 'mon.', '--cap', 'mon', 'allow *'], left());
-    await run('monmaptool', ['--create', '--add', 'a', `127.0.0.1:${monPort}`, '--fsid', fsid, join(dir, 'monmap')], left());
-    await run('ceph-mon', [...c, '--mkfs', '-i', 'a', '--monmap', join(dir, 'monmap'), '--keyring', join(dir, 'keyring')], left());
+    await runCommand('ceph-authtool', ['--create-keyring', join(dir, 'keyring'), '--gen-key', '-n', 'mon.', '--cap', 'mon', 'allow *'], left());
+    await runCommand('monmaptool', ['--create', '--add', 'a', `127.0.0.1:${monPort}`, '--fsid', fsid, join(dir, 'monmap')], left());
+    await runCommand('ceph-mon', [...c, '--mkfs', '-i', 'a', '--monmap', join(dir, 'monmap'), '--keyring', join(dir, 'keyring')], left());
     const daemon = (cmd: string, args: string[]): void => {
       // foreground (-f): the child is the daemon, so its pid is ours to kill
       const child = spawn(cmd, [...c, '-f', ...args], { stdio: 'ignore' });
@@ -181,17 +146,17 @@ rgw_crypt_s3_kms_encryption_keys = testkey-1=${kmsKey}
       children.push(child);
     };
     daemon('ceph-mon', ['-i', 'a']);
-    const ceph = (...args: string[]): Promise<string> => run('ceph', [...c, '--connect-timeout', '10', ...args], Math.min(20_000, left()));
+    const ceph = (...args: string[]): Promise<string> => runCommand('ceph', [...c, '--connect-timeout', '10', ...args], Math.min(20_000, left()));
     const osdUuid = randomUUID();
-    const osdId = (await until('the monitor', deadline, () => ceph('osd', 'new', osdUuid))).trim();
-    await run('ceph-osd', [...c, '--mkfs', '-i', osdId, '--osd-uuid', osdUuid], left());
+    const osdId = (await until('the monitor', deadline, () => ceph('osd', 'new', osdUuid), POLL_MS)).trim();
+    await runCommand('ceph-osd', [...c, '--mkfs', '-i', osdId, '--osd-uuid', osdUuid], left());
     daemon('ceph-osd', ['-i', osdId]);
     await until('the OSD to come up', deadline, async () => {
       const st = JSON.parse(await ceph('osd', 'stat', '-f', 'json')) as { num_up_osds?: number; osdmap?: { num_up_osds?: number } };
       return (st.num_up_osds ?? st.osdmap?.num_up_osds ?? 0) >= 1 ? true : undefined;
-    });
+    }, POLL_MS);
 
-    const admin = (...args: string[]): Promise<string> => run('radosgw-admin', [...c, '-n', 'client.rgw', '--no-mon-config', ...args], left());
+    const admin = (...args: string[]): Promise<string> => runCommand('radosgw-admin', [...c, '-n', 'client.rgw', '--no-mon-config', ...args], left());
     const accessKey = `TDVC${randomBytes(8).toString('hex').toUpperCase()}`;
     const secretKey = randomBytes(20).toString('hex');
     // also creates the default zone and zonegroup, which the placement commands need
@@ -207,9 +172,9 @@ rgw_crypt_s3_kms_encryption_keys = testkey-1=${kmsKey}
     await until('radosgw to answer', deadline, async () => {
       const res = await fetch(endpoint + '/');
       return res.ok ? true : undefined;
-    });
+    }, POLL_MS);
     const reclaim = async (): Promise<void> => {
-      await run('radosgw-admin', [...c, '-n', 'client.rgw', '--no-mon-config', 'gc', 'process', '--include-all'], 300_000);
+      await runCommand('radosgw-admin', [...c, '-n', 'client.rgw', '--no-mon-config', 'gc', 'process', '--include-all'], 300_000);
     };
     return { endpoint, port: rgwPort, accessKey, secretKey, region: 'us-east-1', kmsKeyId: 'testkey-1', storageClasses, dir, reclaim, stop };
   } catch (err) {

@@ -2,3 +2,4 @@ export { TDVC_BIN, tdvc, git, tempDir, makeRepo, writeTree } from './run.js';
 export type { RunResult } from './run.js';
 export { remoteContract } from './remote-contract.js';
 export type { ContractRemote, ContractOptions } from './remote-contract.js';
+export { freePort, runCommand, sleep, Hopeless, until } from './daemons.js';
