@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { addFile, CorruptObjectError, ExitCode, hashBytes, hashWorkspaceFile, LAYOUT, ObjectStore, TdvcError } from '../src/index.js';
+import { addFile, CorruptObjectError, FANS, ExitCode, hashBytes, hashWorkspaceFile, LAYOUT, ObjectStore, TdvcError } from '../src/index.js';
 
 function tmp(): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'tdvc-store-'));
@@ -189,7 +189,7 @@ test('store: listAll (fan-out folders read several at a time) lists exactly what
     const planted = hashBytes(Buffer.from('planted'));
     writeFileSync(join(elsewhere, planted.slice(2)), 'x');
     const fans = new Set([...oids].map((o) => o.slice(0, 2)));
-    const freeFan = [...Array(256).keys()].map((i) => i.toString(16).padStart(2, '0')).find((f) => !fans.has(f))!;
+    const freeFan = FANS.find((f) => !fans.has(f))!;
     symlinkSync(elsewhere, join(store.root, LAYOUT, freeFan)); // a link where a fan-out folder belongs
     mkdirSync(join(store.root, LAYOUT, 'zz'));
     writeFileSync(join(store.root, LAYOUT, 'zz', planted.slice(2)), 'x'); // not a fan-out folder

@@ -1,5 +1,5 @@
 export type { Remote, RemoteOpener, RemoteSettings } from './remote.js';
-export { pushObjects, fetchObjects, planPush, planFetch, applyPush, applyFetch } from './transfer.js';
+export { pushObjects, planPush, applyPush, applyFetch } from './transfer.js';
 export type { TransferResult, TransferFailure, TransferOptions } from './transfer.js';
 export { planTransfer } from './plan.js';
 export type { TransferItem, TransferPlan } from './plan.js';

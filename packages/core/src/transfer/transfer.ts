@@ -42,19 +42,9 @@ export async function planPush(remote: Remote, items: readonly TransferItem[]): 
   return planTransfer(items, await remote.has(itemOids(items)));
 }
 
-/** What a fetch of `items` into `odb` would download: what the cache lacks. */
-export async function planFetch(odb: ObjectStore, items: readonly TransferItem[]): Promise<TransferPlan> {
-  return planTransfer(items, await odb.hasMany(itemOids(items)));
-}
-
 /** Plans and uploads: the objects the remote lacks. */
 export async function pushObjects(odb: ObjectStore, remote: Remote, items: TransferItem[], opts: TransferOptions = {}): Promise<TransferResult> {
   return applyPush(odb, remote, await planPush(remote, items), opts);
-}
-
-/** Plans and downloads: the objects the cache lacks. */
-export async function fetchObjects(odb: ObjectStore, remote: Remote, items: TransferItem[], opts: FetchOptions = {}): Promise<TransferResult> {
-  return applyFetch(odb, remote, await planFetch(odb, items), opts);
 }
 
 /** Uploads a plan: files first, manifests last. Failures are collected, not thrown. */

@@ -56,10 +56,6 @@ export class LocalObjects {
     return present;
   }
 
-  async has(oid: Oid): Promise<boolean> {
-    return (await this.store.has(oid)) || (await this.heldFiles()).has(oid);
-  }
-
   /**
    * Makes every one of `oids` that only a workspace file holds a cache object too, copied and
    * hashed as it is read: a file edited meanwhile is refused, never stored under the object's name
