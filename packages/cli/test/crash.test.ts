@@ -5,8 +5,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, statSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { forEachLimit, hashFile, LAYOUT, parseManifest, parsePointer } from '@tdvc/core';
-import { git, makeRepo, tdvc, tempDir, TDVC_BIN, writeTree } from './helpers.js';
+import { forEachLimit, hashFile, LAYOUT, parsePointer } from '@tdvc/core';
+import { git, makeRepo, readTreeSync, tdvc, tempDir, TDVC_BIN, writeTree } from './helpers.js';
 
 /**
  * Crash safety: `kill -9` in the middle of `tdvc add` / `tdvc checkout`, at several moments,
@@ -150,7 +150,9 @@ function verifyPointer(root: string, cached: Set<string>): 'absent' | 'valid' {
   const ptr = parsePointer(readFileSync(p, 'utf8'), 'data.tdvc');
   assert.equal(ptr.type, 'dir');
   assert.ok(cached.has(ptr.oid), 'the manifest of a written pointer is in the cache');
-  const entries = parseManifest(readFileSync(join(root, '.tdvc', 'cache', LAYOUT, ptr.oid.slice(0, 2), ptr.oid.slice(2)), 'utf8'), 'manifest');
+  const tree = readTreeSync(join(root, '.tdvc', 'cache'), ptr.oid);
+  assert.deepEqual(tree.missingNodes, [], 'every node of the tree is in the cache');
+  const entries = tree.entries;
   assert.deepEqual(new Map(entries.map((e) => [e.path, e.oid])), expected, 'the pointer records the whole dataset');
   for (const e of entries) assert.ok(cached.has(e.oid), `object of ${e.path} is in the cache`);
   return 'valid';

@@ -9,8 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { hashBytes, parseManifest } from '@tdvc/core';
-import { git, makeRepo, tdvc, tempDir, TDVC_BIN, writeTree, type RunResult } from './helpers.js';
+import { hashBytes } from '@tdvc/core';
+import { git, makeRepo, readTreeSync, tdvc, tempDir, TDVC_BIN, writeTree, type RunResult } from './helpers.js';
 
 async function ok(cwd: string, args: string[], env: Record<string, string> = {}): Promise<RunResult> {
   const r = await tdvc(cwd, args, env);
@@ -59,9 +59,9 @@ function pointerOid(root: string, rel: string): string {
 function missingObjects(root: string, cache: string, rel: string): string[] {
   const manifest = pointerOid(root, rel);
   if (!existsSync(objectPath(cache, manifest))) return [`manifest ${manifest}`];
-  const entries = parseManifest(readFileSync(objectPath(cache, manifest), 'utf8'), rel);
-  assert.ok(entries.length > 0);
-  return entries.filter((e) => !existsSync(objectPath(cache, e.oid))).map((e) => `${e.path} ${e.oid}`);
+  const tree = readTreeSync(cache, manifest);
+  assert.ok(tree.entries.length > 0 || tree.missingNodes.length > 0);
+  return [...tree.missingNodes.map((n) => `tree node ${n}`), ...tree.entries.filter((e) => !existsSync(objectPath(cache, e.oid))).map((e) => `${e.path} ${e.oid}`)];
 }
 
 async function assertClean(root: string): Promise<void> {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { RunResult } from '@tdvc/test-utils';
 
 // the helpers every package's tests share live in @tdvc/test-utils; this file adds the CLI's own
-export { TDVC_BIN, tdvc, git, tempDir, makeRepo, writeTree, type RunResult } from '@tdvc/test-utils';
+export { TDVC_BIN, tdvc, git, tempDir, makeRepo, writeTree, readTreeSync, type RunResult } from '@tdvc/test-utils';
 
 /**
  * Everything under `root`: type, mode and content hash, to prove a command changed nothing. Left

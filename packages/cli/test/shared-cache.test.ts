@@ -9,8 +9,8 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hashFile, parseManifest } from '@tdvc/core';
-import { tempDir, writeTree } from './helpers.js';
+import { hashFile } from '@tdvc/core';
+import { readTreeSync, tempDir, writeTree } from './helpers.js';
 import { createTeam, makeSharedFolder, makeUserRepo as makeRepoAt, okAs, runAs, sh, teamSkipReason, tdvcAs, type Team, type User } from './team.js';
 
 const skip = teamSkipReason;
@@ -115,13 +115,18 @@ async function statusClean(user: User, root: string): Promise<void> {
   );
 }
 
+function pointerOid(root: string, dataset: string): string {
+  return /^hash: blake3:([0-9a-f]{64})$/m.exec(readFileSync(join(root, `${dataset}.tdvc`), 'utf8'))![1]!;
+}
+
 /** Checks that everything `root`'s pointer files reference is in `cache`. */
 function assertReferencedPresent(root: string, cache: string, dataset: string): void {
-  const text = readFileSync(join(root, `${dataset}.tdvc`), 'utf8');
-  const oid = /^hash: blake3:([0-9a-f]{64})$/m.exec(text)![1]!;
+  const oid = pointerOid(root, dataset);
   const at = (o: string): string => join(cache, 'b3v1', o.slice(0, 2), o.slice(2));
   assert.ok(existsSync(at(oid)), `manifest of ${root}/${dataset}`);
-  const missing = parseManifest(readFileSync(at(oid), 'utf8'), oid)
+  const tree = readTreeSync(cache, oid);
+  assert.deepEqual(tree.missingNodes, [], `tree nodes of ${root}/${dataset}`);
+  const missing = tree.entries
     .filter((e) => !existsSync(at(e.oid)))
     .map((e) => e.path);
   assert.deepEqual(missing, [], `files of ${root}/${dataset} missing from the cache`);
@@ -274,8 +279,11 @@ describe('shared cache used by two users of one group', { skip }, () => {
     for (const [i, r] of results.entries()) assert.equal(r.code, 0, `add #${i} as ${repos[i]!.user.name}: ${r.stderr}`);
 
     const objects = assertSharedModes(cache);
-    // 201 common + 6×30 own + 3×30 pair files + 6 manifests
-    assert.equal(objects.length, 201 + 180 + 90 + 6);
+    // 201 common + 6×30 own + 3×30 pair files + the tree nodes of the six versions (the
+    // versions share the nodes of their common files)
+    const nodes = new Set(repos.flatMap((r) => readTreeSync(cache, pointerOid(r.root, 'data')).nodes));
+    assert.ok(nodes.size > 6 && nodes.size < 6 * 6, `${nodes.size} tree nodes`);
+    assert.equal(objects.length, 201 + 180 + 90 + nodes.size);
     await assertObjectsIntact(cache, objects);
     assert.deepEqual(tempFilesIn(cache), []);
     const fsck = await runAs(repos[0]!.user, repos[0]!.root, ['fsck', '--json']);

@@ -2,6 +2,7 @@ export * from './errors.js';
 export * from './hash/index.js';
 export * from './odb/index.js';
 export * from './objects/index.js';
+export * from './tree/index.js';
 export * from './index/index.js';
 export * from './workspace/index.js';
 export * from './checkout/index.js';

@@ -67,8 +67,13 @@ test('pointer: missing, unknown and duplicate keys are rejected', () => {
   rejects(valid() + 'this is not a key value line\n', /key: value/);
 });
 
-test('pointer: unsupported version 2 is rejected with the version named', () => {
-  rejects(valid({ tdvc: '2' }), /version 2/);
+test('pointer: versions 1 and 2 are read and written back as they are; version 3 is rejected with the version named', () => {
+  assert.equal(parsePointer(valid({ tdvc: '2' }), 'data.tdvc').version, 2);
+  const v2 = { ...dirP, version: 2 as const };
+  assert.match(serializePointer(v2), /^tdvc: 2$/m);
+  assert.deepEqual(parsePointer(serializePointer(v2), 'data.tdvc'), v2);
+  assert.match(serializePointer(dirP), /^tdvc: 1$/m);
+  rejects(valid({ tdvc: '3' }), /version 3 is not supported by this tdvc \(it reads versions 1 and 2\)/);
   rejects(valid({ tdvc: '' }), /version/);
 });
 

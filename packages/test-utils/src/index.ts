@@ -3,3 +3,4 @@ export type { RunResult } from './run.js';
 export { remoteContract } from './remote-contract.js';
 export type { ContractRemote, ContractOptions } from './remote-contract.js';
 export { freePort, runCommand, sleep, Hopeless, until } from './daemons.js';
+export { readTreeSync } from './trees.js';

@@ -3,8 +3,10 @@ import { basename, dirname, join } from 'node:path';
 import { lstatSync, statSync } from 'node:fs';
 import fg from 'fast-glob';
 import { TdvcError, isErrno, InvalidPathError } from '../errors.js';
-import { serializeManifest, type ManifestEntry } from '../objects/manifest.js';
-import { serializePointer, POINTER_SUFFIX, type Pointer } from '../objects/pointer.js';
+import type { ManifestEntry } from '../objects/manifest.js';
+import { serializePointer, POINTER_SUFFIX, POINTER_VERSION, type Pointer } from '../objects/pointer.js';
+import { buildTree } from '../tree/builder.js';
+import { storePut } from '../tree/source.js';
 import { StatIndex } from '../index/stat-index.js';
 import { scanPath, type ScanProgress, type ScannedFile } from '../index/scan.js';
 import { Linker } from '../checkout/link.js';
@@ -127,11 +129,10 @@ async function addOne(repo: Repo, rel: string, opts: AddOptions): Promise<AddedD
   let pointer: Pointer;
   if (scan.kind === 'dir') {
     const entries: ManifestEntry[] = scan.files.map((f) => ({ path: f.rel, oid: f.oid, size: f.size, exec: f.exec }));
-    const manifest = await odb.putBytes(Buffer.from(serializeManifest(entries), 'utf8'));
-    const size = entries.reduce((s, e) => s + e.size, 0);
-    pointer = { version: 1, path: name, type: 'dir', oid: manifest.oid, size, files: entries.length };
+    const tree = await buildTree(storePut(odb), entries);
+    pointer = { version: POINTER_VERSION, path: name, type: 'dir', oid: tree.oid, size: tree.bytes, files: tree.files };
   } else {
-    pointer = { version: 1, path: name, type: 'file', oid: scan.file.oid, size: scan.file.size, exec: scan.file.exec };
+    pointer = { version: POINTER_VERSION, path: name, type: 'file', oid: scan.file.oid, size: scan.file.size, exec: scan.file.exec };
   }
 
   const linker = await Linker.create(linkTypes, repo.tmpDir, odb.root);

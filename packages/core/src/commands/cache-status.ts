@@ -6,7 +6,8 @@ import { liveGcLock, liveWriterLocks } from '../odb/writer-lock.js';
 import { forEachLimit } from '../util/fs.js';
 import { buildWorkspaceRecord, listWorkspaceRecords, workspaceId, type WorkspaceRecord } from '../workspace/workspace-record.js';
 import type { Repo } from '../workspace/repo.js';
-import { readManifest } from '../dataset/state.js';
+import { storeSource } from '../tree/source.js';
+import { forEachNode } from '../tree/walk.js';
 import { collectKept, DEFAULT_GRACE_MS, STALE_RECORD_MS, type GcScope } from './gc.js';
 import { CACHE_OPS_AT_ONCE } from '../util/concurrency.js';
 
@@ -136,11 +137,21 @@ async function referencedBy(repo: Repo, record: WorkspaceRecord): Promise<{ obje
     seen.add(oid);
     bytes += size;
   };
+  const sizeOf = async (oid: Oid): Promise<number> => (await lstat(repo.odb.pathOf(oid)).catch(() => undefined))?.size ?? 0;
+  const src = storeSource(repo.odb, `workspace ${record.id}`);
   for (const oid of record.roots.dirs) {
     if (seen.has(oid)) continue;
-    let entries;
     try {
-      entries = await readManifest(repo, oid, `workspace ${record.id}`);
+      // every node of the version's tree, a subtree counted once however many versions share it
+      await forEachNode(
+        src,
+        oid,
+        async (nodeOid, node) => {
+          count(nodeOid, await sizeOf(nodeOid));
+          if (node.kind === 'leaf') for (const e of node.entries) count(e.oid, e.size);
+        },
+        (nodeOid) => !seen.has(nodeOid),
+      );
     } catch (err) {
       if (err instanceof MissingManifestError) {
         unknownVersions++;
@@ -148,11 +159,9 @@ async function referencedBy(repo: Repo, record: WorkspaceRecord): Promise<{ obje
       }
       throw err;
     }
-    count(oid, (await lstat(repo.odb.pathOf(oid)).catch(() => undefined))?.size ?? 0);
-    for (const e of entries) count(e.oid, e.size);
   }
   for (const oid of record.roots.files) {
-    if (!seen.has(oid)) count(oid, (await lstat(repo.odb.pathOf(oid)).catch(() => undefined))?.size ?? 0);
+    if (!seen.has(oid)) count(oid, await sizeOf(oid));
   }
   return { objects: seen.size, bytes, unknownVersions };
 }

@@ -1,7 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import type { Oid } from '../hash/oid.js';
-import { ExitCode, TdvcError, MissingManifestError, MissingDataError } from '../errors.js';
+import { ExitCode, TdvcError, MissingDataError } from '../errors.js';
 import { GitRepo } from '../git/git-repo.js';
 import { acquireLockWaiting, fileSystemNow } from '../odb/lock.js';
 import { GC_LOCK, GC_LOCK_STALE_MS, GC_WAIT_MS, waitForWriters } from '../odb/writer-lock.js';
@@ -13,7 +13,8 @@ import { listWorkspaceRecords, workspaceId, type ListedRecord, type WorkspaceRec
 import { findPointerFiles, loadDataset } from '../workspace/datasets.js';
 import { Repo } from '../workspace/repo.js';
 import type { RemoteOpener } from '../transfer/remote.js';
-import { readManifest } from '../dataset/state.js';
+import { storeSource } from '../tree/source.js';
+import { markTree } from '../tree/walk.js';
 import { openRemote } from './remote.js';
 import { join } from 'node:path';
 import { CACHE_OPS_AT_ONCE } from '../util/concurrency.js';
@@ -151,8 +152,10 @@ export async function collectKept(repo: Repo, scope: GcScope): Promise<KeptObjec
   const records = (await listWorkspaceRecords(repo.cacheDir)).filter((r) => r.record.id !== myId);
   const projects = await projectsSharing(repo, records);
   const referenced = new Set<Oid>();
-  for (const p of projects) await collectReferences(p, scope, referenced);
-  for (const r of records) await collectRecordReferences(repo, r.record, referenced);
+  // tree nodes marked so far: versions share most subtrees, each is read once
+  const seenNodes = new Set<Oid>();
+  for (const p of projects) await collectReferences(p, scope, referenced, seenNodes);
+  for (const r of records) await collectRecordReferences(repo, r.record, referenced, seenNodes);
   return { referenced, projects, records };
 }
 
@@ -171,17 +174,10 @@ async function staleRecords(cacheDir: string, records: ListedRecord[]): Promise<
  * this cache has nothing here to protect through it (no checkout from this cache could use it
  * without fetching the list, and a fetch brings its files too), so it is skipped, not refused.
  */
-async function collectRecordReferences(repo: Repo, record: WorkspaceRecord, into: Set<Oid>): Promise<void> {
+async function collectRecordReferences(repo: Repo, record: WorkspaceRecord, into: Set<Oid>, seenNodes: Set<Oid>): Promise<void> {
   for (const oid of record.roots.files) into.add(oid);
-  for (const oid of record.roots.dirs) {
-    if (into.has(oid)) continue;
-    into.add(oid);
-    try {
-      for (const e of await readManifest(repo, oid, `workspace ${record.id} (${record.host}:${record.root})`)) into.add(e.oid);
-    } catch (err) {
-      if (!(err instanceof MissingManifestError)) throw err;
-    }
-  }
+  const src = storeSource(repo.odb, `workspace ${record.id} (${record.host}:${record.root})`);
+  for (const oid of record.roots.dirs) await markTree(src, oid, into, seenNodes);
 }
 
 async function gcRemote(repo: Repo, opts: GcOptions, referenced: Set<Oid>, projects: Repo[]): Promise<GcResult> {
@@ -266,7 +262,7 @@ function realCacheDir(repo: Repo): string {
 }
 
 /** Adds to `into` every object the project references within the scope. */
-async function collectReferences(repo: Repo, scope: GcScope, into: Set<Oid>): Promise<void> {
+async function collectReferences(repo: Repo, scope: GcScope, into: Set<Oid>, seenNodes: Set<Oid>): Promise<void> {
   const seenPointers = new Set<Oid>();
   const missing: string[] = [];
   const addPointer = async (type: 'file' | 'dir', oid: Oid, where: string): Promise<void> => {
@@ -274,12 +270,7 @@ async function collectReferences(repo: Repo, scope: GcScope, into: Set<Oid>): Pr
     seenPointers.add(oid);
     into.add(oid);
     if (type !== 'dir') return;
-    try {
-      for (const e of await readManifest(repo, oid, where)) into.add(e.oid);
-    } catch (err) {
-      if (err instanceof MissingManifestError) missing.push(where);
-      else throw err;
-    }
+    if ((await markTree(storeSource(repo.odb, where), oid, into, seenNodes)) > 0) missing.push(where);
   };
   // the workspace is always kept: it is what people are working on right now
   for (const pointerPath of workspacePointerFiles(repo)) {

@@ -3,8 +3,10 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isErrno, MissingManifestError, MissingDataError } from '../errors.js';
 import { mergePointers, type MergeConflict } from '../merge/index.js';
-import { serializeManifest, type ManifestEntry } from '../objects/manifest.js';
-import { parsePointer, serializePointer, type Pointer } from '../objects/pointer.js';
+import type { ManifestEntry } from '../objects/manifest.js';
+import { buildTree } from '../tree/builder.js';
+import { storePut } from '../tree/source.js';
+import { parsePointer, serializePointer, POINTER_VERSION, type Pointer } from '../objects/pointer.js';
 import { dataPathOf } from '../workspace/datasets.js';
 import type { Repo } from '../workspace/repo.js';
 import { ensureDir, writeFileAtomic } from '../util/fs.js';
@@ -66,15 +68,8 @@ export async function mergePointerTexts(repo: Repo, pointerPath: string, baseTex
     return { clean: true, text: outcome.pointer ? serializePointer(outcome.pointer) : '', conflicts: [], message: undefined };
   }
   if (outcome.kind === 'manifests') {
-    const merged = await repo.odb.putBytes(Buffer.from(serializeManifest(outcome.merged), 'utf8'));
-    const pointer: Pointer = {
-      version: 1,
-      path: ours!.path,
-      type: 'dir',
-      oid: merged.oid,
-      size: outcome.merged.reduce((s, e) => s + e.size, 0),
-      files: outcome.merged.length,
-    };
+    const merged = await buildTree(storePut(repo.odb), outcome.merged);
+    const pointer: Pointer = { version: POINTER_VERSION, path: ours!.path, type: 'dir', oid: merged.oid, size: merged.bytes, files: merged.files };
     if (outcome.conflicts.length === 0) {
       await clearMergeState(repo, pointerPath);
       return { clean: true, text: serializePointer(pointer), conflicts: [], message: undefined };

@@ -1,12 +1,12 @@
 import { TdvcError } from '../errors.js';
-import { serializeManifest } from '../objects/manifest.js';
-import { serializePointer, type Pointer } from '../objects/pointer.js';
+import { editTree, type TreeEdit } from '../tree/edit.js';
+import { storePut, storeSource } from '../tree/source.js';
+import { serializePointer, POINTER_VERSION, type Pointer } from '../objects/pointer.js';
 import { compareUtf8 } from '../objects/paths.js';
 import { inSubPaths, repoPathOf, selectDatasets } from '../workspace/datasets.js';
 import type { Repo } from '../workspace/repo.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { checkout, type CheckoutResult } from './checkout.js';
-import { readManifest } from '../dataset/state.js';
 import { clearMergeState, loadMergeState, saveMergeState } from './merge-driver.js';
 import { withCacheWriterLock } from './cache-lock.js';
 
@@ -41,22 +41,20 @@ async function resolveUnlocked(repo: Repo, side: 'ours' | 'theirs', paths: strin
       resolved.push(ds.dataPath);
       continue;
     }
-    const inScope = (p: string): boolean => inSubPaths(subPaths, p);
-    const entries = new Map((await readManifest(repo, ds.pointer.oid, ds.pointerPath)).map((e) => [e.path, e]));
     const left = [];
+    const edits: TreeEdit[] = [];
     for (const c of state.conflicts) {
-      if (!inScope(c.path)) {
+      if (!inSubPaths(subPaths, c.path)) {
         left.push(c);
         continue;
       }
       const pick = side === 'ours' ? c.ours : c.theirs;
-      if (pick) entries.set(c.path, pick);
-      else entries.delete(c.path);
+      edits.push(pick ? { path: c.path, entry: pick } : { path: c.path });
       resolved.push(repoPathOf(ds, c.path));
     }
-    const list = [...entries.values()].sort((a, b) => compareUtf8(a.path, b.path));
-    const manifest = await repo.odb.putBytes(Buffer.from(serializeManifest(list), 'utf8'));
-    const pointer: Pointer = { version: 1, path: ds.pointer.path, type: 'dir', oid: manifest.oid, size: list.reduce((s, e) => s + e.size, 0), files: list.length };
+    // only the conflicting files change: the tree is edited, not rebuilt
+    const tree = await editTree(storeSource(repo.odb, ds.pointerPath), storePut(repo.odb), ds.pointer.oid, edits.sort((a, b) => compareUtf8(a.path, b.path)));
+    const pointer: Pointer = { version: POINTER_VERSION, path: ds.pointer.path, type: 'dir', oid: tree.oid, size: tree.bytes, files: tree.files };
     let text = serializePointer(pointer);
     if (left.length > 0) {
       text = `# tdvc merge conflict in ${ds.dataPath}: ${left.length} file(s) still unresolved:\n${left.map((c) => `#   ${repoPathOf(ds, c.path)}`).join('\n')}\n` + text;

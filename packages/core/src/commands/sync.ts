@@ -1,8 +1,10 @@
-import { stat } from 'node:fs/promises';
 import type { Oid } from '../hash/oid.js';
-import { MissingDataError } from '../errors.js';
+import { MissingDataError, MissingManifestError } from '../errors.js';
 import { applyFetch, applyPush, planPush, type FetchOptions, type TransferItem, type TransferResult } from '../transfer/transfer.js';
 import { itemOids, planTransfer, type TransferPlan } from '../transfer/plan.js';
+import { fetchTreeNodes, treeItemsForPush } from '../transfer/tree-items.js';
+import { storeSource } from '../tree/source.js';
+import { markTree, rangesOfSubPaths, walkEntries } from '../tree/walk.js';
 import { HAND_OVER_MIN_SIZE } from '../workspace/held.js';
 import type { RemoteOpener } from '../transfer/remote.js';
 import { inSubPaths, repoPathOf, selectDatasets, type Dataset } from '../workspace/datasets.js';
@@ -48,26 +50,26 @@ async function selected(repo: Repo, paths: string[], cwd?: string): Promise<Arra
 
 /** `tdvc push [PATH...]`: uploads the objects of the selected datasets that the remote lacks. */
 export async function push(repo: Repo, opener: RemoteOpener, paths: string[] = [], opts: SyncOptions = {}): Promise<SyncResult> {
-  const items: TransferItem[] = [];
+  const fileItems: TransferItem[] = [];
+  const roots: Array<{ oid: Oid; where: string; files: number }> = [];
   for (const { dataset: ds } of await selected(repo, paths, opts.cwd)) {
-    if (ds.pointer.type === 'file') {
-      items.push({ oid: ds.pointer.oid, size: ds.pointer.size, isManifest: false });
-      continue;
-    }
-    const entries = await readManifest(repo, ds.pointer.oid, ds.pointerPath);
-    for (const e of entries) items.push({ oid: e.oid, size: e.size, isManifest: false });
-    items.push({ oid: ds.pointer.oid, size: (await stat(repo.odb.pathOf(ds.pointer.oid))).size, isManifest: true });
-  }
-  const local = await repo.objects.hasMany(items.map((i) => i.oid));
-  const missingLocally = items.filter((i) => !local.has(i.oid));
-  if (missingLocally.length > 0) {
-    throw new MissingDataError(`${missingLocally.length} object(s) to push are not in the local cache (first: ${missingLocally[0]!.oid})`, {
-      hint: "run 'tdvc status' to see which files; 'tdvc pull' or re-adding the data restores them",
-    });
+    if (ds.pointer.type === 'file') fileItems.push({ oid: ds.pointer.oid, size: ds.pointer.size, isManifest: false });
+    else roots.push({ oid: ds.pointer.oid, where: ds.pointerPath, files: ds.pointer.files });
   }
   const remote = await openRemote(repo, opener, opts.remote, opts.jobs);
   try {
-    const plan = await planPush(remote, items);
+    // folder trees top-down: a node the remote holds is skipped with everything under it
+    const tree = await treeItemsForPush(repo.odb, remote, roots);
+    const items = [...fileItems, ...tree.files];
+    const local = await repo.objects.hasMany(items.map((i) => i.oid));
+    const missingLocally = items.filter((i) => !local.has(i.oid));
+    if (missingLocally.length > 0) {
+      throw new MissingDataError(`${missingLocally.length} object(s) to push are not in the local cache (first: ${missingLocally[0]!.oid})`, {
+        hint: "run 'tdvc status' to see which files; 'tdvc pull' or re-adding the data restores them",
+      });
+    }
+    const filePlan = await planPush(remote, items);
+    const plan: TransferPlan = { ...filePlan, manifests: tree.nodes, present: filePlan.present + tree.present, bytes: filePlan.bytes + tree.nodes.reduce((s, n) => s + n.size, 0) };
     if (opts.dryRun) return { remote: remote.name, transferred: 0, bytes: 0, skipped: plan.present, failed: [], wouldTransfer: wouldTransfer(plan) };
     // an object only a workspace file holds goes into the cache first, hashed as it is read: a
     // file edited during the upload must not reach the remote under the object's name
@@ -98,25 +100,45 @@ async function fetchUnlocked(repo: Repo, opener: RemoteOpener, paths: string[], 
   const progress = opts.onProgress ? { onProgress: (p: { done: number; total: number; bytes: number; totalBytes: number }) => opts.onProgress!({ phase: 'download', ...p }) } : {};
   const jobs = opts.jobs ? { jobs: opts.jobs } : {};
   try {
-    const manifests: TransferItem[] = sel.filter((s) => s.dataset.pointer.type === 'dir').map((s) => ({ oid: s.dataset.pointer.oid, size: 0, isManifest: true }));
-    // the file lists first: what the files are is only known from them
-    const manifestPlan = planTransfer(manifests, await repo.objects.hasMany(itemOids(manifests)));
-    const first = opts.dryRun ? { transferred: 0, bytes: 0, skipped: manifestPlan.present, failed: [] } : await applyFetch(repo.odb, remote, manifestPlan, jobs);
-    const unreadable = new Set<Oid>(opts.dryRun ? manifestPlan.manifests.map((m) => m.oid) : first.failed.map((f) => f.oid));
+    // the file lists first, level by level: what the files are is only known from them
+    const dirs = sel.filter((s) => s.dataset.pointer.type === 'dir');
+    const trees = opts.dryRun
+      ? await dryRunTrees(repo, dirs.map((s) => s.dataset.pointer.oid))
+      : await fetchTreeNodes(
+          repo.odb,
+          dirs.map(({ dataset: ds, subPaths }) => {
+            const ranges = rangesOfSubPaths(subPaths);
+            return { oid: ds.pointer.oid, where: ds.pointerPath, ...(ranges ? { ranges } : {}) };
+          }),
+          (oids) => repo.odb.hasMany(oids),
+          (items) => applyFetch(repo.odb, remote, planTransfer(items, new Set()), jobs),
+        );
+    const first = { transferred: trees.transferred, bytes: trees.bytes, skipped: trees.skipped, failed: trees.failed };
+    const unreadable = trees.failedRoots;
     const files: TransferItem[] = [];
     for (const { dataset: ds, subPaths } of sel) {
       if (ds.pointer.type === 'file') {
         files.push({ oid: ds.pointer.oid, size: ds.pointer.size, isManifest: false });
       } else if (!unreadable.has(ds.pointer.oid)) {
-        for (const e of await readManifest(repo, ds.pointer.oid, ds.pointerPath)) {
-          if (inSubPaths(subPaths, e.path)) files.push({ oid: e.oid, size: e.size, isManifest: false });
+        const src = storeSource(repo.odb, ds.pointerPath);
+        const walks = (rangesOfSubPaths(subPaths) ?? [{}]).map((r) => walkEntries(src, ds.pointer.oid, r));
+        for (const walk of walks) {
+          for await (const e of walk) if (inSubPaths(subPaths, e.path)) files.push({ oid: e.oid, size: e.size, isManifest: false });
         }
       }
     }
     // what is local already (in the cache, or held by an unchanged workspace file) is not fetched
     const filePlan = planTransfer(files, await repo.objects.hasMany(itemOids(files)));
     if (opts.dryRun) {
-      return { remote: remote.name, transferred: 0, bytes: 0, skipped: first.skipped + filePlan.present, failed: [], wouldTransfer: wouldTransfer(manifestPlan, filePlan), unknownVersions: unreadable.size };
+      return {
+        remote: remote.name,
+        transferred: 0,
+        bytes: 0,
+        skipped: first.skipped + filePlan.present,
+        failed: [],
+        wouldTransfer: wouldTransfer({ files: [], manifests: trees.failed.map((f) => ({ oid: f.oid, size: 0, isManifest: true })), present: 0, bytes: 0 }, filePlan),
+        unknownVersions: unreadable.size,
+      };
     }
     const onFetched = opts.onFetched ? { onFetched: opts.onFetched } : {};
     const second = await applyFetch(repo.odb, remote, filePlan, { ...jobs, ...progress, ...onFetched });
@@ -159,6 +181,24 @@ async function pullUnlocked(repo: Repo, opener: RemoteOpener, paths: string[], o
   return { fetch: fetched, checkout: co };
 }
 
+/**
+ * What a dry-run fetch can say of the trees without downloading: a version whose tree is not
+ * complete in the cache cannot be read (its nodes would be fetched), so it counts as unknown.
+ */
+async function dryRunTrees(repo: Repo, roots: Oid[]): Promise<{ failedRoots: Set<Oid>; transferred: number; bytes: number; skipped: number; failed: Array<{ oid: Oid; code: string; message: string }> }> {
+  const out = { failedRoots: new Set<Oid>(), transferred: 0, bytes: 0, skipped: 0, failed: [] as Array<{ oid: Oid; code: string; message: string }> };
+  for (const oid of [...new Set(roots)]) {
+    const missing = await markTree(storeSource(repo.odb, oid), oid, new Set(), new Set());
+    if (missing > 0) {
+      out.failedRoots.add(oid);
+      out.failed.push({ oid, code: 'EMISSING', message: 'not in the cache' });
+    } else {
+      out.skipped++;
+    }
+  }
+  return out;
+}
+
 export interface RemoteStatusDataset {
   path: string;
   /** files whose data is in the cache but not on the remote */
@@ -182,8 +222,13 @@ export async function remoteStatus(repo: Repo, opener: RemoteOpener, paths: stri
       all.add(ds.pointer.oid);
       if (ds.pointer.type === 'file') files.push({ path: ds.dataPath, oid: ds.pointer.oid });
       else if (await repo.odb.has(ds.pointer.oid)) {
-        for (const e of await readManifest(repo, ds.pointer.oid, ds.pointerPath)) {
-          if (inSubPaths(subPaths, e.path)) files.push({ path: repoPathOf(ds, e.path), oid: e.oid });
+        try {
+          for (const e of await readManifest(repo, ds.pointer.oid, ds.pointerPath)) {
+            if (inSubPaths(subPaths, e.path)) files.push({ path: repoPathOf(ds, e.path), oid: e.oid });
+          }
+        } catch (err) {
+          // a tree fetched only in part (for some of its paths): its files are not known here
+          if (!(err instanceof MissingManifestError)) throw err;
         }
       }
       for (const f of files) all.add(f.oid);

@@ -1,7 +1,9 @@
 import { dirname } from 'node:path';
 import type { Oid } from '../hash/oid.js';
-import { MissingObjectError, TypeMismatchError, MissingManifestError } from '../errors.js';
-import { parseManifest, type ManifestEntry } from '../objects/manifest.js';
+import { TypeMismatchError } from '../errors.js';
+import type { ManifestEntry } from '../objects/manifest.js';
+import { storeSource } from '../tree/source.js';
+import { readAllEntries } from '../tree/walk.js';
 import { StatIndex } from '../index/stat-index.js';
 import { scanPath, type ScanOptions, type ScanResult } from '../index/scan.js';
 import type { PresentFile } from '../checkout/plan.js';
@@ -18,15 +20,9 @@ export async function targetEntries(repo: Repo, pointer: Pointer, where: string)
   return readManifest(repo, pointer.oid, where);
 }
 
+/** Every file of a folder version (a v2 tree or a v1 manifest), in canonical order, in one array. */
 export async function readManifest(repo: Repo, oid: Oid, where: string): Promise<ManifestEntry[]> {
-  let data: Buffer;
-  try {
-    data = await repo.odb.read(oid);
-  } catch (err) {
-    if (err instanceof MissingObjectError) throw new MissingManifestError(oid, where, err.exitCode);
-    throw err;
-  }
-  return parseManifest(data.toString('utf8'), `manifest ${oid} of ${where}`);
+  return readAllEntries(storeSource(repo.odb, where), oid);
 }
 
 /** Where a dataset's entries are rooted in the workspace. */

@@ -19,7 +19,7 @@ export const MANIFEST_HEADER = 'tdvc-manifest 1';
 export function serializeManifest(entries: readonly ManifestEntry[]): string {
   const sorted = [...entries].sort((a, b) => compareUtf8(a.path, b.path));
   const lines = [MANIFEST_HEADER];
-  for (const e of sorted) lines.push(`${e.oid} ${e.size} ${e.exec ? 'x' : '-'} ${e.path}`);
+  for (const e of sorted) lines.push(entryLine(e));
   return lines.join('\n') + '\n';
 }
 
@@ -37,26 +37,13 @@ export function parseManifest(text: string, where: string): ManifestEntry[] {
       if (i === lines.length - 1) break;
       throw new MalformedFileError(where, 'empty line', i + 1);
     }
-    const s1 = line.indexOf(' ');
-    const s2 = line.indexOf(' ', s1 + 1);
-    const s3 = line.indexOf(' ', s2 + 1);
-    if (s1 < 0 || s2 < 0 || s3 < 0) throw new MalformedFileError(where, 'expected "<hash> <size> <x|-> <path>"', i + 1);
-    const oid = line.slice(0, s1);
-    const sizeText = line.slice(s1 + 1, s2);
-    const mode = line.slice(s2 + 1, s3);
-    const path = line.slice(s3 + 1);
-    // fields are not echoed, paths only escaped and cut short: they identify the entry
-    if (!isOid(oid)) throw new MalformedFileError(where, 'bad hash', i + 1);
-    if (!/^\d{1,16}$/.test(sizeText)) throw new MalformedFileError(where, 'bad size', i + 1);
-    if (mode !== 'x' && mode !== '-') throw new MalformedFileError(where, 'bad mode', i + 1);
-    const problem = relPathProblem(path);
-    if (problem) throw new MalformedFileError(where, `${problem}: ${shownPath(path)}`, i + 1);
-    if (prev !== undefined && compareUtf8(prev, path) >= 0) {
-      throw new MalformedFileError(where, `entries out of order or duplicated at ${shownPath(path)}`, i + 1);
+    const e = parseEntryLine(line, where, i + 1);
+    if (prev !== undefined && compareUtf8(prev, e.path) >= 0) {
+      throw new MalformedFileError(where, `entries out of order or duplicated at ${shownPath(e.path)}`, i + 1);
     }
-    prev = path;
-    out.push({ path, oid, size: Number(sizeText), exec: mode === 'x' });
-    files.add(path);
+    prev = e.path;
+    out.push(e);
+    files.add(e.path);
   }
   for (const e of out) {
     let slash = e.path.lastIndexOf('/');
@@ -67,6 +54,32 @@ export function parseManifest(text: string, where: string): ManifestEntry[] {
     }
   }
   return out;
+}
+
+/**
+ * One file line, `<oid> <size> <x|-> <path>` (the same in v1 manifests and v2 tree leaves). Fields
+ * are not echoed in errors, paths only escaped and cut short: they identify the entry.
+ */
+export function parseEntryLine(line: string, where: string, lineNo: number): ManifestEntry {
+  const s1 = line.indexOf(' ');
+  const s2 = line.indexOf(' ', s1 + 1);
+  const s3 = line.indexOf(' ', s2 + 1);
+  if (s1 < 0 || s2 < 0 || s3 < 0) throw new MalformedFileError(where, 'expected "<hash> <size> <x|-> <path>"', lineNo);
+  const oid = line.slice(0, s1);
+  const sizeText = line.slice(s1 + 1, s2);
+  const mode = line.slice(s2 + 1, s3);
+  const path = line.slice(s3 + 1);
+  if (!isOid(oid)) throw new MalformedFileError(where, 'bad hash', lineNo);
+  if (!/^\d{1,16}$/.test(sizeText)) throw new MalformedFileError(where, 'bad size', lineNo);
+  if (mode !== 'x' && mode !== '-') throw new MalformedFileError(where, 'bad mode', lineNo);
+  const problem = relPathProblem(path);
+  if (problem) throw new MalformedFileError(where, `${problem}: ${shownPath(path)}`, lineNo);
+  return { path, oid, size: Number(sizeText), exec: mode === 'x' };
+}
+
+/** The text line of one file in a manifest or tree leaf. */
+export function entryLine(e: ManifestEntry): string {
+  return `${e.oid} ${e.size} ${e.exec ? 'x' : '-'} ${e.path}`;
 }
 
 /** A path from a file someone else wrote, fit for one line of an error message. */

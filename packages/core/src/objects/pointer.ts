@@ -3,17 +3,19 @@ import { MalformedFileError } from '../errors.js';
 import { relPathProblem } from './paths.js';
 
 export const POINTER_SUFFIX = '.tdvc';
-export const POINTER_VERSION = 1;
+/** The version `add` writes: 2 (folders as tree manifests). Version 1 (flat manifests) is still read. */
+export const POINTER_VERSION = 2;
+export type PointerVersion = 1 | 2;
 
 /** What a `PATH.tdvc` file records about the data at PATH. */
 export type Pointer =
-  | { version: 1; path: string; type: 'file'; oid: Oid; size: number; exec: boolean }
-  | { version: 1; path: string; type: 'dir'; oid: Oid; size: number; files: number };
+  | { version: PointerVersion; path: string; type: 'file'; oid: Oid; size: number; exec: boolean }
+  | { version: PointerVersion; path: string; type: 'dir'; oid: Oid; size: number; files: number };
 
 const COMMENT = '# tdvc pointer file: commit it to Git. The data it names lives in the tdvc cache and remotes.';
 
 export function serializePointer(p: Pointer): string {
-  const lines = [COMMENT, `tdvc: ${POINTER_VERSION}`, `path: ${p.path}`, `type: ${p.type}`, `hash: ${HASH_PREFIX}${p.oid}`, `size: ${p.size}`];
+  const lines = [COMMENT, `tdvc: ${p.version}`, `path: ${p.path}`, `type: ${p.type}`, `hash: ${HASH_PREFIX}${p.oid}`, `size: ${p.size}`];
   if (p.type === 'dir') lines.push(`files: ${p.files}`);
   else if (p.exec) lines.push('exec: true');
   return lines.join('\n') + '\n';
@@ -44,10 +46,11 @@ export function parsePointer(text: string, where: string): Pointer {
     return f;
   };
   const version = get('tdvc');
-  if (version.value !== '1') {
+  if (version.value !== '1' && version.value !== '2') {
     const shown = /^\d{1,6}$/.test(version.value) ? `version ${version.value}` : 'this version';
-    throw new MalformedFileError(where, `pointer format ${shown} is not supported by this tdvc (it reads version 1)`, version.line);
+    throw new MalformedFileError(where, `pointer format ${shown} is not supported by this tdvc (it reads versions 1 and 2)`, version.line);
   }
+  const v: PointerVersion = version.value === '2' ? 2 : 1;
   const path = get('path');
   if (path.value.includes('/') || relPathProblem(path.value) !== undefined) {
     throw new MalformedFileError(where, '"path" must be the plain name of the data beside this file (not .git or .tdvc)', path.line);
@@ -61,13 +64,13 @@ export function parsePointer(text: string, where: string): Pointer {
   const type = get('type');
   if (type.value === 'dir') {
     if (fields.has('exec')) throw new MalformedFileError(where, '"exec" is only for files', fields.get('exec')!.line);
-    return { version: 1, path: path.value, type: 'dir', oid, size, files: parseCount(get('files'), where) };
+    return { version: v, path: path.value, type: 'dir', oid, size, files: parseCount(get('files'), where) };
   }
   if (type.value === 'file') {
     if (fields.has('files')) throw new MalformedFileError(where, '"files" is only for directories', fields.get('files')!.line);
     const exec = fields.get('exec');
     if (exec && exec.value !== 'true' && exec.value !== 'false') throw new MalformedFileError(where, '"exec" must be true or false', exec.line);
-    return { version: 1, path: path.value, type: 'file', oid, size, exec: exec?.value === 'true' };
+    return { version: v, path: path.value, type: 'file', oid, size, exec: exec?.value === 'true' };
   }
   throw new MalformedFileError(where, '"type" must be "file" or "dir"', type.line);
 }

@@ -5,6 +5,8 @@ export interface TransferItem {
   size: number;
   /** manifests are uploaded after all the files they list, so a manifest on the remote means the whole folder is there */
   isManifest: boolean;
+  /** a tree node's level (leaves 0): nodes go up level by level, children before their parents */
+  level?: number;
 }
 
 /**
@@ -14,7 +16,7 @@ export interface TransferItem {
 export interface TransferPlan {
   /** files to move, each once */
   files: TransferItem[];
-  /** manifests to move, each once: after every file, and on a push only when no file failed */
+  /** manifests (tree nodes) to move, each once: after every file, leaves first, a level only when nothing below it failed */
   manifests: TransferItem[];
   /** distinct objects the receiving side holds already */
   present: number;

@@ -85,12 +85,17 @@ export async function applyPush(odb: ObjectStore, remote: Remote, plan: Transfer
     });
   };
   await run(plan.files);
-  // a manifest is only uploaded when none of the files failed: a partial folder must not look complete
-  const manifests = plan.manifests;
-  if (failedFiles.size > 0) {
-    for (const m of manifests) result.failed.push({ oid: m.oid, code: 'ESKIPPED', message: 'not uploaded because files of its folder failed' });
-  } else {
-    await run(manifests);
+  // a tree node goes up only once everything under it is there: a node on the remote means its
+  // whole subtree is (a partial folder must never look complete), so level by level, leaves
+  // first, and nothing above a failure
+  const levels = [...new Set(plan.manifests.map((m) => m.level ?? 0))].sort((a, b) => a - b);
+  for (const level of levels) {
+    const batch = plan.manifests.filter((m) => (m.level ?? 0) === level);
+    if (failedFiles.size > 0) {
+      for (const m of batch) result.failed.push({ oid: m.oid, code: 'ESKIPPED', message: 'not uploaded because files of its folder failed' });
+    } else {
+      await run(batch);
+    }
   }
   report();
   return result;

@@ -1,0 +1,10 @@
+export { TreeBuilder, buildTree } from './builder.js';
+export type { PutNode, TreeSummary } from './builder.js';
+export { storeSource, storePut, loadChild, levelOf } from './source.js';
+export type { TreeSource } from './source.js';
+export { walkEntries, readAllEntries, forEachNode, markTree, rangeOfSubPath, rangesOfSubPaths } from './walk.js';
+export type { PathRange } from './walk.js';
+export { diffTrees } from './diff.js';
+export type { TreeChange } from './diff.js';
+export { editTree } from './edit.js';
+export type { TreeEdit } from './edit.js';

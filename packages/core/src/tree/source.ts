@@ -1,0 +1,56 @@
+import type { Oid } from '../hash/oid.js';
+import { MalformedFileError, MissingManifestError, MissingObjectError } from '../errors.js';
+import { shownPath } from '../objects/manifest.js';
+import { parseTreeNode, type ChildRef, type TreeNode } from '../objects/tree-format.js';
+import type { ObjectStore } from '../odb/store.js';
+
+/**
+ * Where tree nodes come from: the cache, or (for readers without a workspace) a remote. `where`
+ * names the dataset in messages.
+ */
+export interface TreeSource {
+  readonly where: string;
+  load(oid: Oid): Promise<TreeNode>;
+}
+
+/** Nodes read from the cache, each verified against its id as it is read. */
+export function storeSource(odb: ObjectStore, where: string): TreeSource {
+  return {
+    where,
+    async load(oid) {
+      let data: Buffer;
+      try {
+        data = await odb.read(oid);
+      } catch (err) {
+        if (err instanceof MissingObjectError) throw new MissingManifestError(oid, where, err.exitCode);
+        throw err;
+      }
+      return parseTreeNode(data.toString('utf8'), `manifest ${oid} of ${where}`);
+    },
+  };
+}
+
+/** The level of a node: leaves (and v1 manifests) are 0. */
+export function levelOf(node: TreeNode): number {
+  return node.kind === 'leaf' ? 0 : node.level;
+}
+
+/**
+ * Loads the child `ref` of a node of `parentLevel` and checks that it is what the parent says:
+ * one level down, a tree node (not a v1 manifest), starting at the recorded first path.
+ */
+export async function loadChild(src: TreeSource, ref: ChildRef, parentLevel: number): Promise<TreeNode> {
+  const node = await src.load(ref.oid);
+  const where = `manifest ${ref.oid} of ${src.where}`;
+  if (node.kind === 'leaf' ? node.v1 === true || parentLevel !== 1 : node.level !== parentLevel - 1) {
+    throw new MalformedFileError(where, `not the node of level ${parentLevel - 1} its parent names`);
+  }
+  const first = node.kind === 'leaf' ? node.entries[0]?.path : node.children[0]?.first;
+  if (first !== ref.first) throw new MalformedFileError(where, `its first file is not ${shownPath(ref.first)} as its parent records`);
+  return node;
+}
+
+/** Nodes written into the cache (an existing node is not written again). */
+export function storePut(odb: ObjectStore): (text: string) => Promise<Oid> {
+  return async (text) => (await odb.putBytes(Buffer.from(text, 'utf8'))).oid;
+}

@@ -1,0 +1,141 @@
+import type { Oid } from '../hash/oid.js';
+import type { ManifestEntry } from '../objects/manifest.js';
+import { MissingManifestError } from '../errors.js';
+import { compareUtf8 } from '../objects/paths.js';
+import { PathOrder, type ChildRef, type TreeNode } from '../objects/tree-format.js';
+import { levelOf, loadChild, type TreeSource } from './source.js';
+
+/** A range of paths [from, to): either end open when undefined. */
+export interface PathRange {
+  from?: string;
+  to?: string;
+}
+
+/** The range of paths a dataset sub-path covers: the file `p` itself and everything in `p/` ('' is everything). */
+export function rangeOfSubPath(p: string): PathRange {
+  return p === '' ? {} : { from: p, to: `${p}0` }; // '0' follows '/' in byte order
+}
+
+/** The ranges of a selection's sub-paths, undefined when it is the whole dataset. */
+export function rangesOfSubPaths(subPaths: readonly string[] | undefined): PathRange[] | undefined {
+  if (!subPaths || subPaths.length === 0 || subPaths.includes('')) return undefined;
+  return subPaths.map(rangeOfSubPath);
+}
+
+export function childMayHold(first: string, next: string | undefined, range: PathRange): boolean {
+  if (range.to !== undefined && compareUtf8(first, range.to) >= 0) return false;
+  if (range.from !== undefined && next !== undefined && compareUtf8(next, range.from) <= 0) return false;
+  return true;
+}
+
+interface Frame {
+  level: number;
+  children: ChildRef[];
+  next: number;
+  /** the first path after this node (the parent's next child), for range checks */
+  end: string | undefined;
+}
+
+/**
+ * Every file of the tree rooted at `root` in canonical order, optionally only those in `range`:
+ * nodes are loaded one path at a time (memory: one node per level), subtrees outside the range
+ * are not loaded at all. Checks the order and the file/folder rule across nodes as it goes.
+ */
+export async function* walkEntries(src: TreeSource, root: Oid, range: PathRange = {}): AsyncGenerator<ManifestEntry> {
+  const order = new PathOrder(`manifest ${root} of ${src.where}`);
+  const rootNode = await src.load(root);
+  const stack: Frame[] = [];
+  const yieldLeaf = function* (node: TreeNode & { kind: 'leaf' }): Generator<ManifestEntry> {
+    for (const e of node.entries) {
+      if (range.from !== undefined && compareUtf8(e.path, range.from) < 0) continue;
+      if (range.to !== undefined && compareUtf8(e.path, range.to) >= 0) return;
+      order.check(e.path);
+      yield e;
+    }
+  };
+  if (rootNode.kind === 'leaf') {
+    yield* yieldLeaf(rootNode);
+    return;
+  }
+  stack.push({ level: rootNode.level, children: rootNode.children, next: 0, end: undefined });
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    if (top.next >= top.children.length) {
+      stack.pop();
+      continue;
+    }
+    const i = top.next++;
+    const ref = top.children[i]!;
+    const next = i + 1 < top.children.length ? top.children[i + 1]!.first : top.end;
+    if (!childMayHold(ref.first, next, range)) {
+      if (range.to !== undefined && compareUtf8(ref.first, range.to) >= 0) return;
+      continue;
+    }
+    const child = await loadChild(src, ref, top.level);
+    if (child.kind === 'leaf') yield* yieldLeaf(child);
+    else stack.push({ level: child.level, children: child.children, next: 0, end: next });
+  }
+}
+
+/** All files of a tree in one array (for callers that need them all at once, and for v1 manifests). */
+export async function readAllEntries(src: TreeSource, root: Oid): Promise<ManifestEntry[]> {
+  const out: ManifestEntry[] = [];
+  for await (const e of walkEntries(src, root)) out.push(e);
+  return out;
+}
+
+/**
+ * Every node of the tree, parents before children, skipping subtrees `enter` declines (for gc's
+ * marking and push's planning: a subtree already seen, or already on the remote). Leaves are
+ * passed with their files.
+ */
+export async function forEachNode(
+  src: TreeSource,
+  root: Oid,
+  visit: (oid: Oid, node: TreeNode, level: number) => Promise<void> | void,
+  enter: (oid: Oid) => boolean | Promise<boolean> = () => true,
+): Promise<void> {
+  if (!(await enter(root))) return;
+  const rootNode = await src.load(root);
+  await visit(root, rootNode, levelOf(rootNode));
+  if (rootNode.kind === 'leaf') return;
+  const stack: Array<{ ref: ChildRef; parentLevel: number }> = rootNode.children.map((ref) => ({ ref, parentLevel: rootNode.level })).reverse();
+  while (stack.length > 0) {
+    const { ref, parentLevel } = stack.pop()!;
+    if (!(await enter(ref.oid))) continue;
+    const node = await loadChild(src, ref, parentLevel);
+    await visit(ref.oid, node, parentLevel - 1);
+    if (node.kind === 'node') for (let i = node.children.length - 1; i >= 0; i--) stack.push({ ref: node.children[i]!, parentLevel: node.level });
+  }
+}
+
+/**
+ * Adds to `into` the ids of every node of the tree at `root` and of every file it lists (gc's
+ * marking). A node already in `seen` is not read again: versions of a dataset share most of
+ * their subtrees, so marking many versions costs what differs between them. A node missing from
+ * the source does not stop the marking (everything else still gets marked); the number missing
+ * is returned, the root included.
+ */
+export async function markTree(src: TreeSource, root: Oid, into: Set<Oid>, seen: Set<Oid>): Promise<number> {
+  let missing = 0;
+  const stack: Array<{ ref: ChildRef | undefined; oid: Oid; parentLevel: number }> = [{ ref: undefined, oid: root, parentLevel: 0 }];
+  while (stack.length > 0) {
+    const { ref, oid, parentLevel } = stack.pop()!;
+    if (seen.has(oid)) continue;
+    into.add(oid);
+    let node: TreeNode;
+    try {
+      node = ref === undefined ? await src.load(oid) : await loadChild(src, ref, parentLevel);
+    } catch (err) {
+      if (err instanceof MissingManifestError) {
+        missing++;
+        continue;
+      }
+      throw err;
+    }
+    seen.add(oid);
+    if (node.kind === 'leaf') for (const e of node.entries) into.add(e.oid);
+    else for (const c of node.children) stack.push({ ref: c, oid: c.oid, parentLevel: node.level });
+  }
+  return missing;
+}
