@@ -17,6 +17,48 @@ export function tolerateClosedOutput(): void {
   }
 }
 
+/**
+ * Lines to stdout in chunks, waiting when the reader is slower (memory stays flat for listings of
+ * millions of lines), and stopping quietly once the reader has gone (`closed`).
+ */
+export class LineOut {
+  private buf: string[] = [];
+  private size = 0;
+  closed = false;
+
+  constructor() {
+    const done = (): void => void (this.closed = true);
+    process.stdout.once('error', done);
+    process.stdout.once('close', done);
+  }
+
+  async line(s: string): Promise<void> {
+    this.buf.push(s);
+    this.size += s.length;
+    if (this.size >= 64 * 1024) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.buf.length === 0) return;
+    const chunk = this.buf.join('\n') + '\n';
+    this.buf = [];
+    this.size = 0;
+    if (this.closed) return;
+    if (process.stdout.write(chunk)) return;
+    await new Promise<void>((resolve) => {
+      const go = (): void => {
+        process.stdout.off('drain', go);
+        process.stdout.off('close', go);
+        process.stdout.off('error', go);
+        resolve();
+      };
+      process.stdout.on('drain', go);
+      process.stdout.on('close', go);
+      process.stdout.on('error', go);
+    });
+  }
+}
+
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }

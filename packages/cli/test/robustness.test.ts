@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, statfsSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, statfsSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addFile, FileChangedError, hashBytes, hashFile, LAYOUT, ObjectStore, parsePointer, serializeManifest, serializePointer } from '@tdvc/core';
 import { assertOneClearError, git, makeRepo, snapshot, TDVC_BIN, tdvc, tempDir, writeTree, type RunResult } from './helpers.js';

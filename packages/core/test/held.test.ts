@@ -29,7 +29,7 @@ function setup(): { ws: string; held: HeldObjects; odb: ObjectStore; view: () =>
 }
 
 test('a recorded file stands for its object until it is changed; then the record is dropped', async () => {
-  const { ws, held, odb, view, data, oid, file, cleanup } = setup();
+  const { held, view, data, oid, file, cleanup } = setup();
   try {
     writeFileSync(file, data);
     await held.record(oid, file);
@@ -45,7 +45,7 @@ test('a recorded file stands for its object until it is changed; then the record
 });
 
 test('a move cut short after `expect` is settled by hashing the file', async () => {
-  const { ws, held, odb, view, data, oid, file, cleanup } = setup();
+  const { ws, held, view, data, oid, file, cleanup } = setup();
   try {
     const elsewhere = join(ws, '..', 'moving');
     writeFileSync(elsewhere, data);

@@ -8,6 +8,8 @@ import {
   diffTrees,
   editTree,
   hashBytes,
+  mergeManifests,
+  mergeTrees,
   parseTreeNode,
   readAllEntries,
   serializeManifest,
@@ -232,4 +234,59 @@ test('tampered trees are refused naming the manifest: wrong first path, wrong le
   // a .git component in a child's first path, and a node of an unknown format
   assert.throws(() => parseTreeNode(`tdvc-tree 2 node 1\n${leafD} 1 1 x/.git/config\n`, 'm'), /reserved/);
   assert.throws(() => parseTreeNode('tdvc-tree 3 leaf\n', 'm'), /format or level this tdvc does not read/);
+});
+
+test('mergeTrees gives what mergeManifests (the reference) gives: merged files and conflicts, file/folder clashes included', async () => {
+  const r = rng(21);
+  for (let round = 0; round < 12; round++) {
+    const store = new MemStore();
+    const base = dataset(round < 6 ? 3_000 : 300, { folders: 30, seed: round });
+    const ours = applyEdits(base, randomEdits(base, 1 + Math.floor(r() * 60), r));
+    let theirs = applyEdits(base, randomEdits(base, 1 + Math.floor(r() * 60), r));
+    if (round % 3 === 0) {
+      // both sides change some of the same files, differently or alike
+      const shared = randomEdits(base, 20, r);
+      theirs = applyEdits(theirs, shared);
+      // the first five alike, the rest (where they set a file) to other contents
+      const oursShared = applyEdits(ours, shared.map((e, i) => (i >= 5 && e.entry ? { ...e, entry: { ...e.entry, oid: oidOf(1e6 + i) } } : e)));
+      ours.splice(0, ours.length, ...oursShared);
+    }
+    if (round % 4 === 1) {
+      // a file on one side where the other adds a folder of that name (and the other way round)
+      const f = base[7]!.path;
+      // theirs turns the file into a folder, ours edits the file
+      theirs = applyEdits(theirs, [{ path: f }, { path: `${f}/inner.bin`, entry: { path: '', oid: oidOf(77), size: 3, exec: false } }]);
+      ours.splice(0, ours.length, ...applyEdits(ours, [{ path: f, entry: { ...base[7]!, oid: oidOf(76) } }]));
+      ours.splice(0, ours.length, ...applyEdits(ours, [{ path: 'zz-new', entry: { path: '', oid: oidOf(78), size: 1, exec: false } }]));
+      theirs = applyEdits(theirs, [{ path: 'zz-new/x', entry: { path: '', oid: oidOf(79), size: 1, exec: false } }]);
+    }
+    const [rb, ro, rt] = [await build(store, base), await build(store, ours), await build(store, theirs)];
+    const want = mergeManifests(base, ours, theirs);
+    const got = await mergeTrees(store.source(), store.put, rb, ro, rt);
+    assert.equal(got.tree.oid, await build(new MemStore(), want.merged), `round ${round}: merged tree`);
+    assert.deepEqual(got.conflicts, want.conflicts, `round ${round}: conflicts`);
+    if (round % 4 === 1) assert.ok(want.conflicts.some((c) => c.kind === 'file-folder'), `round ${round} has a file/folder clash`);
+    if (round % 3 === 0) assert.ok(want.conflicts.some((c) => c.kind === 'both-modified'), `round ${round} has files changed on both sides`);
+    // and without a common ancestor
+    const noBase = mergeManifests([], ours, theirs);
+    const got2 = await mergeTrees(store.source(), store.put, undefined, ro, rt);
+    assert.equal(got2.tree.oid, await build(new MemStore(), noBase.merged), `round ${round}: merged tree without a base`);
+    assert.deepEqual(got2.conflicts, noBase.conflicts);
+  }
+});
+
+test('a merge of two one-file changes reads a few dozen nodes of a 200,000-file tree', async () => {
+  const store = new MemStore();
+  const base = dataset(200_000, { folders: 2000 });
+  const rb = await build(store, base);
+  const a = base[1_000]!;
+  const b = base[150_000]!;
+  const ro = (await editTree(store.source(), store.put, rb, [{ path: a.path, entry: { ...a, oid: oidOf(-2) } }])).oid;
+  const rt = (await editTree(store.source(), store.put, rb, [{ path: b.path, entry: { ...b, oid: oidOf(-3) } }])).oid;
+  store.loads = 0;
+  const got = await mergeTrees(store.source(), store.put, rb, ro, rt);
+  assert.deepEqual(got.conflicts, []);
+  assert.ok(store.loads <= 40, `${store.loads} nodes read`);
+  const both = await editTree(store.source(), store.put, ro, [{ path: b.path, entry: { ...b, oid: oidOf(-3) } }]);
+  assert.equal(got.tree.oid, both.oid);
 });

@@ -1,5 +1,5 @@
-import { diff, ExitCode, install, ls, merge, Repo, runMergeDriver as mergeDriver } from '@tdvc/core';
-import { formatBytes, printJson, say, type OutputOptions } from '../output.js';
+import { diff, ExitCode, install, lsFiles, merge, Repo, runMergeDriver as mergeDriver } from '@tdvc/core';
+import { formatBytes, LineOut, printJson, say, type OutputOptions } from '../output.js';
 
 export async function runDiff(g: OutputOptions, revA: string | undefined, revB: string | undefined): Promise<void> {
   const res = await diff(await Repo.open(), revA ?? 'HEAD', revB);
@@ -14,11 +14,29 @@ export async function runDiff(g: OutputOptions, revA: string | undefined, revB: 
 }
 
 export async function runLs(g: OutputOptions & { rev?: string; long?: boolean }, path: string | undefined): Promise<void> {
-  const files = await ls(await Repo.open(), { ...(g.rev ? { rev: g.rev } : {}), ...(path ? { path } : {}) });
-  if (g.json) return printJson(files);
-  const out: string[] = [];
-  for (const f of files) out.push(g.long ? `${f.oid}  ${String(f.size).padStart(12)}  ${f.path}` : f.path);
-  if (out.length > 0) process.stdout.write(out.join('\n') + '\n');
+  const files = lsFiles(await Repo.open(), { ...(g.rev ? { rev: g.rev } : {}), ...(path ? { path } : {}) });
+  // streamed: a listing of millions of files is never held in memory
+  const out = new LineOut();
+  // JSON: one element per line, each written once the next one (or the end) is known
+  let held: string | undefined;
+  let opened = false;
+  for await (const f of files) {
+    if (out.closed) break;
+    if (!g.json) {
+      await out.line(g.long ? `${f.oid}  ${String(f.size).padStart(12)}  ${f.path}` : f.path);
+      continue;
+    }
+    if (!opened) await out.line('[');
+    opened = true;
+    if (held !== undefined) await out.line(`  ${held},`);
+    held = JSON.stringify(f);
+  }
+  if (g.json) {
+    if (!opened) await out.line('[');
+    if (held !== undefined) await out.line(`  ${held}`);
+    await out.line(']');
+  }
+  await out.flush();
 }
 
 export async function runInstall(g: OutputOptions): Promise<void> {

@@ -2,7 +2,7 @@ import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { lstatSync, statSync } from 'node:fs';
 import fg from 'fast-glob';
-import { TdvcError, isErrno, InvalidPathError } from '../errors.js';
+import { TdvcError, InvalidPathError } from '../errors.js';
 import type { ManifestEntry } from '../objects/manifest.js';
 import { serializePointer, POINTER_SUFFIX, POINTER_VERSION, type Pointer } from '../objects/pointer.js';
 import { buildTree } from '../tree/builder.js';

@@ -116,7 +116,7 @@ export async function planCheckoutSet(repo: Repo, paths: string[], opts: Checkou
   for (const { dataset: ds, subPaths } of selected) {
     let target;
     try {
-      target = await targetEntries(repo, ds.pointer, ds.pointerPath);
+      target = await targetEntries(repo, ds.pointer, ds.pointerPath, subPaths);
     } catch (err) {
       if (err instanceof MissingManifestError) {
         missingManifests.push(ds.dataPath);

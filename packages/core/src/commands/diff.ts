@@ -1,5 +1,7 @@
 import type { ManifestEntry } from '../objects/manifest.js';
-import { diffManifests } from '../merge/manifest-diff.js';
+import { diffManifests, type ManifestDiff } from '../merge/manifest-diff.js';
+import { diffTrees } from '../tree/diff.js';
+import { storeSource } from '../tree/source.js';
 import { compareUtf8 } from '../objects/paths.js';
 import { repoPathOf, type Dataset } from '../workspace/datasets.js';
 import type { Repo } from '../workspace/repo.js';
@@ -39,9 +41,10 @@ export async function diff(repo: Repo, revA = 'HEAD', revB?: string): Promise<Di
   const datasets: DatasetDiff[] = [];
   for (const [, { a, b }] of [...byPointer].sort(([x], [y]) => compareUtf8(x, y))) {
     if (a && b && revB !== undefined && a.pointer.oid === b.pointer.oid) continue;
-    const oldFiles = a ? await filesOf(repo, a) : [];
-    const newFiles = b ? (revB === undefined ? await workspaceFiles(repo, b) : await filesOf(repo, b)) : [];
-    const d = diffManifests(oldFiles, newFiles);
+    const d =
+      revB !== undefined && a?.pointer.type !== 'file' && b?.pointer.type !== 'file'
+        ? await diffVersions(repo, a, b, revA, revB)
+        : diffManifests(a ? await filesOf(repo, a) : [], b ? (revB === undefined ? await workspaceFiles(repo, b) : await filesOf(repo, b)) : []);
     if (d.added.length + d.deleted.length + d.modified.length === 0) continue;
     datasets.push({
       path: (a ?? b)!.dataPath,
@@ -51,6 +54,23 @@ export async function diff(repo: Repo, revA = 'HEAD', revB?: string): Promise<Di
     });
   }
   return { from: revA, to: revB ?? 'workspace', datasets };
+}
+
+/**
+ * Two recorded versions of a folder dataset compared tree against tree: subtrees with equal ids
+ * are skipped unread, so the cost follows the change, not the dataset.
+ */
+async function diffVersions(repo: Repo, a: Dataset | undefined, b: Dataset | undefined, revA: string, revB: string): Promise<ManifestDiff> {
+  const out: ManifestDiff = { added: [], deleted: [], modified: [] };
+  const ds = (a ?? b)!;
+  const at = (e: ManifestEntry): ManifestEntry => ({ ...e, path: repoPathOf(ds, e.path) });
+  const changes = diffTrees(storeSource(repo.odb, `${ds.pointerPath} at ${revA}`), a?.pointer.oid, storeSource(repo.odb, `${ds.pointerPath} at ${revB}`), b?.pointer.oid);
+  for await (const c of changes) {
+    if (c.before && c.after) out.modified.push({ path: repoPathOf(ds, c.path), before: at(c.before), after: at(c.after) });
+    else if (c.before) out.deleted.push(at(c.before));
+    else if (c.after) out.added.push(at(c.after));
+  }
+  return out;
 }
 
 function toDiffFile(e: ManifestEntry): DiffFile {

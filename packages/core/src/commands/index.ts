@@ -14,7 +14,7 @@ export type { SyncOptions, SyncResult, RemoteStatusDataset } from './sync.js';
 export { readManifest, targetEntries } from '../dataset/state.js';
 export { diff } from './diff.js';
 export type { DiffResult, DatasetDiff, DiffFile } from './diff.js';
-export { ls } from './ls.js';
+export { ls, lsFiles } from './ls.js';
 export type { ListedFile } from './ls.js';
 export { runMergeDriver, mergePointerTexts, loadMergeState } from './merge-driver.js';
 export type { MergeState, PointerMergeResult } from './merge-driver.js';

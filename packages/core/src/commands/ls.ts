@@ -1,6 +1,8 @@
 import type { Repo } from '../workspace/repo.js';
-import { datasetsAt, filesOf } from '../dataset/revision.js';
+import { datasetsAt } from '../dataset/revision.js';
 import { TdvcError } from '../errors.js';
+import { storeSource } from '../tree/source.js';
+import { rangeOfSubPath, walkEntries } from '../tree/walk.js';
 
 export interface ListedFile {
   path: string;
@@ -10,8 +12,12 @@ export interface ListedFile {
   dataset: string;
 }
 
-/** `tdvc ls [--rev REV] [PATH]`: the files of tracked datasets at a revision, from manifests. */
-export async function ls(repo: Repo, opts: { rev?: string; path?: string; cwd?: string } = {}): Promise<ListedFile[]> {
+/**
+ * `tdvc ls [--rev REV] [PATH]`: the files of tracked datasets at a revision, from manifests, as a
+ * stream (memory does not grow with the dataset). A PATH inside a folder dataset reads only the
+ * tree nodes that can hold it.
+ */
+export async function* lsFiles(repo: Repo, opts: { rev?: string; path?: string; cwd?: string } = {}): AsyncGenerator<ListedFile> {
   const rel = opts.path === undefined ? '' : repo.relPath(opts.path, opts.cwd);
   const target = rel.endsWith('.tdvc') ? rel.slice(0, -'.tdvc'.length) : rel;
   const datasets = (await datasetsAt(repo, opts.rev)).filter(
@@ -20,13 +26,24 @@ export async function ls(repo: Repo, opts: { rev?: string; path?: string; cwd?: 
   if (datasets.length === 0 && target !== '') {
     throw new TdvcError('ENOTTRACKED', `${target} is not tracked${opts.rev ? ` at ${opts.rev}` : ''}`, { path: target });
   }
-  const out: ListedFile[] = [];
   for (const d of datasets) {
-    for (const e of await filesOf(repo, d)) {
-      if (target === '' || e.path === target || e.path.startsWith(target + '/') || d.dataPath.startsWith(target + '/') || d.dataPath === target) {
-        out.push({ path: e.path, size: e.size, oid: e.oid, exec: e.exec, dataset: d.dataPath });
-      }
+    const p = d.pointer;
+    if (p.type === 'file') {
+      yield { path: d.dataPath, size: p.size, oid: p.oid, exec: p.exec, dataset: d.dataPath };
+      continue;
+    }
+    // the part of the dataset PATH names ('' = all of it)
+    const inside = target.startsWith(d.dataPath + '/') ? target.slice(d.dataPath.length + 1) : '';
+    for await (const e of walkEntries(storeSource(repo.odb, d.pointerPath), p.oid, rangeOfSubPath(inside))) {
+      if (inside !== '' && e.path !== inside && !e.path.startsWith(inside + '/')) continue;
+      yield { path: `${d.dataPath}/${e.path}`, size: e.size, oid: e.oid, exec: e.exec, dataset: d.dataPath };
     }
   }
+}
+
+/** `lsFiles` collected into one array (for small datasets and tests). */
+export async function ls(repo: Repo, opts: { rev?: string; path?: string; cwd?: string } = {}): Promise<ListedFile[]> {
+  const out: ListedFile[] = [];
+  for await (const f of lsFiles(repo, opts)) out.push(f);
   return out;
 }

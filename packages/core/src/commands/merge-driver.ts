@@ -4,15 +4,14 @@ import { join } from 'node:path';
 import { isErrno, MissingManifestError, MissingDataError } from '../errors.js';
 import { mergePointers, type MergeConflict } from '../merge/index.js';
 import type { ManifestEntry } from '../objects/manifest.js';
-import { buildTree } from '../tree/builder.js';
-import { storePut } from '../tree/source.js';
+import { mergeTrees } from '../tree/merge.js';
+import { storePut, storeSource } from '../tree/source.js';
 import { parsePointer, serializePointer, POINTER_VERSION, type Pointer } from '../objects/pointer.js';
 import { dataPathOf } from '../workspace/datasets.js';
 import type { Repo } from '../workspace/repo.js';
 import { ensureDir, writeFileAtomic } from '../util/fs.js';
 import { readSmallText } from '../util/safe-read.js';
 import { shellQuote } from '../util/shell-quote.js';
-import { readManifest } from '../dataset/state.js';
 import { withCacheWriterLock } from './cache-lock.js';
 
 /** What a conflicted merge leaves for `tdvc checkout --ours/--theirs` to resolve. */
@@ -48,35 +47,35 @@ export async function mergePointerTexts(repo: Repo, pointerPath: string, baseTex
   const base = parseOrUndefined(baseText, `${pointerPath} (common ancestor)`);
   const ours = parseOrUndefined(oursText, `${pointerPath} (ours)`);
   const theirs = parseOrUndefined(theirsText, `${pointerPath} (theirs)`);
-  const load = async (p: Pointer): Promise<ManifestEntry[]> => {
+  const outcome = mergePointers(base, ours, theirs);
+  const dataPath = dataPathOf(pointerPath);
+  if (outcome.kind === 'take') {
+    await clearMergeState(repo, pointerPath);
+    return { clean: true, text: outcome.pointer ? serializePointer(outcome.pointer) : '', conflicts: [], message: undefined };
+  }
+  if (outcome.kind === 'trees') {
+    let merged;
     try {
-      return await readManifest(repo, p.oid, pointerPath);
+      // both sides diffed against the base, only what changed is read (v1 manifests too)
+      merged = await mergeTrees(storeSource(repo.odb, pointerPath), storePut(repo.odb), base?.oid, ours!.oid, theirs!.oid);
     } catch (err) {
       if (err instanceof MissingManifestError) {
-        throw new MissingDataError(`cannot merge ${pointerPath}: the file list ${p.oid.slice(0, 12)}… of one side is not in the local cache`, {
+        throw new MissingDataError(`cannot merge ${pointerPath}: the file list ${String(err.data['oid'] ?? '').slice(0, 12)}… of one side is not in the local cache`, {
           path: pointerPath,
           hint: "fetch both sides first (e.g. 'tdvc fetch' on each branch), then merge again",
         });
       }
       throw err;
     }
-  };
-  const outcome = await mergePointers(base, ours, theirs, load);
-  const dataPath = dataPathOf(pointerPath);
-  if (outcome.kind === 'take') {
-    await clearMergeState(repo, pointerPath);
-    return { clean: true, text: outcome.pointer ? serializePointer(outcome.pointer) : '', conflicts: [], message: undefined };
-  }
-  if (outcome.kind === 'manifests') {
-    const merged = await buildTree(storePut(repo.odb), outcome.merged);
-    const pointer: Pointer = { version: POINTER_VERSION, path: ours!.path, type: 'dir', oid: merged.oid, size: merged.bytes, files: merged.files };
-    if (outcome.conflicts.length === 0) {
+    const outcomeConflicts = merged.conflicts;
+    const pointer: Pointer = { version: POINTER_VERSION, path: ours!.path, type: 'dir', oid: merged.tree.oid, size: merged.tree.bytes, files: merged.tree.files };
+    if (outcomeConflicts.length === 0) {
       await clearMergeState(repo, pointerPath);
       return { clean: true, text: serializePointer(pointer), conflicts: [], message: undefined };
     }
-    await saveMergeState(repo, { pointerPath, ours, theirs, conflicts: outcome.conflicts, whole: undefined });
-    const message = conflictText(dataPath, outcome.conflicts);
-    return { clean: false, text: commentBlock(message) + serializePointer(pointer), conflicts: outcome.conflicts, message };
+    await saveMergeState(repo, { pointerPath, ours, theirs, conflicts: outcomeConflicts, whole: undefined });
+    const message = conflictText(dataPath, outcomeConflicts);
+    return { clean: false, text: commentBlock(message) + serializePointer(pointer), conflicts: outcomeConflicts, message };
   }
   await saveMergeState(repo, { pointerPath, ours, theirs, conflicts: [], whole: outcome.reason });
   const message =

@@ -3,7 +3,7 @@ import type { Oid } from '../hash/oid.js';
 import { TypeMismatchError } from '../errors.js';
 import type { ManifestEntry } from '../objects/manifest.js';
 import { storeSource } from '../tree/source.js';
-import { readAllEntries } from '../tree/walk.js';
+import { rangesOfSubPaths, readAllEntries, walkEntries } from '../tree/walk.js';
 import { StatIndex } from '../index/stat-index.js';
 import { scanPath, type ScanOptions, type ScanResult } from '../index/scan.js';
 import type { PresentFile } from '../checkout/plan.js';
@@ -15,9 +15,15 @@ import type { Repo } from '../workspace/repo.js';
  * The files a pointer stands for, as manifest entries relative to the dataset's base folder:
  * the data folder itself for a directory, the parent folder (one entry, its name) for a file.
  */
-export async function targetEntries(repo: Repo, pointer: Pointer, where: string): Promise<ManifestEntry[]> {
+export async function targetEntries(repo: Repo, pointer: Pointer, where: string, subPaths?: readonly string[]): Promise<ManifestEntry[]> {
   if (pointer.type === 'file') return [{ path: pointer.path, oid: pointer.oid, size: pointer.size, exec: pointer.exec }];
-  return readManifest(repo, pointer.oid, where);
+  const ranges = rangesOfSubPaths(subPaths);
+  if (!ranges) return readManifest(repo, pointer.oid, where);
+  // only the tree nodes that can hold the sub-paths are read (and need to be in the cache)
+  const src = storeSource(repo.odb, where);
+  const out = new Map<string, ManifestEntry>();
+  for (const r of ranges) for await (const e of walkEntries(src, pointer.oid, r)) out.set(e.path, e);
+  return [...out.values()];
 }
 
 /** Every file of a folder version (a v2 tree or a v1 manifest), in canonical order, in one array. */

@@ -15,7 +15,7 @@ import {
   writeSync,
   type Dirent,
 } from 'node:fs';
-import { chmod, copyFile, lstat, mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { chmod, copyFile, lstat, mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { createHasher, hashBytes, hashHandle } from '../hash/blake3.js';

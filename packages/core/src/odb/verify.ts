@@ -1,4 +1,4 @@
-import { lstat, readdir, rename } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Oid } from '../hash/oid.js';
 import { isFanName, layoutDir, oidOfEntry } from '../objects/layout.js';

@@ -139,3 +139,14 @@ export async function markTree(src: TreeSource, root: Oid, into: Set<Oid>, seen:
   }
   return missing;
 }
+
+/** The file at `path` in the tree, if any: O(depth) nodes read. */
+export async function lookupEntry(src: TreeSource, root: Oid, path: string): Promise<ManifestEntry | undefined> {
+  for await (const e of walkEntries(src, root, { from: path, to: `${path}\u0000` })) return e;
+  return undefined;
+}
+
+/** The files under folder `path` (`path/…`) in the tree, in order: O(depth + what is there). */
+export function entriesUnder(src: TreeSource, root: Oid, path: string): AsyncGenerator<ManifestEntry> {
+  return walkEntries(src, root, { from: `${path}/`, to: `${path}0` });
+}
