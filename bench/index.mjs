@@ -2,6 +2,7 @@
 //   core     add / status / checkout / hashing against b3sum, cp and find (bench/run.mjs; the default)
 //   history  diff / ls / checkout REV on a 100k-file history (bench/history.mjs)
 //   s3       push / fetch against aws s3 and a bare SDK loop on a throwaway Ceph RGW (bench/s3.mjs)
+//   scale    diff / merge / ls / gc / no-op push on synthetic trees of 100k, 1M and 10M files (bench/scale.mjs)
 //   efs      existence checks and no-op push on a high-latency filesystem remote (bench/efs.mjs), then
 //            checkout and no-op status with the cache on a throwaway CephFS vs local disk (bench/cephfs-cache.mjs)
 //   all      each of them in turn
@@ -11,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const SCRIPTS = { core: 'run.mjs', history: 'history.mjs', s3: 's3.mjs', efs: ['efs.mjs', 'cephfs-cache.mjs'] };
+const SCRIPTS = { core: 'run.mjs', history: 'history.mjs', scale: 'scale.mjs', s3: 's3.mjs', efs: ['efs.mjs', 'cephfs-cache.mjs'] };
 const asked = process.argv.slice(2).filter((a) => a !== '--');
 const names = asked.length === 0 ? ['core'] : asked.includes('all') ? Object.keys(SCRIPTS) : asked;
 for (const name of names) {

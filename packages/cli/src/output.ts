@@ -32,10 +32,15 @@ export class LineOut {
     process.stdout.once('close', done);
   }
 
-  async line(s: string): Promise<void> {
+  /** Adds a line; true when the buffer is full and `flush` should be awaited. */
+  push(s: string): boolean {
     this.buf.push(s);
     this.size += s.length;
-    if (this.size >= 64 * 1024) await this.flush();
+    return this.size >= 64 * 1024;
+  }
+
+  async line(s: string): Promise<void> {
+    if (this.push(s)) await this.flush();
   }
 
   async flush(): Promise<void> {

@@ -20,16 +20,18 @@ export async function runLs(g: OutputOptions & { rev?: string; long?: boolean },
   // JSON: one element per line, each written once the next one (or the end) is known
   let held: string | undefined;
   let opened = false;
-  for await (const f of files) {
+  for await (const batch of files) {
     if (out.closed) break;
-    if (!g.json) {
-      await out.line(g.long ? `${f.oid}  ${String(f.size).padStart(12)}  ${f.path}` : f.path);
-      continue;
+    for (const f of batch) {
+      if (!g.json) {
+        if (out.push(g.long ? `${f.oid}  ${String(f.size).padStart(12)}  ${f.path}` : f.path)) await out.flush();
+        continue;
+      }
+      if (!opened) await out.line('[');
+      opened = true;
+      if (held !== undefined) await out.line(`  ${held},`);
+      held = JSON.stringify(f);
     }
-    if (!opened) await out.line('[');
-    opened = true;
-    if (held !== undefined) await out.line(`  ${held},`);
-    held = JSON.stringify(f);
   }
   if (g.json) {
     if (!opened) await out.line('[');

@@ -8,6 +8,7 @@ import { buildWorkspaceRecord, listWorkspaceRecords, workspaceId, type Workspace
 import type { Repo } from '../workspace/repo.js';
 import { storeSource } from '../tree/source.js';
 import { forEachNode } from '../tree/walk.js';
+import { OidPrefixSet } from '../util/oid-set.js';
 import { collectKept, DEFAULT_GRACE_MS, STALE_RECORD_MS, type GcScope } from './gc.js';
 import { CACHE_OPS_AT_ONCE } from '../util/concurrency.js';
 
@@ -83,7 +84,7 @@ export async function cacheStatus(repo: Repo, opts: { graceMs?: number } = {}): 
     });
   }
 
-  let referenced: Set<Oid> | undefined;
+  let referenced: OidPrefixSet | undefined;
   let gcRefusal: string | undefined;
   try {
     referenced = (await collectKept(repo, STATUS_SCOPE)).referenced;

@@ -15,6 +15,7 @@ import { Repo } from '../workspace/repo.js';
 import type { RemoteOpener } from '../transfer/remote.js';
 import { storeSource } from '../tree/source.js';
 import { markTree } from '../tree/walk.js';
+import { OidPrefixSet } from '../util/oid-set.js';
 import { openRemote } from './remote.js';
 import { join } from 'node:path';
 import { CACHE_OPS_AT_ONCE } from '../util/concurrency.js';
@@ -134,7 +135,8 @@ export async function gc(repo: Repo, opts: GcOptions): Promise<GcResult> {
 
 /** What gc keeps: every object referenced in scope by this project, by the registered projects it can open, and by every other workspace's record. */
 export interface KeptObjects {
-  referenced: Set<Oid>;
+  /** may say yes for an id not referenced (see OidPrefixSet): then the object is kept */
+  referenced: OidPrefixSet;
   /** this project first, then the registered projects opened from here */
   projects: Repo[];
   /** every other workspace's record (not this workspace's own) */
@@ -151,7 +153,7 @@ export async function collectKept(repo: Repo, scope: GcScope): Promise<KeptObjec
   const myId = await workspaceId(repo);
   const records = (await listWorkspaceRecords(repo.cacheDir)).filter((r) => r.record.id !== myId);
   const projects = await projectsSharing(repo, records);
-  const referenced = new Set<Oid>();
+  const referenced = new OidPrefixSet();
   // tree nodes marked so far: versions share most subtrees, each is read once
   const seenNodes = new Set<Oid>();
   for (const p of projects) await collectReferences(p, scope, referenced, seenNodes);
@@ -174,13 +176,13 @@ async function staleRecords(cacheDir: string, records: ListedRecord[]): Promise<
  * this cache has nothing here to protect through it (no checkout from this cache could use it
  * without fetching the list, and a fetch brings its files too), so it is skipped, not refused.
  */
-async function collectRecordReferences(repo: Repo, record: WorkspaceRecord, into: Set<Oid>, seenNodes: Set<Oid>): Promise<void> {
+async function collectRecordReferences(repo: Repo, record: WorkspaceRecord, into: OidPrefixSet, seenNodes: Set<Oid>): Promise<void> {
   for (const oid of record.roots.files) into.add(oid);
   const src = storeSource(repo.odb, `workspace ${record.id} (${record.host}:${record.root})`);
   for (const oid of record.roots.dirs) await markTree(src, oid, into, seenNodes);
 }
 
-async function gcRemote(repo: Repo, opts: GcOptions, referenced: Set<Oid>, projects: Repo[]): Promise<GcResult> {
+async function gcRemote(repo: Repo, opts: GcOptions, referenced: OidPrefixSet, projects: Repo[]): Promise<GcResult> {
   if (!opts.opener) throw new Error('gc --remote needs a remote opener');
   const remote = await openRemote(repo, opts.opener, opts.remote);
   try {
@@ -262,7 +264,7 @@ function realCacheDir(repo: Repo): string {
 }
 
 /** Adds to `into` every object the project references within the scope. */
-async function collectReferences(repo: Repo, scope: GcScope, into: Set<Oid>, seenNodes: Set<Oid>): Promise<void> {
+async function collectReferences(repo: Repo, scope: GcScope, into: OidPrefixSet, seenNodes: Set<Oid>): Promise<void> {
   const seenPointers = new Set<Oid>();
   const missing: string[] = [];
   const addPointer = async (type: 'file' | 'dir', oid: Oid, where: string): Promise<void> => {

@@ -215,14 +215,22 @@ export async function remoteStatus(repo: Repo, opener: RemoteOpener, paths: stri
   const sel = await selected(repo, paths, opts.cwd);
   const remote = await openRemote(repo, opener, opts.remote, opts.jobs);
   try {
-    const rows: Array<{ ds: Dataset; files: Array<{ path: string; oid: Oid }> }> = [];
+    const rows: Array<{ ds: Dataset; files: Array<{ path: string; oid: Oid }>; rootOnRemote: boolean }> = [];
     const all = new Set<Oid>();
+    // objects the remote may lack: files under tree nodes it lacks (a node it holds has its whole
+    // subtree there, so what lies under one is not asked about), and file datasets
+    const askRemote = new Set<Oid>();
     for (const { dataset: ds, subPaths } of sel) {
       const files: Array<{ path: string; oid: Oid }> = [];
-      all.add(ds.pointer.oid);
-      if (ds.pointer.type === 'file') files.push({ path: ds.dataPath, oid: ds.pointer.oid });
-      else if (await repo.odb.has(ds.pointer.oid)) {
+      let rootOnRemote = false;
+      if (ds.pointer.type === 'file') {
+        files.push({ path: ds.dataPath, oid: ds.pointer.oid });
+        askRemote.add(ds.pointer.oid);
+      } else if (await repo.odb.has(ds.pointer.oid)) {
         try {
+          const tree = await treeItemsForPush(repo.odb, remote, [{ oid: ds.pointer.oid, where: ds.pointerPath, files: ds.pointer.files }]);
+          rootOnRemote = !tree.nodes.some((n) => n.oid === ds.pointer.oid);
+          for (const f of tree.files) askRemote.add(f.oid);
           for (const e of await readManifest(repo, ds.pointer.oid, ds.pointerPath)) {
             if (inSubPaths(subPaths, e.path)) files.push({ path: repoPathOf(ds, e.path), oid: e.oid });
           }
@@ -230,20 +238,23 @@ export async function remoteStatus(repo: Repo, opener: RemoteOpener, paths: stri
           // a tree fetched only in part (for some of its paths): its files are not known here
           if (!(err instanceof MissingManifestError)) throw err;
         }
+      } else {
+        rootOnRemote = (await remote.has([ds.pointer.oid])).has(ds.pointer.oid);
       }
       for (const f of files) all.add(f.oid);
-      rows.push({ ds, files });
+      rows.push({ ds, files, rootOnRemote });
     }
-    const onRemote = await remote.has([...all]);
+    const there = await remote.has([...askRemote]);
+    const onRemote = { has: (oid: Oid): boolean => !askRemote.has(oid) || there.has(oid) };
     const local = await repo.objects.hasMany(all);
     return {
       remote: remote.name,
-      datasets: rows.map(({ ds, files }) => ({
+      datasets: rows.map(({ ds, files, rootOnRemote }) => ({
         path: ds.dataPath,
         notPushed: files.filter((f) => local.has(f.oid) && !onRemote.has(f.oid)).map((f) => f.path),
         notFetched: files.filter((f) => !local.has(f.oid) && onRemote.has(f.oid)).map((f) => f.path),
         lost: files.filter((f) => !local.has(f.oid) && !onRemote.has(f.oid)).map((f) => f.path),
-        manifestOnRemote: onRemote.has(ds.pointer.oid),
+        manifestOnRemote: rootOnRemote,
       })),
     };
   } finally {

@@ -2,7 +2,7 @@ export { TreeBuilder, buildTree } from './builder.js';
 export type { PutNode, TreeSummary } from './builder.js';
 export { storeSource, storePut, loadChild, levelOf } from './source.js';
 export type { TreeSource } from './source.js';
-export { walkEntries, readAllEntries, forEachNode, markTree, rangeOfSubPath, rangesOfSubPaths, lookupEntry, entriesUnder } from './walk.js';
+export { walkEntries, walkLeaves, readAllEntries, forEachNode, markTree, rangeOfSubPath, rangesOfSubPaths, lookupEntry, entriesUnder } from './walk.js';
 export type { PathRange } from './walk.js';
 export { diffTrees } from './diff.js';
 export type { TreeChange } from './diff.js';

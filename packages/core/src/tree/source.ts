@@ -11,21 +11,40 @@ import type { ObjectStore } from '../odb/store.js';
 export interface TreeSource {
   readonly where: string;
   load(oid: Oid): Promise<TreeNode>;
+  /** starts loading a node that will be asked for soon (walks read ahead so reads overlap) */
+  prefetch?(oid: Oid): void;
 }
+
+/** Reads started ahead of need, at most this many at once per source. */
+export const TREE_READ_AHEAD = 16;
 
 /** Nodes read from the cache, each verified against its id as it is read. */
 export function storeSource(odb: ObjectStore, where: string): TreeSource {
+  const loadNow = async (oid: Oid): Promise<TreeNode> => {
+    let data: Buffer;
+    try {
+      data = await odb.read(oid);
+    } catch (err) {
+      if (err instanceof MissingObjectError) throw new MissingManifestError(oid, where, err.exitCode);
+      throw err;
+    }
+    return parseTreeNode(data.toString('utf8'), `manifest ${oid} of ${where}`);
+  };
+  const ahead = new Map<Oid, Promise<TreeNode>>();
   return {
     where,
-    async load(oid) {
-      let data: Buffer;
-      try {
-        data = await odb.read(oid);
-      } catch (err) {
-        if (err instanceof MissingObjectError) throw new MissingManifestError(oid, where, err.exitCode);
-        throw err;
-      }
-      return parseTreeNode(data.toString('utf8'), `manifest ${oid} of ${where}`);
+    load(oid) {
+      const p = ahead.get(oid);
+      if (p === undefined) return loadNow(oid);
+      ahead.delete(oid);
+      return p;
+    },
+    prefetch(oid) {
+      if (ahead.has(oid) || ahead.size >= 2 * TREE_READ_AHEAD) return;
+      const p = loadNow(oid);
+      // a failure is reported when the node is asked for, not here
+      p.catch(() => {});
+      ahead.set(oid, p);
     },
   };
 }

@@ -1,9 +1,10 @@
 import type { Oid } from '../hash/oid.js';
 import type { ManifestEntry } from '../objects/manifest.js';
 import { MissingManifestError } from '../errors.js';
+import type { OidSink } from '../util/oid-set.js';
 import { compareUtf8 } from '../objects/paths.js';
 import { PathOrder, type ChildRef, type TreeNode } from '../objects/tree-format.js';
-import { levelOf, loadChild, type TreeSource } from './source.js';
+import { levelOf, loadChild, TREE_READ_AHEAD, type TreeSource } from './source.js';
 
 /** A range of paths [from, to): either end open when undefined. */
 export interface PathRange {
@@ -37,24 +38,25 @@ interface Frame {
 }
 
 /**
- * Every file of the tree rooted at `root` in canonical order, optionally only those in `range`:
- * nodes are loaded one path at a time (memory: one node per level), subtrees outside the range
- * are not loaded at all. Checks the order and the file/folder rule across nodes as it goes.
+ * Every file of the tree rooted at `root` in canonical order, optionally only those in `range`,
+ * a leaf's worth at a time: nodes are loaded one path at a time (memory: one node per level, and
+ * the few read ahead), subtrees outside the range are not loaded at all. Checks the order and the
+ * file/folder rule across nodes as it goes.
  */
-export async function* walkEntries(src: TreeSource, root: Oid, range: PathRange = {}): AsyncGenerator<ManifestEntry> {
+export async function* walkLeaves(src: TreeSource, root: Oid, range: PathRange = {}): AsyncGenerator<ManifestEntry[]> {
   const order = new PathOrder(`manifest ${root} of ${src.where}`);
   const rootNode = await src.load(root);
   const stack: Frame[] = [];
-  const yieldLeaf = function* (node: TreeNode & { kind: 'leaf' }): Generator<ManifestEntry> {
-    for (const e of node.entries) {
-      if (range.from !== undefined && compareUtf8(e.path, range.from) < 0) continue;
-      if (range.to !== undefined && compareUtf8(e.path, range.to) >= 0) return;
-      order.check(e.path);
-      yield e;
+  const inRange = (node: TreeNode & { kind: 'leaf' }): ManifestEntry[] => {
+    let out = node.entries;
+    if (range.from !== undefined || range.to !== undefined) {
+      out = out.filter((e) => (range.from === undefined || compareUtf8(e.path, range.from) >= 0) && (range.to === undefined || compareUtf8(e.path, range.to) < 0));
     }
+    for (const e of out) order.check(e.path);
+    return out;
   };
   if (rootNode.kind === 'leaf') {
-    yield* yieldLeaf(rootNode);
+    yield inRange(rootNode);
     return;
   }
   stack.push({ level: rootNode.level, children: rootNode.children, next: 0, end: undefined });
@@ -67,20 +69,38 @@ export async function* walkEntries(src: TreeSource, root: Oid, range: PathRange 
     const i = top.next++;
     const ref = top.children[i]!;
     const next = i + 1 < top.children.length ? top.children[i + 1]!.first : top.end;
+    if (src.prefetch) {
+      // read the next siblings while this one is walked (reads overlap; on EFS that is most of the time)
+      // (many leaves ahead; one node ahead above them, which the leaves' reads must not wait behind)
+      const ahead = top.level === 1 ? TREE_READ_AHEAD : 1;
+      for (let j = i + 1; j < Math.min(top.children.length, i + 1 + ahead); j++) {
+        const c = top.children[j]!;
+        if (childMayHold(c.first, j + 1 < top.children.length ? top.children[j + 1]!.first : top.end, range)) src.prefetch(c.oid);
+      }
+    }
     if (!childMayHold(ref.first, next, range)) {
       if (range.to !== undefined && compareUtf8(ref.first, range.to) >= 0) return;
       continue;
     }
     const child = await loadChild(src, ref, top.level);
-    if (child.kind === 'leaf') yield* yieldLeaf(child);
-    else stack.push({ level: child.level, children: child.children, next: 0, end: next });
+    if (child.kind === 'leaf') {
+      const batch = inRange(child);
+      if (batch.length > 0) yield batch;
+    } else {
+      stack.push({ level: child.level, children: child.children, next: 0, end: next });
+    }
   }
+}
+
+/** `walkLeaves` one file at a time. */
+export async function* walkEntries(src: TreeSource, root: Oid, range: PathRange = {}): AsyncGenerator<ManifestEntry> {
+  for await (const batch of walkLeaves(src, root, range)) yield* batch;
 }
 
 /** All files of a tree in one array (for callers that need them all at once, and for v1 manifests). */
 export async function readAllEntries(src: TreeSource, root: Oid): Promise<ManifestEntry[]> {
   const out: ManifestEntry[] = [];
-  for await (const e of walkEntries(src, root)) out.push(e);
+  for await (const batch of walkLeaves(src, root)) for (const e of batch) out.push(e);
   return out;
 }
 
@@ -116,7 +136,7 @@ export async function forEachNode(
  * the source does not stop the marking (everything else still gets marked); the number missing
  * is returned, the root included.
  */
-export async function markTree(src: TreeSource, root: Oid, into: Set<Oid>, seen: Set<Oid>): Promise<number> {
+export async function markTree(src: TreeSource, root: Oid, into: OidSink, seen: Set<Oid>): Promise<number> {
   let missing = 0;
   const stack: Array<{ ref: ChildRef | undefined; oid: Oid; parentLevel: number }> = [{ ref: undefined, oid: root, parentLevel: 0 }];
   while (stack.length > 0) {
@@ -135,7 +155,9 @@ export async function markTree(src: TreeSource, root: Oid, into: Set<Oid>, seen:
     }
     seen.add(oid);
     if (node.kind === 'leaf') for (const e of node.entries) into.add(e.oid);
-    else for (const c of node.children) stack.push({ ref: c, oid: c.oid, parentLevel: node.level });
+    else for (let i = node.children.length - 1; i >= 0; i--) stack.push({ ref: node.children[i]!, oid: node.children[i]!.oid, parentLevel: node.level });
+    // the next nodes to be marked are read while this one is
+    if (src.prefetch) for (let i = stack.length - 1; i >= Math.max(0, stack.length - TREE_READ_AHEAD); i--) if (!seen.has(stack[i]!.oid)) src.prefetch(stack[i]!.oid);
   }
   return missing;
 }
