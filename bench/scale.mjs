@@ -13,12 +13,16 @@
 //   merge (the driver)    Git's merge driver call for v2 and `other` over v1: target ≤ 0.5 s, flat in N
 //   ls --rev v2           every file listed (streamed to `wc -l`)
 //   gc --all-commits      what gc reads to decide (a dry run; the cache holds only tree nodes)
-//   push (no-op)          to a folder remote that holds v1 and v2 already: target ≤ 1 s
+//   push (no-op)          to a folder remote that holds v1 and v2 already, and to a throwaway Ceph RGW
+//                         (BENCH_RGW=1, the default when Ceph is installed) whose bucket holds the
+//                         tree nodes (uploaded with the SDK before): target ≤ 1 s
 // Peak RSS target: ≤ 1 GB for every command at 10M entries.
 //
 // Environment: BENCH_SCALE_SIZES=100000,1000000,10000000 BENCH_CHANGED=10 BENCH_REPEAT=3
-//              BENCH_V1_MAX=1000000 BENCH_REBUILD=0|1 (regenerate the repositories)
+//              BENCH_V1_MAX=1000000 BENCH_REBUILD=0|1 (regenerate the repositories) BENCH_RGW=1|0
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { readdirSync } from 'node:fs';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -36,6 +40,8 @@ const CHANGED = Number(env('BENCH_CHANGED', 10));
 const REPEAT = Math.max(1, Number(env('BENCH_REPEAT', 3)));
 const V1_MAX = Number(env('BENCH_V1_MAX', 1000000));
 const REBUILD = env('BENCH_REBUILD', '0') === '1';
+const RGW = env('BENCH_RGW', '1') === '1';
+const S3PKG = join(ROOT, 'packages', 'remote-s3');
 const GIT_ENV = { GIT_AUTHOR_NAME: 'bench', GIT_AUTHOR_EMAIL: 'bench@example.com', GIT_COMMITTER_NAME: 'bench', GIT_COMMITTER_EMAIL: 'bench@example.com' };
 const log = (...a) => console.log(...a);
 
@@ -170,6 +176,47 @@ async function setUp(n, flat) {
   return repo;
 }
 
+/** A throwaway RGW and an SDK client, or why there is none. */
+async function startS3() {
+  if (!RGW) return { why: 'BENCH_RGW=0' };
+  try {
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+    const sdk = createRequire(join(S3PKG, 'package.json'))('@aws-sdk/client-s3');
+    const { startRgw } = await import(pathToFileURL(join(S3PKG, 'dist', 'test', 'rgw.js')).href);
+    const rgw = await startRgw({ memBytes: 4096 * 1024 * 1024 });
+    Object.assign(process.env, { AWS_ACCESS_KEY_ID: rgw.accessKey, AWS_SECRET_ACCESS_KEY: rgw.secretKey, AWS_EC2_METADATA_DISABLED: 'true' });
+    delete process.env.AWS_PROFILE;
+    const client = new sdk.S3Client({
+      endpoint: rgw.endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: rgw.accessKey, secretAccessKey: rgw.secretKey },
+      requestHandler: { httpAgent: { keepAlive: true, maxSockets: 32 } },
+    });
+    await client.send(new sdk.CreateBucketCommand({ Bucket: 'tdvc' }));
+    return { rgw, client, sdk };
+  } catch (err) {
+    return { why: `no RGW here (${String(err.message).split('\n')[0]})` };
+  }
+}
+
+/** Uploads every object of the repository's cache under `prefix` (what earlier pushes would have put there). */
+async function fillBucket(s3, repo, prefix) {
+  const base = join(repo, '.tdvc', 'cache', 'b3v1');
+  const keys = [];
+  for (const fan of readdirSync(base)) for (const name of readdirSync(join(base, fan))) if (!name.startsWith('.')) keys.push([fan, name]);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (next < keys.length) {
+        const [fan, name] = keys[next++];
+        await s3.client.send(new s3.sdk.PutObjectCommand({ Bucket: 'tdvc', Key: `${prefix}/b3v1/${fan}/${name}`, Body: readFileSync(join(base, fan, name)) }));
+      }
+    }),
+  );
+  return keys.length;
+}
+
 function commandsFor(repo) {
   const mergeInputs = () => {
     // Git hands the driver three temp files and keeps the result in the second
@@ -197,6 +244,16 @@ function commandsFor(repo) {
       },
       check: (r) => `${JSON.parse(r.stdout).transferred} moved`,
     },
+    ...(s3.client
+      ? [
+          {
+            name: 'push (no-op, RGW)',
+            target: 1,
+            run: () => timed(repo, [process.execPath, TDVC, 'push', '-r', 's3r', '--json']),
+            check: (r) => `${JSON.parse(r.stdout).transferred} moved`,
+          },
+        ]
+      : []),
   ];
 }
 
@@ -205,11 +262,25 @@ const machine = await describeMachine(WORK, CORE, ROOT);
 log(`machine: ${machine.nproc} cores, ${machine.cpuModel}, ${machine.ramGiB} GiB RAM, kernel ${machine.kernel}`);
 log(`         ${WORK} on ${machine.fsType} (${machine.device}); node ${machine.node}; commit ${machine.commit} + ${machine.uncommittedFiles} uncommitted file(s) under packages/`);
 log(`sizes ${SIZES.join(', ')}; ${CHANGED} files changed per version; ${REPEAT} runs each, formats alternating; load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
+const s3 = await startS3();
+if (!s3.client) log(`no-op push to RGW not measured: ${s3.why}`);
 const results = [];
 for (const n of SIZES) {
   const formats = n <= V1_MAX ? [['tree (v2)', false], ['flat (v1)', true]] : [['tree (v2)', false]];
   const byFormat = new Map();
-  for (const [f, flat] of formats) byFormat.set(f, commandsFor(await setUp(n, flat)));
+  for (const [f, flat] of formats) {
+    const repo = await setUp(n, flat);
+    if (s3.client) {
+      const prefix = `scale-${n}-${flat ? 'flat' : 'tree'}`;
+      const t0 = Date.now();
+      const count = await fillBucket(s3, repo, prefix);
+      spawnSync(process.execPath, [TDVC, 'remote', 'remove', 's3r'], { cwd: repo });
+      spawnSync(process.execPath, [TDVC, 'remote', 'add', 's3r', `s3://tdvc/${prefix}`], { cwd: repo });
+      spawnSync(process.execPath, [TDVC, 'remote', 'modify', 's3r', 'endpoint_url', s3.rgw.endpoint], { cwd: repo });
+      log(`  put the ${count.toLocaleString('en')} manifest objects of the ${n.toLocaleString('en')}-file ${f} repository into the RGW bucket in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    }
+    byFormat.set(f, commandsFor(repo));
+  }
   {
     // what a one-file change writes: the nodes on the file's way to the root (in-process, the cache's own store)
     const repo = join(WORK, `${n}-tree`);
@@ -265,3 +336,4 @@ for (const r of results.filter((x) => x.format === 'tree (v2)')) {
   if (f && f.median > 0) log(`${r.n.toLocaleString('en').padStart(11)}  ${r.command.padEnd(28)} time ${(f.median / r.median).toFixed(1)}×   peak RSS ${(f.rssMB / r.rssMB).toFixed(1)}×`);
 }
 writeFileSync(join(WORK, 'results.json'), JSON.stringify({ machine, results }, null, 2));
+if (s3.rgw) await s3.rgw.stop();

@@ -61,20 +61,25 @@ export function parseManifest(text: string, where: string): ManifestEntry[] {
  * are not echoed in errors, paths only escaped and cut short: they identify the entry.
  */
 export function parseEntryLine(line: string, where: string, lineNo: number): ManifestEntry {
-  const s1 = line.indexOf(' ');
-  const s2 = line.indexOf(' ', s1 + 1);
-  const s3 = line.indexOf(' ', s2 + 1);
-  if (s1 < 0 || s2 < 0 || s3 < 0) throw new MalformedFileError(where, 'expected "<hash> <size> <x|-> <path>"', lineNo);
-  const oid = line.slice(0, s1);
-  const sizeText = line.slice(s1 + 1, s2);
-  const mode = line.slice(s2 + 1, s3);
-  const path = line.slice(s3 + 1);
+  const [oid, sizeText, mode, path] = splitLine(line, where, lineNo, '"<hash> <size> <x|-> <path>"');
   if (!isOid(oid)) throw new MalformedFileError(where, 'bad hash', lineNo);
   if (!/^\d{1,16}$/.test(sizeText)) throw new MalformedFileError(where, 'bad size', lineNo);
   if (mode !== 'x' && mode !== '-') throw new MalformedFileError(where, 'bad mode', lineNo);
   const problem = relPathProblem(path);
   if (problem) throw new MalformedFileError(where, `${problem}: ${shownPath(path)}`, lineNo);
   return { path, oid, size: Number(sizeText), exec: mode === 'x' };
+}
+
+/**
+ * The four fields of a manifest or tree line: three words, then a path that may hold spaces.
+ * `shape` names them in the error.
+ */
+export function splitLine(line: string, where: string, lineNo: number, shape: string): [string, string, string, string] {
+  const s1 = line.indexOf(' ');
+  const s2 = line.indexOf(' ', s1 + 1);
+  const s3 = line.indexOf(' ', s2 + 1);
+  if (s1 < 0 || s2 < 0 || s3 < 0) throw new MalformedFileError(where, `expected ${shape}`, lineNo);
+  return [line.slice(0, s1), line.slice(s1 + 1, s2), line.slice(s2 + 1, s3), line.slice(s3 + 1)];
 }
 
 /** The text line of one file in a manifest or tree leaf. */

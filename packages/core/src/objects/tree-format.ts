@@ -1,7 +1,8 @@
 import { isOid, type Oid } from '../hash/oid.js';
 import { MalformedFileError } from '../errors.js';
 import { compareUtf8, relPathProblem } from './paths.js';
-import { MANIFEST_HEADER, entryLine, parseEntryLine, parseManifest, shownPath, type ManifestEntry } from './manifest.js';
+import { MANIFEST_HEADER, entryLine, parseEntryLine, parseManifest, shownPath, splitLine, type ManifestEntry } from './manifest.js';
+import { fmix32 } from '../hash/mix.js';
 
 /**
  * Folder manifests, version 2: a tree of small objects over the dataset's files in canonical
@@ -71,12 +72,7 @@ export function boundaryHash(level: number, path: string): number {
       break;
     }
   }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(h);
 }
 
 /** Whether a node of `level` holding `items` lines and `bytes` of text ends after an item keyed `key`. */
@@ -152,14 +148,7 @@ export function parseTreeNode(text: string, where: string): TreeNode {
 }
 
 function parseChildLine(line: string, where: string, lineNo: number): ChildRef {
-  const s1 = line.indexOf(' ');
-  const s2 = line.indexOf(' ', s1 + 1);
-  const s3 = line.indexOf(' ', s2 + 1);
-  if (s1 < 0 || s2 < 0 || s3 < 0) throw new MalformedFileError(where, 'expected "<hash> <files> <bytes> <first path>"', lineNo);
-  const oid = line.slice(0, s1);
-  const files = line.slice(s1 + 1, s2);
-  const bytes = line.slice(s2 + 1, s3);
-  const first = line.slice(s3 + 1);
+  const [oid, files, bytes, first] = splitLine(line, where, lineNo, '"<hash> <files> <bytes> <first path>"');
   if (!isOid(oid)) throw new MalformedFileError(where, 'bad hash', lineNo);
   if (!/^[1-9]\d{0,15}$/.test(files)) throw new MalformedFileError(where, 'bad file count', lineNo);
   if (!/^\d{1,16}$/.test(bytes)) throw new MalformedFileError(where, 'bad size', lineNo);

@@ -1,3 +1,4 @@
+import { fmix32 } from '../hash/mix.js';
 import type { Oid } from '../hash/oid.js';
 
 /** What marking needs of a set of ids. */
@@ -82,13 +83,4 @@ export class OidPrefixSet implements OidSink {
  */
 function slotOf(hi: number, lo: number): number {
   return fmix32(lo ^ fmix32(hi ^ 0x9e3779b9));
-}
-
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }
