@@ -107,7 +107,14 @@ test('push of a one-file change uploads the file and the nodes on its way to the
     const after = readTreeSync(join(root, '.tdvc', 'cache'), pointerOid(root, 'data.tdvc'));
     const newNodes = after.nodes.filter((n) => !tree.nodes.includes(n));
     assert.ok(newNodes.length >= 2 && newNodes.length <= 4, `${newNodes.length} new nodes (one per level)`);
+    // status -r sees the one file the remote lacks (it asks only about files under nodes the remote lacks)
+    const before = JSON.parse((await ok(root, ['status', '-r', 'r', '--json'])).stdout) as { datasets: Array<{ notPushed: string[]; manifestOnRemote: boolean }> };
+    assert.deepEqual(before.datasets[0]!.notPushed, ['data/d07/f1207.txt']);
+    assert.equal(before.datasets[0]!.manifestOnRemote, false);
     const one = JSON.parse((await ok(root, ['push', '--json'])).stdout) as { transferred: number };
+    const synced = JSON.parse((await ok(root, ['status', '-r', 'r', '--json'])).stdout) as { datasets: Array<{ notPushed: string[]; manifestOnRemote: boolean }> };
+    assert.deepEqual(synced.datasets[0]!.notPushed, []);
+    assert.equal(synced.datasets[0]!.manifestOnRemote, true);
     assert.equal(one.transferred, 1 + newNodes.length);
     git(root, 'commit', '-qam', 'two');
 
