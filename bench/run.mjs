@@ -456,8 +456,8 @@ row(`tdvc add (${data.smallFiles} files, cold)`, td.add.seconds, 's', 'b3sum 2 c
 row('tdvc status (no-op)', td.status.seconds, 's', 'find -printf stat', td.status.reference, '≤ 8×', td.status.seconds <= 8 * td.status.reference);
 row('tdvc checkout (whole deleted dir)', td.checkout.seconds, 's', 'cp -r', td.checkout.reference, '≤ 2×', td.checkout.seconds <= 2 * td.checkout.reference);
 row(`tdvc add ${(data.bigBytes / MiB).toFixed(0)} MiB file`, td.addBig.mibPerS, 'MiB/s', 'b3sum --num-threads 1', td.addBig.referenceMiBs, '≥ 0.70×', td.addBig.mibPerS >= 0.7 * td.addBig.referenceMiBs);
-row(`tdvc add ${(data.bigBytes / MiB).toFixed(0)} MiB file (time)`, td.addBig.seconds, 's', 'cp of the file', adj('cpBig'), '');
-row('core hashFile (in-process)', td.hashFile.mibPerS, 'MiB/s', 'b3sum --num-threads 1', td.hashFile.referenceMiBs, '≥ 0.70×', td.hashFile.mibPerS >= 0.7 * td.hashFile.referenceMiBs);
+row(`tdvc add ${(data.bigBytes / MiB).toFixed(0)} MiB file (time)`, td.addBig.seconds, 's', 'cp of the file', adj('cpBig'), '≤ 1.3× (issue 14)', td.addBig.seconds <= 1.3 * adj('cpBig'));
+row('core hashFile (in-process)', td.hashFile.mibPerS, 'MiB/s', 'b3sum --num-threads 1', td.hashFile.referenceMiBs, '≥ 0.9× (issue 14)', td.hashFile.mibPerS >= 0.9 * td.hashFile.referenceMiBs);
 const peakMB = (Math.max(td.add.rssMB, td.status.rssMB, td.checkout.rssMB) * MiB) / MB;
 row('peak RSS, add/status/checkout', peakMB, 'MB', '', null, '≤ 300 MB', peakMB <= 300);
 row('  peak RSS tdvc add', (td.add.rssMB * MiB) / MB, 'MB', '', null, '≤ 300 MB', (td.add.rssMB * MiB) / MB <= 300);
