@@ -3,6 +3,7 @@
 //   history  diff / ls / checkout REV on a 100k-file history (bench/history.mjs)
 //   s3       push / fetch against aws s3 and a bare SDK loop on a throwaway Ceph RGW (bench/s3.mjs)
 //   scale    diff / merge / ls / gc / no-op push on synthetic trees of 100k, 1M and 10M files (bench/scale.mjs)
+//            then add / status / checkout on real files (100k and 1M in folders, 200k in one folder) against b3sum, cp and find
 //   efs      existence checks and no-op push on a high-latency filesystem remote (bench/efs.mjs), then
 //            checkout and no-op status with the cache on a throwaway CephFS vs local disk (bench/cephfs-cache.mjs)
 //   all      each of them in turn

@@ -18,8 +18,19 @@
 //                         tree nodes (uploaded with the SDK before): target ≤ 1 s
 // Peak RSS target: ≤ 1 GB for every command at 10M entries.
 //
-// Environment: BENCH_SCALE_SIZES=100000,1000000,10000000 BENCH_CHANGED=10 BENCH_REPEAT=3
-//              BENCH_V1_MAX=1000000 BENCH_REBUILD=0|1 (regenerate the repositories) BENCH_RGW=1|0
+// Real files (bench/lib/scale-real.mjs, after the synthetic part; its header has the details):
+// 100,000 and 1,000,000 files of 1-8 KiB (in 1,000 and 10,000 folders) and 200,000 in one folder,
+// generated once under bench/.work/scale-real/; in a fresh repository each, cold add, no-op status,
+// no-op add, add after one file changed (and the tree nodes it writes) and checkout of the deleted
+// data, each run next to its reference tool (b3sum on 2 processes + cp -r, find -printf, cp -r):
+//   targets add ≤ 1.5×, status / no-op add / one-file add ≤ 4×, one-file change ≤ 64 KiB of tree
+//   nodes, checkout ≤ 1.2× (≤ 1.3× at 1M), peak RSS ≤ 400 MB at 1M. Table in
+//   bench/.work/scale/results-real.json.
+//
+// Environment: BENCH_SCALE_SIZES=100000,1000000,10000000 (0: skip the synthetic part) BENCH_CHANGED=10
+//              BENCH_REPEAT=3 BENCH_V1_MAX=1000000 BENCH_REBUILD=0|1 (regenerate the repositories)
+//              BENCH_RGW=1|0 BENCH_REAL_SIZES=100000,1000000 (0: none) BENCH_REAL_FLAT=200000 (0: none)
+// Only the real files at 100k: BENCH_SCALE_SIZES=0 BENCH_REAL_SIZES=100000 BENCH_REAL_FLAT=0 pnpm bench scale
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { readdirSync } from 'node:fs';
@@ -28,6 +39,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describeMachine } from './lib/machine.mjs';
 import { median, TIME_BIN } from './lib/measure.mjs';
+import { REAL_FLAT, REAL_SIZES, realFilesUnavailable, runRealFiles } from './lib/scale-real.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const WORK = join(ROOT, 'bench', '.work', 'scale');
@@ -35,7 +47,7 @@ const TDVC = join(ROOT, 'packages', 'cli', 'bin', 'tdvc.js');
 const CORE = pathToFileURL(join(ROOT, 'packages', 'core', 'dist', 'src', 'index.js')).href;
 
 const env = (k, d) => (process.env[k] === undefined || process.env[k] === '' ? d : process.env[k]);
-const SIZES = env('BENCH_SCALE_SIZES', '100000,1000000,10000000').split(',').map(Number);
+const SIZES = env('BENCH_SCALE_SIZES', '100000,1000000,10000000').split(',').map(Number).filter((n) => n > 0);
 const CHANGED = Number(env('BENCH_CHANGED', 10));
 const REPEAT = Math.max(1, Number(env('BENCH_REPEAT', 3)));
 const V1_MAX = Number(env('BENCH_V1_MAX', 1000000));
@@ -47,6 +59,11 @@ const log = (...a) => console.log(...a);
 
 if (!existsSync(TDVC) || !TIME_BIN) {
   console.error(!TIME_BIN ? 'needs GNU time (/usr/bin/time) for peak RSS' : 'tdvc is not built: run `pnpm build` first');
+  process.exit(2);
+}
+const REAL = REAL_SIZES.length > 0 || REAL_FLAT > 0;
+if (REAL && realFilesUnavailable()) {
+  console.error(`the real-files part ${realFilesUnavailable()} (BENCH_REAL_SIZES=0 BENCH_REAL_FLAT=0 skips it)`);
   process.exit(2);
 }
 const core = await import(CORE);
@@ -261,9 +278,9 @@ mkdirSync(WORK, { recursive: true });
 const machine = await describeMachine(WORK, CORE, ROOT);
 log(`machine: ${machine.nproc} cores, ${machine.cpuModel}, ${machine.ramGiB} GiB RAM, kernel ${machine.kernel}`);
 log(`         ${WORK} on ${machine.fsType} (${machine.device}); node ${machine.node}; commit ${machine.commit} + ${machine.uncommittedFiles} uncommitted file(s) under packages/`);
-log(`sizes ${SIZES.join(', ')}; ${CHANGED} files changed per version; ${REPEAT} runs each, formats alternating; load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
-const s3 = await startS3();
-if (!s3.client) log(`no-op push to RGW not measured: ${s3.why}`);
+if (SIZES.length) log(`sizes ${SIZES.join(', ')}; ${CHANGED} files changed per version; ${REPEAT} runs each, formats alternating; load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
+const s3 = SIZES.length ? await startS3() : { why: 'no synthetic sizes' };
+if (SIZES.length && !s3.client) log(`no-op push to RGW not measured: ${s3.why}`);
 const results = [];
 for (const n of SIZES) {
   const formats = n <= V1_MAX ? [['tree (v2)', false], ['flat (v1)', true]] : [['tree (v2)', false]];
@@ -329,11 +346,14 @@ for (const n of SIZES) {
     }
   }
 }
-// ratios flat/tree where both ran
-log('\nflat (v1) / tree (v2), medians:');
-for (const r of results.filter((x) => x.format === 'tree (v2)')) {
-  const f = results.find((x) => x.n === r.n && x.command === r.command && x.format === 'flat (v1)');
-  if (f && f.median > 0) log(`${r.n.toLocaleString('en').padStart(11)}  ${r.command.padEnd(28)} time ${(f.median / r.median).toFixed(1)}×   peak RSS ${(f.rssMB / r.rssMB).toFixed(1)}×`);
+if (SIZES.length) {
+  // ratios flat/tree where both ran
+  log('\nflat (v1) / tree (v2), medians:');
+  for (const r of results.filter((x) => x.format === 'tree (v2)')) {
+    const f = results.find((x) => x.n === r.n && x.command === r.command && x.format === 'flat (v1)');
+    if (f && f.median > 0) log(`${r.n.toLocaleString('en').padStart(11)}  ${r.command.padEnd(28)} time ${(f.median / r.median).toFixed(1)}×   peak RSS ${(f.rssMB / r.rssMB).toFixed(1)}×`);
+  }
+  writeFileSync(join(WORK, 'results.json'), JSON.stringify({ machine, results }, null, 2));
 }
-writeFileSync(join(WORK, 'results.json'), JSON.stringify({ machine, results }, null, 2));
 if (s3.rgw) await s3.rgw.stop();
+if (REAL) await runRealFiles({ work: join(ROOT, 'bench', '.work', 'scale-real'), tdvc: TDVC, machine, resultsPath: join(WORK, 'results-real.json'), log });

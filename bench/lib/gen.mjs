@@ -28,34 +28,68 @@ export const smallDirName = (d) => `d${String(d).padStart(4, '0')}`;
 export const smallFileName = (f) => `f${String(f).padStart(4, '0')}.bin`;
 
 /**
- * Writes `files` files of 1–8 KiB spread evenly over `dirs` folders under `dir`.
- * Returns { files, bytes }.
+ * The contents of the small files, one after the other: sizes of 1–8 KiB from the seeded PRNG,
+ * bytes cut in order out of the keystream (taken in 8 MiB slabs). Returns next() -> Buffer.
  */
-export function generateSmall(dir, { files, dirs, seed }) {
+function smallContents(seed) {
   const rnd = prng(seed);
   const stream = keystream(seed, 'small');
-  const perDir = Math.ceil(files / dirs);
-  let bytes = 0;
-  let written = 0;
-  // take the keystream in 8 MiB slabs and cut files out of it
   let slab = Buffer.alloc(0);
   let pos = 0;
+  return () => {
+    const size = 1024 + Math.floor(rnd() * (8 * 1024 - 1024 + 1));
+    if (pos + size > slab.length) {
+      slab = stream(8 << 20);
+      pos = 0;
+    }
+    pos += size;
+    return slab.subarray(pos - size, pos);
+  };
+}
+
+/**
+ * Writes `files` files of 1–8 KiB spread evenly over `dirs` folders under `dir`.
+ * Returns { files, bytes, diskBytes } (diskBytes: the sizes rounded up to 4 KiB blocks).
+ */
+export function generateSmall(dir, { files, dirs, seed }) {
+  const next = smallContents(seed);
+  const perDir = Math.ceil(files / dirs);
+  let bytes = 0;
+  let diskBytes = 0;
+  let written = 0;
   for (let d = 0; d < dirs && written < files; d++) {
     const sub = join(dir, smallDirName(d));
     mkdirSync(sub, { recursive: true });
     for (let f = 0; f < perDir && written < files; f++) {
-      const size = 1024 + Math.floor(rnd() * (8 * 1024 - 1024 + 1));
-      if (pos + size > slab.length) {
-        slab = stream(8 << 20);
-        pos = 0;
-      }
-      writeFileSync(join(sub, smallFileName(f)), slab.subarray(pos, pos + size));
-      pos += size;
-      bytes += size;
+      const b = next();
+      writeFileSync(join(sub, smallFileName(f)), b);
+      bytes += b.length;
+      diskBytes += Math.ceil(b.length / 4096) * 4096;
       written++;
     }
   }
-  return { files: written, bytes };
+  return { files: written, bytes, diskBytes };
+}
+
+/** Names of the flat folder's files: f0000.bin, ..., as wide as the largest number needs. */
+export const flatFileName = (f, files) => `f${String(f).padStart(Math.max(4, String(files - 1).length), '0')}.bin`;
+
+/**
+ * Writes `files` files of 1–8 KiB (the contents of generateSmall for the same seed) straight into
+ * the one folder `dir`. Returns { files, bytes, diskBytes }.
+ */
+export function generateFlat(dir, { files, seed }) {
+  const next = smallContents(seed);
+  mkdirSync(dir, { recursive: true });
+  let bytes = 0;
+  let diskBytes = 0;
+  for (let f = 0; f < files; f++) {
+    const b = next();
+    writeFileSync(join(dir, flatFileName(f, files)), b);
+    bytes += b.length;
+    diskBytes += Math.ceil(b.length / 4096) * 4096;
+  }
+  return { files, bytes, diskBytes };
 }
 
 /** Writes one file of `mb` MiB of keystream bytes. */
