@@ -3,12 +3,11 @@ import { basename, dirname, join } from 'node:path';
 import { lstatSync, statSync } from 'node:fs';
 import fg from 'fast-glob';
 import { TdvcError, InvalidPathError } from '../errors.js';
-import type { ManifestEntry } from '../objects/manifest.js';
 import { serializePointer, POINTER_SUFFIX, POINTER_VERSION, type Pointer } from '../objects/pointer.js';
-import { buildTree } from '../tree/builder.js';
+import { TreeBuilder } from '../tree/builder.js';
 import { storePut } from '../tree/source.js';
 import { StatIndex } from '../index/stat-index.js';
-import { scanPath, type ScanProgress, type ScannedFile } from '../index/scan.js';
+import { scanStream, type ScanCounts, type ScanProgress, type ScannedFile } from '../index/scan.js';
 import { Linker } from '../checkout/link.js';
 import { ensureIgnored } from '../workspace/gitignore.js';
 import { registerProject } from '../workspace/projects.js';
@@ -113,35 +112,39 @@ async function addOne(repo: Repo, rel: string, opts: AddOptions): Promise<AddedD
   if (repo.hasGit) repo.guard.target(join(dirname(abs), '.gitignore'));
   const index = StatIndex.load(repo.indexDir, rel);
   const linkTypes = repo.config.linkTypes();
-  const present = odb.knownObjects();
-  const scan = await scanPath(abs, index, {
+  const scan = await scanStream(abs, index, {
     store: odb,
     reflink: linkTypes[0] === 'reflink',
-    requirePresent: present,
+    requirePresent: odb.knownObjects(),
     objectsDir: odb.objectsDir,
     ...(opts.jobs ? { jobs: opts.jobs } : {}),
     ...(opts.onProgress ? { onProgress: (p: ScanProgress) => opts.onProgress!({ ...p, path: rel }) } : {}),
   });
   if (scan.kind === 'missing') throw new TdvcError('EVANISHED', `${rel} vanished while it was being added`, { path: rel });
-  const files = scan.kind === 'dir' ? scan.files : [scan.file];
 
   const name = basename(abs);
+  const linker = new WorkspaceLinks(repo, await Linker.create(linkTypes, repo.tmpDir, odb.root), index, scan.kind === 'dir');
   let pointer: Pointer;
-  if (scan.kind === 'dir') {
-    const entries: ManifestEntry[] = scan.files.map((f) => ({ path: f.rel, oid: f.oid, size: f.size, exec: f.exec }));
-    const tree = await buildTree(storePut(odb), entries);
-    pointer = { version: POINTER_VERSION, path: name, type: 'dir', oid: tree.oid, size: tree.bytes, files: tree.files };
-  } else {
-    pointer = { version: POINTER_VERSION, path: name, type: 'file', oid: scan.file.oid, size: scan.file.size, exec: scan.file.exec };
+  let counts: ScanCounts;
+  try {
+    if (scan.kind === 'dir') {
+      // the files come in canonical order, a window at a time: the tree is built as they come
+      const builder = new TreeBuilder(storePut(odb));
+      for await (const window of scan.windows) {
+        for (const f of window) await builder.add({ path: f.rel, oid: f.oid, size: f.size, exec: f.exec });
+        await linker.link(window);
+      }
+      const tree = await builder.finish();
+      pointer = { version: POINTER_VERSION, path: name, type: 'dir', oid: tree.oid, size: tree.bytes, files: tree.files };
+      counts = scan.counts;
+    } else {
+      await linker.link([scan.file]);
+      pointer = { version: POINTER_VERSION, path: name, type: 'file', oid: scan.file.oid, size: scan.file.size, exec: scan.file.exec };
+      counts = scan;
+    }
+  } finally {
+    await linker.close();
   }
-
-  const linker = await Linker.create(linkTypes, repo.tmpDir, odb.root);
-  // only files read this time can still be separate copies; clones already share the object's blocks
-  const linked = await linkWorkspace(repo, linker, files.filter((f) => f.fresh && !f.cloned));
-  const { replaced } = linked;
-  const linkType: LinkType = files.some((f) => f.cloned) ? 'reflink' : linked.linkType;
-  // files replaced by links are new inodes: index what is there now; the rest were indexed by the scan
-  for (const f of replaced) index.record(scan.kind === 'dir' ? f.rel : '', statOrSelf(f), f.oid);
   await index.save();
 
   const pointerPath = abs + POINTER_SUFFIX;
@@ -155,10 +158,10 @@ async function addOne(repo: Repo, rel: string, opts: AddOptions): Promise<AddedD
     type: pointer.type,
     oid: pointer.oid,
     size: pointer.size,
-    files: files.length,
-    hashed: scan.hashed,
-    stored: scan.stored,
-    linkType,
+    files: counts.found,
+    hashed: counts.hashed,
+    stored: counts.stored,
+    linkType: linker.linkType,
     fellBack: linker.fellBack,
     changed,
   };
@@ -176,23 +179,49 @@ function statOrSelf(f: ScannedFile): ScannedFile {
 
 /**
  * Replaces workspace files by links to their cache objects when the link type is not `copy`
- * (a plain copy already holds the same bytes, so there is nothing to do). A file that changed
- * since it was hashed is left alone.
+ * (a plain copy already holds the same bytes, so there is nothing to do), a window of files at a
+ * time as add stores them. Only files read this time can still be separate copies; clones already
+ * share the object's blocks. A file that changed since it was hashed is left alone. Files replaced
+ * by links are new inodes: the index learns what is there now.
  */
-async function linkWorkspace(repo: Repo, linker: Linker, files: ScannedFile[]): Promise<{ linkType: LinkType; replaced: ScannedFile[] }> {
-  const replaced: ScannedFile[] = [];
-  if (linker.current === 'copy' || files.length === 0) return { linkType: 'copy', replaced };
-  const scratch = await repo.makeScratchDir(uniqueTempName('scratch-add'));
-  try {
-    let i = 0;
+class WorkspaceLinks {
+  private scratch: string | undefined;
+  private count = 0;
+  private cloned = false;
+  private copying = false;
+  private tried = false;
+
+  constructor(
+    private readonly repo: Repo,
+    private readonly linker: Linker,
+    private readonly index: StatIndex,
+    private readonly isDir: boolean,
+  ) {
+    this.copying = linker.current === 'copy';
+  }
+
+  get linkType(): LinkType {
+    return this.cloned ? 'reflink' : this.copying || !this.tried ? 'copy' : this.linker.current;
+  }
+
+  get fellBack(): Linker['fellBack'] {
+    return this.linker.fellBack;
+  }
+
+  async link(files: ScannedFile[]): Promise<void> {
     for (const f of files) {
-      const tmp = join(scratch, `l${i++}`);
+      if (f.cloned) this.cloned = true;
+      if (!f.fresh || f.cloned || this.copying) continue;
+      this.tried = true;
+      this.scratch ??= await this.repo.makeScratchDir(uniqueTempName('scratch-add'));
+      const tmp = join(this.scratch, `l${this.count++}`);
       // just stored from this very file: placed without hashing it again
-      await linker.link({ oid: f.oid, objectPath: repo.odb.pathOf(f.oid), dest: tmp, exec: f.exec, replace: false, size: f.size, verify: false });
-      if ((linker.current as LinkType) === 'copy') {
+      await this.linker.link({ oid: f.oid, objectPath: this.repo.odb.pathOf(f.oid), dest: tmp, exec: f.exec, replace: false, size: f.size, verify: false });
+      if ((this.linker.current as LinkType) === 'copy') {
         // the first type that works here is a plain copy: the workspace is already right
         await rm(tmp, { force: true });
-        return { linkType: 'copy', replaced };
+        this.copying = true;
+        continue;
       }
       const st = lstatSync(f.abs);
       if (st.ino !== f.ino || st.size !== f.size || st.mtimeMs !== f.mtimeMs) {
@@ -200,10 +229,11 @@ async function linkWorkspace(repo: Repo, linker: Linker, files: ScannedFile[]): 
         continue;
       }
       await rename(tmp, f.abs);
-      replaced.push(f);
+      this.index.record(this.isDir ? f.rel : '', statOrSelf(f), f.oid);
     }
-    return { linkType: linker.current, replaced };
-  } finally {
-    await rm(scratch, { recursive: true, force: true });
+  }
+
+  async close(): Promise<void> {
+    if (this.scratch) await rm(this.scratch, { recursive: true, force: true });
   }
 }

@@ -5,7 +5,7 @@ import type { ManifestEntry } from '../objects/manifest.js';
 import { storeSource } from '../tree/source.js';
 import { rangesOfSubPaths, readAllEntries, walkEntries } from '../tree/walk.js';
 import { StatIndex } from '../index/stat-index.js';
-import { scanPath, type ScanOptions, type ScanResult } from '../index/scan.js';
+import { scanPath, scanStream, type ScanOptions, type ScanResult, type ScanStream } from '../index/scan.js';
 import type { PresentFile } from '../checkout/plan.js';
 import type { Pointer } from '../objects/pointer.js';
 import type { Dataset } from '../workspace/datasets.js';
@@ -42,11 +42,41 @@ export interface WorkspaceState {
   index: StatIndex;
 }
 
-/** Hashes what the workspace holds for a dataset (stat index first) in the shape of its entries. */
-export async function readWorkspace(repo: Repo, ds: Dataset, opts: ScanOptions = {}): Promise<WorkspaceState> {
+export interface WorkspaceStream {
+  /** a folder's files come as a stream in canonical order; a file dataset's file is named `rel: ''` */
+  scan: ScanStream;
+  index: StatIndex;
+}
+
+/**
+ * What the workspace holds for a dataset (stat index first), as a stream: memory does not grow
+ * with the dataset. The index learns what the scan finds; the caller saves it.
+ */
+export async function streamWorkspace(repo: Repo, ds: Dataset, opts: ScanOptions = {}): Promise<WorkspaceStream> {
   // the dataset's folders from the root down must be real: what is read here is what a checkout
   // writes and deletes, and what add stores
   // (the dataset path itself: statPath, which allows a file dataset to be a symlink checkout)
+  repo.guard.dir(dirname(repo.abs(ds.dataPath)));
+  const index = StatIndex.load(repo.indexDir, ds.dataPath);
+  const scan = await scanStream(repo.abs(ds.dataPath), index, { objectsDir: repo.odb.objectsDir, ...opts });
+  if (scan.kind === 'dir' && ds.pointer.type !== 'dir') {
+    await scan.windows.return(undefined);
+    throw fileRecordedError(ds);
+  }
+  if (scan.kind === 'file' && ds.pointer.type !== 'file') throw folderRecordedError(ds);
+  return { scan, index };
+}
+
+function fileRecordedError(ds: Dataset): TypeMismatchError {
+  return new TypeMismatchError(`${ds.dataPath} is a folder but ${ds.pointerPath} records a file`, { path: ds.dataPath, hint: 'move the folder away, or re-add it with tdvc add' });
+}
+
+function folderRecordedError(ds: Dataset): TypeMismatchError {
+  return new TypeMismatchError(`${ds.dataPath} is a file but ${ds.pointerPath} records a folder`, { path: ds.dataPath, hint: 'move the file away, or re-add it with tdvc add' });
+}
+
+/** Hashes what the workspace holds for a dataset (stat index first) in the shape of its entries, all at once. */
+export async function readWorkspace(repo: Repo, ds: Dataset, opts: ScanOptions = {}): Promise<WorkspaceState> {
   repo.guard.dir(dirname(repo.abs(ds.dataPath)));
   const index = StatIndex.load(repo.indexDir, ds.dataPath);
   const scan = await scanPath(repo.abs(ds.dataPath), index, { objectsDir: repo.odb.objectsDir, ...opts });
@@ -54,10 +84,10 @@ export async function readWorkspace(repo: Repo, ds: Dataset, opts: ScanOptions =
   if (scan.kind === 'dir') {
     // the scanned records already carry oid, exec, size and mtime: use them as they are
     if (ds.pointer.type === 'dir') for (const f of scan.files) present.set(f.rel, f);
-    else throw new TypeMismatchError(`${ds.dataPath} is a folder but ${ds.pointerPath} records a file`, { path: ds.dataPath, hint: 'move the folder away, or re-add it with tdvc add' });
+    else throw fileRecordedError(ds);
   } else if (scan.kind === 'file') {
     if (ds.pointer.type === 'file') present.set(ds.pointer.path, { oid: scan.file.oid, exec: scan.file.exec, size: scan.file.size, mtimeMs: scan.file.mtimeMs });
-    else throw new TypeMismatchError(`${ds.dataPath} is a file but ${ds.pointerPath} records a folder`, { path: ds.dataPath, hint: 'move the file away, or re-add it with tdvc add' });
+    else throw folderRecordedError(ds);
   }
   return { scan, present, index };
 }

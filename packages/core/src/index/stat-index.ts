@@ -1,9 +1,10 @@
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Oid } from '../hash/oid.js';
 import { isErrno } from '../errors.js';
-import { ensureDir, writeFileAtomic } from '../util/fs.js';
+import { compareUtf8 } from '../objects/paths.js';
+import { removeStaleTempSync, uniqueTempName } from '../util/fs.js';
 
 /** What is remembered about one workspace file: enough stat data to know it was not touched. */
 export interface StatKey {
@@ -12,94 +13,144 @@ export interface StatKey {
   mtimeMs: number;
 }
 
-type Row = [ino: number, size: number, mtimeMs: number, oid: Oid];
-
-/** On disk: one array per column, rows in the order of the last walk (cheap to parse: five arrays, not 100,000 objects). */
-interface Columns {
-  v: 2;
-  paths: string[];
-  ino: number[];
-  size: number[];
-  mtime: number[];
-  oid: Oid[];
+interface Row extends StatKey {
+  path: string;
+  oid: Oid;
 }
+
+const MAGIC = Buffer.from('tdvc-index 3\n');
+/** the header: MAGIC, then the number of rows (a double) */
+const HEADER = MAGIC.length + 8;
+const OID_BYTES = 32;
+const CHUNK = 1 << 20;
+/** No path is longer (Linux: PATH_MAX 4096); a longer one means the file is damaged. */
+const MAX_PATH_BYTES = 64 * 1024;
 
 /**
  * The stat index of one dataset: path → (inode, size, mtime) → hash, so files that did not change
  * are never read again. It is a cache: deleting it loses nothing but time.
  *
- * Rows are kept in the order of the last directory walk, so the next walk finds each file at the
- * same position and no path → row map has to be built (the common case of an unchanged folder).
+ * On disk (`<16 hex>.idx` in `.tdvc/tmp/index/`): a header with the number of rows, then the rows
+ * in canonical path order (UTF-8 bytes, the order of tree manifests and of `walkSorted`), each: the length of the path prefix it shares with
+ * the row before (UTF-16 units) and the rest of the path (UTF-8), both length-prefixed, then the
+ * 32-byte hash and inode, size and mtime as doubles. It is read and written as a stream: a scan
+ * asks about paths in order and a cursor moves through the file; the rows of the new index are
+ * written to a temp file as the scan goes (`visit`); memory holds one chunk of each, never a row
+ * per file, whatever the size of the dataset.
+ *
+ * Files written or removed outside a scan (by checkout) are recorded in a map and merged in when
+ * the index is saved. Nothing is written when a scan found every row as it was.
  *
  * Racy-clean guard (as in Git): an entry whose mtime is not older than the index file itself may
  * have been modified within the same timestamp tick after it was hashed, so it is not trusted.
  */
 export class StatIndex {
-  private cols: Columns = { v: 2, paths: [], ino: [], size: [], mtime: [], oid: [] };
-  private byPath: Map<string, number> | undefined;
+  private reader: RowReader | undefined;
   private readonly changed = new Map<string, Row>();
   private readonly forgotten = new Set<string>();
-  private order: string[] | undefined;
   private savedAtMs = 0;
+  private exists = false;
+  /** the scan's rows, written as it goes; complete once `endVisits` is called */
+  private visits: RowWriter | undefined;
+  private visitsComplete = false;
+  /** whether the scan saw anything other than the rows on disk, in the same order */
+  private visitsDiffer = false;
+  private oldRowsSeen = 0;
   private dirty = false;
 
   private constructor(private readonly file: string) {}
 
   static fileFor(indexDir: string, datasetRelPath: string): string {
     const key = createHash('sha1').update(datasetRelPath).digest('hex').slice(0, 16);
-    return join(indexDir, `${key}.json`);
+    return join(indexDir, `${key}.idx`);
   }
 
   static load(indexDir: string, datasetRelPath: string): StatIndex {
     const idx = new StatIndex(StatIndex.fileFor(indexDir, datasetRelPath));
     try {
-      const st = statSync(idx.file);
-      const parsed = JSON.parse(readFileSync(idx.file, 'utf8')) as Partial<Columns>;
-      const n = parsed.paths?.length ?? -1;
-      if (parsed.v === 2 && n >= 0 && [parsed.ino, parsed.size, parsed.mtime, parsed.oid].every((c) => Array.isArray(c) && c.length === n)) {
-        idx.cols = parsed as Columns;
-        idx.savedAtMs = st.mtimeMs;
-      }
+      idx.savedAtMs = statSync(idx.file).mtimeMs;
+      idx.exists = true;
     } catch (err) {
-      // a missing or damaged index is only a cold cache
-      if (!isErrno(err, 'ENOENT') && !(err instanceof SyntaxError)) throw err;
+      // a missing index is only a cold cache
+      if (!isErrno(err, 'ENOENT')) throw err;
     }
     return idx;
   }
 
+  /** Rows on disk. */
   get size(): number {
-    return this.order?.length ?? this.cols.paths.length;
+    return this.diskRows();
   }
 
-  private rowOf(path: string, hint: number | undefined): number | undefined {
-    if (hint !== undefined && this.cols.paths[hint] === path) return hint;
-    if (!this.byPath) {
-      this.byPath = new Map();
-      this.cols.paths.forEach((p, i) => this.byPath!.set(p, i));
+  private openReader(): RowReader | undefined {
+    return this.exists ? RowReader.open(this.file) : undefined;
+  }
+
+  /** The row on disk for `path`: a cursor that moves forward; asking for an earlier path starts over. */
+  private onDisk(path: string): Row | undefined {
+    if (!this.exists) return undefined;
+    let r = this.reader;
+    if (r?.current && compareUtf8(r.current.path, path) > 0 && r.lastAsked !== undefined && compareUtf8(path, r.lastAsked) < 0) {
+      r.close();
+      r = undefined;
     }
-    return this.byPath.get(path);
+    if (!r) {
+      r = this.reader = this.openReader();
+      if (!r) return undefined;
+      r.next();
+    }
+    r.lastAsked = path;
+    while (r.current && compareUtf8(r.current.path, path) < 0) r.next();
+    return r.current?.path === path ? r.current : undefined;
   }
 
   /**
    * The recorded hash if the file still has exactly the recorded stat data and is not racy.
-   * `hint`: where the file probably is (its position in this walk).
+   * Cheapest when asked about paths in canonical order (a scan's order).
    */
-  lookup(path: string, st: StatKey, hint?: number): Oid | undefined {
-    const c = this.changed.get(path);
-    let ino: number, size: number, mtime: number, oid: Oid;
-    if (c) [ino, size, mtime, oid] = c;
-    else {
-      const i = this.rowOf(path, hint);
-      if (i === undefined) return undefined;
-      [ino, size, mtime, oid] = [this.cols.ino[i]!, this.cols.size[i]!, this.cols.mtime[i]!, this.cols.oid[i]!];
-    }
-    if (ino !== st.ino || size !== st.size || mtime !== st.mtimeMs) return undefined;
+  lookup(path: string, st: StatKey, _hint?: number): Oid | undefined {
+    const row = this.forgotten.has(path) ? undefined : (this.changed.get(path) ?? this.onDisk(path));
+    if (!row || row.ino !== st.ino || row.size !== st.size || row.mtimeMs !== st.mtimeMs) return undefined;
     if (st.mtimeMs >= this.savedAtMs) return undefined;
-    return oid;
+    return row.oid;
+  }
+
+  /**
+   * A file the scan found, in canonical order, with the hash it has now. `fresh`: read this time
+   * (otherwise the hash came from `lookup`, i.e. from the row on disk for this very stat data).
+   * The rows visited replace the whole index once the scan calls `endVisits`.
+   */
+  visit(path: string, st: StatKey, oid: Oid, fresh: boolean): void {
+    this.visits ??= RowWriter.create(this.file);
+    this.visits.write({ path, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, oid });
+    // a fresh hash is saved even when equal: the new file time makes a racy row trustworthy
+    if (fresh) this.visitsDiffer = true;
+    else this.oldRowsSeen++;
+  }
+
+  /** The scan saw every file: what it visited is the index now. */
+  endVisits(): void {
+    this.visits ??= RowWriter.create(this.file);
+    this.visitsComplete = true;
+    // every row visited was vouched for by a row on disk: unchanged, unless the disk has more
+    if (!this.visitsDiffer && this.diskRows() !== this.oldRowsSeen) this.visitsDiffer = true;
+    if (!this.visitsDiffer) {
+      // the file on disk says it all: the copy is not needed
+      this.visits.discard();
+      this.visits = undefined;
+    }
+  }
+
+  private diskRows(): number {
+    const r = this.openReader();
+    const n = r?.rows ?? 0;
+    r?.close();
+    return n;
   }
 
   record(path: string, st: StatKey, oid: Oid): void {
-    this.changed.set(path, [st.ino, st.size, st.mtimeMs, oid]);
+    this.forgotten.delete(path);
+    this.changed.set(path, { path, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, oid });
     this.dirty = true;
   }
 
@@ -110,37 +161,263 @@ export class StatIndex {
     this.dirty = true;
   }
 
-  /** Keeps only these paths, in this order (the order of the walk that just happened). */
-  retainOnly(paths: string[]): void {
-    const same = paths.length === this.cols.paths.length && paths.every((p, i) => p === this.cols.paths[i]);
-    if (same) return;
-    this.order = paths;
-    this.dirty = true;
-  }
-
   async save(force = false): Promise<void> {
-    if (!this.dirty && !force) return;
-    // the walk's order, then files recorded since (e.g. written by a checkout after the walk)
-    const base = this.order ?? this.cols.paths;
-    const inBase = new Set(base);
-    const order = [...base, ...[...this.changed.keys()].filter((p) => !inBase.has(p))];
-    const out: Columns = { v: 2, paths: [], ino: [], size: [], mtime: [], oid: [] };
-    for (const p of order) {
-      if (this.forgotten.has(p)) continue;
-      let row = this.changed.get(p);
-      if (!row) {
-        const i = this.rowOf(p, out.paths.length);
-        if (i === undefined) continue;
-        row = [this.cols.ino[i]!, this.cols.size[i]!, this.cols.mtime[i]!, this.cols.oid[i]!];
-      }
-      out.paths.push(p);
-      out.ino.push(row[0]);
-      out.size.push(row[1]);
-      out.mtime.push(row[2]);
-      out.oid.push(row[3]);
+    this.reader?.close();
+    this.reader = undefined;
+    const scanned = this.visits !== undefined && this.visitsComplete && this.visitsDiffer;
+    if (!force && !this.dirty && !scanned) {
+      this.visits?.discard();
+      this.visits = undefined;
+      return;
     }
-    await ensureDir(join(this.file, '..'));
-    await writeFileAtomic(this.file, JSON.stringify(out));
+    // the base: what the scan visited, else what was on disk; then the recorded changes merged in
+    let baseFile: string | undefined;
+    if (scanned) baseFile = this.visits!.finish();
+    else {
+      this.visits?.discard();
+      if (this.exists) baseFile = this.file;
+    }
+    this.visits = undefined;
+    const base = baseFile ? RowReader.open(baseFile) : undefined;
+    const changes = [...this.changed.values()].sort((a, b) => compareUtf8(a.path, b.path));
+    const out = RowWriter.create(this.file);
+    try {
+      let k = 0;
+      let row = base?.next();
+      while (row || k < changes.length) {
+        const c = changes[k];
+        const order = !row ? 1 : !c ? -1 : compareUtf8(row.path, c.path);
+        if (order < 0) {
+          if (!this.forgotten.has(row!.path)) out.write(row!);
+          row = base!.next();
+        } else {
+          out.write(c!);
+          k++;
+          if (order === 0) row = base!.next();
+        }
+      }
+    } catch (err) {
+      out.discard();
+      throw err;
+    } finally {
+      base?.close();
+      if (baseFile !== undefined && baseFile !== this.file) rmSync(baseFile, { force: true });
+    }
+    const tmp = out.finish();
+    renameSync(tmp, this.file);
+    this.exists = true;
+    sweepIndexDir(join(this.file, '..'));
+    this.savedAtMs = statSync(this.file).mtimeMs;
+    this.changed.clear();
+    this.forgotten.clear();
     this.dirty = false;
+    this.visitsDiffer = false;
+    this.oldRowsSeen = 0;
   }
 }
+
+/** Reads rows one at a time, a chunk of the file in memory. A damaged file ends where it is damaged. */
+class RowReader {
+  current: Row | undefined;
+  lastAsked: string | undefined;
+  /** rows the header announces */
+  rows = 0;
+  private buf = Buffer.allocUnsafe(CHUNK);
+  private start = 0;
+  private end = 0;
+  private eof = false;
+  private prevPath = '';
+
+  private constructor(private fd: number | undefined) {}
+
+  static open(file: string): RowReader | undefined {
+    let fd: number;
+    try {
+      fd = openSync(file, 'r');
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return undefined;
+      throw err;
+    }
+    const r = new RowReader(fd);
+    if (!fstatSync(fd).isFile() || !r.fill(HEADER) || !r.buf.subarray(r.start, r.start + MAGIC.length).equals(MAGIC)) {
+      r.close();
+      return r; // not an index of this version: no rows
+    }
+    r.rows = r.buf.readDoubleLE(r.start + MAGIC.length);
+    r.start += HEADER;
+    return r;
+  }
+
+  /** Makes at least `n` bytes available from `start`, reading on; false at the end of the file. */
+  private fill(n: number): boolean {
+    if (this.end - this.start >= n) return true;
+    if (this.eof || this.fd === undefined) return false;
+    if (this.start > 0) {
+      this.buf.copy(this.buf, 0, this.start, this.end);
+      this.end -= this.start;
+      this.start = 0;
+    }
+    if (n > this.buf.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(n, this.buf.length * 2));
+      this.buf.copy(bigger, 0, 0, this.end);
+      this.buf = bigger;
+    }
+    while (this.end - this.start < n) {
+      const got = readSync(this.fd, this.buf, this.end, this.buf.length - this.end, null);
+      if (got === 0) {
+        this.eof = true;
+        return false;
+      }
+      this.end += got;
+    }
+    return true;
+  }
+
+  next(): Row | undefined {
+    this.current = this.readRow();
+    return this.current;
+  }
+
+  private readRow(): Row | undefined {
+    if (!this.fill(8)) return undefined;
+    const shared = this.buf.readUInt32LE(this.start);
+    const restBytes = this.buf.readUInt32LE(this.start + 4);
+    if (shared > this.prevPath.length || restBytes > MAX_PATH_BYTES) return this.damaged();
+    const rowBytes = 8 + restBytes + OID_BYTES + 24;
+    if (!this.fill(rowBytes)) return this.damaged();
+    let p = this.start + 8;
+    const path = this.prevPath.slice(0, shared) + this.buf.toString('utf8', p, p + restBytes);
+    p += restBytes;
+    const oid = this.buf.toString('hex', p, p + OID_BYTES);
+    p += OID_BYTES;
+    const ino = this.buf.readDoubleLE(p);
+    const size = this.buf.readDoubleLE(p + 8);
+    const mtimeMs = this.buf.readDoubleLE(p + 16);
+    this.start += rowBytes;
+    if (this.prevPath !== '' && compareUtf8(this.prevPath, path) >= 0) return this.damaged();
+    this.prevPath = path;
+    return { path, oid, ino, size, mtimeMs };
+  }
+
+  private damaged(): undefined {
+    this.close();
+    return undefined;
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+    this.eof = true;
+    this.start = this.end = 0;
+  }
+}
+
+/** Writes rows in order to a temp file beside the index; `finish` returns its name. */
+class RowWriter {
+  rows = 0;
+  private buf = Buffer.allocUnsafe(CHUNK);
+  private used = 0;
+  private prevPath = '';
+
+  private constructor(
+    private readonly tmp: string,
+    private fd: number | undefined,
+  ) {}
+
+  static create(indexFile: string): RowWriter {
+    const dir = join(indexFile, '..');
+    mkdirSync(dir, { recursive: true });
+    const tmp = join(dir, uniqueTempName());
+    const w = new RowWriter(tmp, openSync(tmp, 'wx', 0o644));
+    unfinished(tmp, true);
+    w.put(MAGIC);
+    w.put(Buffer.alloc(8)); // the number of rows, written by finish
+    return w;
+  }
+
+  write(row: Row): void {
+    let shared = 0;
+    const prev = this.prevPath;
+    const max = Math.min(prev.length, row.path.length);
+    while (shared < max && prev.charCodeAt(shared) === row.path.charCodeAt(shared)) shared++;
+    // never split a surrogate pair: the rest is written as UTF-8
+    if (shared > 0 && shared < row.path.length && (row.path.charCodeAt(shared - 1) & 0xfc00) === 0xd800) shared--;
+    const rest = row.path.slice(shared);
+    const restBytes = Buffer.byteLength(rest, 'utf8');
+    const rowBytes = 8 + restBytes + OID_BYTES + 24;
+    if (this.used + rowBytes > this.buf.length) this.flush();
+    if (rowBytes > this.buf.length) this.buf = Buffer.allocUnsafe(rowBytes);
+    let p = this.used;
+    p = this.buf.writeUInt32LE(shared, p);
+    p = this.buf.writeUInt32LE(restBytes, p);
+    p += this.buf.write(rest, p, 'utf8');
+    p += this.buf.write(row.oid, p, 'hex');
+    p = this.buf.writeDoubleLE(row.ino, p);
+    p = this.buf.writeDoubleLE(row.size, p);
+    p = this.buf.writeDoubleLE(row.mtimeMs, p);
+    this.used = p;
+    this.prevPath = row.path;
+    this.rows++;
+  }
+
+  private put(b: Buffer): void {
+    if (this.used + b.length > this.buf.length) this.flush();
+    b.copy(this.buf, this.used);
+    this.used += b.length;
+  }
+
+  private flush(): void {
+    let off = 0;
+    while (off < this.used) off += writeSync(this.fd!, this.buf, off, this.used - off);
+    this.used = 0;
+  }
+
+  /** Completes the file (row count, fsync: a row that lies would be trusted) and returns its name. */
+  finish(): string {
+    this.flush();
+    const count = Buffer.alloc(8);
+    count.writeDoubleLE(this.rows);
+    writeSync(this.fd!, count, 0, 8, MAGIC.length);
+    fsyncSync(this.fd!);
+    closeSync(this.fd!);
+    this.fd = undefined;
+    unfinished(this.tmp, false);
+    return this.tmp;
+  }
+
+  discard(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+    rmSync(this.tmp, { force: true });
+    unfinished(this.tmp, false);
+  }
+}
+
+/** Removes what killed scans left in the index folder (their temp files) and indexes of older versions. */
+function sweepIndexDir(dir: string): void {
+  for (const name of readdirSync(dir)) {
+    if (name.endsWith('.json') && /^[0-9a-f]{16}\.json$/.test(name)) rmSync(join(dir, name), { force: true });
+    else removeStaleTempSync(join(dir, name));
+  }
+}
+
+/**
+ * Temp files of rows a command started and did not finish (a scan whose command then refused, or
+ * failed): removed when the process exits, so a refusal leaves nothing behind. (A killed process's
+ * are swept by the next save: see sweepIndexDir.)
+ */
+const open = new Set<string>();
+function unfinished(tmp: string, isOpen: boolean): void {
+  if (!isOpen) {
+    open.delete(tmp);
+    return;
+  }
+  if (open.size === 0 && !exitHook) {
+    exitHook = true;
+    process.once('exit', () => {
+      for (const f of open) rmSync(f, { force: true });
+    });
+  }
+  open.add(tmp);
+}
+let exitHook = false;

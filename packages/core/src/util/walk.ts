@@ -1,7 +1,7 @@
-import { lstatSync, readdirSync, readlinkSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync, realpathSync, statSync, type Dirent, type Stats } from 'node:fs';
 import { isAbsolute, join, sep } from 'node:path';
 import { fromSystemError, isErrno, TdvcError } from '../errors.js';
-import { relPathProblem } from '../objects/paths.js';
+import { compareUtf8, relPathProblem } from '../objects/paths.js';
 import { oidOfTail } from '../objects/layout.js';
 import { shownPath } from '../objects/manifest.js';
 
@@ -25,8 +25,12 @@ export interface WalkOptions {
 }
 
 /**
- * Lists every regular file under `dir` with its stat data. Synchronous on purpose: one lstat per
- * file on a warm dentry cache costs about a microsecond, far less than a promise round trip.
+ * Every regular file under `dir` with its stat data, in canonical order: paths compared as UTF-8
+ * bytes, the order of tree manifests and of the stat index, so a scan can be compared with both
+ * as three sorted streams and nothing per file has to be held for the whole dataset. Memory: the
+ * names of the folders on the current path (a flat folder of a million files: its names).
+ * Synchronous on purpose: one lstat per file on a warm dentry cache costs about a microsecond,
+ * far less than a promise round trip.
  *
  * Symbolic links: a link to a cache object (a symlink checkout) and a link to a regular file inside
  * `dir` itself are read as that file; every other link is refused with its path: one that leaves
@@ -35,39 +39,50 @@ export interface WalkOptions {
  * A name that a manifest cannot hold exactly (a line break, a backslash, bytes that are not UTF-8,
  * `.git`/`.tdvc`) is refused too, so no version is ever recorded that cannot be checked out.
  */
-export function walkFiles(dir: string, opts: WalkOptions | ((count: number) => void) = {}): WalkedFile[] {
-  const o: WalkOptions = typeof opts === 'function' ? { onFile: opts } : opts;
-  const onFile = o.onFile;
-  const links = new LinkPolicy(dir, o.objectsDir);
-  const out: WalkedFile[] = [];
-  const stack: Array<[abs: string, rel: string]> = [[dir, '']];
-  while (stack.length > 0) {
-    const [absDir, relDir] = stack.pop()!;
-    let names: string[];
+export function* walkSorted(dir: string, opts: WalkOptions = {}): Generator<WalkedFile> {
+  const links = new LinkPolicy(dir, opts.objectsDir);
+  const onFile = opts.onFile;
+  let count = 0;
+  function* walkDir(absDir: string, relDir: string): Generator<WalkedFile> {
+    let dirents: Dirent[];
     try {
-      names = readdirSync(absDir);
+      dirents = readdirSync(absDir, { withFileTypes: true });
     } catch (err) {
-      if (isErrno(err, 'ENOENT') && relDir !== '') continue; // vanished meanwhile
+      if (isErrno(err, 'ENOENT') && relDir !== '') return; // vanished meanwhile
       throw fromSystemError(err, absDir);
     }
-    for (const name of names) {
-      const abs = join(absDir, name);
-      const rel = relDir === '' ? name : `${relDir}/${name}`;
-      const problem = relPathProblem(name);
-      if (problem) throw badName(absDir, name, rel, problem);
-      let st: Stats;
+    // a folder sorts as its name followed by '/', as its files' paths do
+    const keys: string[] = new Array(dirents.length);
+    for (let i = 0; i < dirents.length; i++) {
+      const d = dirents[i]!;
+      const problem = relPathProblem(d.name);
+      if (problem) throw badName(absDir, d.name, relDir === '' ? d.name : `${relDir}/${d.name}`, problem);
+      keys[i] = d.isDirectory() ? `${d.name}/` : d.name;
+    }
+    dirents = [];
+    keys.sort(compareUtf8);
+    const prefix = relDir === '' ? '' : `${relDir}/`;
+    const absPrefix = `${absDir}/`;
+    for (const key of keys) {
+      const name = key.endsWith('/') ? key.slice(0, -1) : key;
+      const abs = absPrefix + name;
+      const rel = prefix + name;
+      let st: Stats | undefined;
       try {
-        st = lstatSync(abs);
+        st = lstatSync(abs, { throwIfNoEntry: false });
       } catch (err) {
-        if (isErrno(err, 'ENOENT')) continue;
         throw fromSystemError(err, abs);
       }
+      if (!st) continue; // vanished meanwhile
       if (st.isSymbolicLink()) st = links.follow(abs);
       if (st.isDirectory()) {
-        stack.push([abs, rel]);
+        // a folder that was a file when listed (or the other way round) is read where it sorts now
+        if (key.endsWith('/')) yield* walkDir(abs, rel);
+        else throw changedType(abs);
       } else if (st.isFile()) {
-        out.push({ rel, abs, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, exec: (st.mode & 0o100) !== 0 });
-        if (onFile && (out.length & 1023) === 0) onFile(out.length);
+        if (key.endsWith('/')) throw changedType(abs);
+        yield { rel, abs, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, exec: (st.mode & 0o100) !== 0 };
+        if (onFile && (++count & 1023) === 0) onFile(count);
       } else {
         throw new TdvcError('EBADFILE', `not a regular file or folder: ${abs}`, {
           path: abs,
@@ -76,7 +91,16 @@ export function walkFiles(dir: string, opts: WalkOptions | ((count: number) => v
       }
     }
   }
-  return out;
+  yield* walkDir(dir, '');
+}
+
+/** `walkSorted` collected into one array (for callers that need every file at once). */
+export function walkFiles(dir: string, opts: WalkOptions | ((count: number) => void) = {}): WalkedFile[] {
+  return [...walkSorted(dir, typeof opts === 'function' ? { onFile: opts } : opts)];
+}
+
+function changedType(abs: string): TdvcError {
+  return new TdvcError('ECHANGED', `${abs} changed between a file and a folder while it was read`, { path: abs, hint: 'run the command again' });
 }
 
 /** The error for a file name a manifest cannot hold; names that were not UTF-8 are shown as bytes. */
