@@ -31,3 +31,30 @@ test('OidPrefixSet: ids that are not random (consecutive prefixes) do not make i
   // without spreading, consecutive keys fill one run of slots and a later insert walks all of it
   assert.ok(set.longestProbe < 1000, `an insert walked ${set.longestProbe} slots`);
 });
+
+test('OidSet: exact membership through growth and deletes; ids sharing their first 64 bits stay apart; non-ids are never members', async () => {
+  const { OidSet } = await import('../src/util/oid-set.js');
+  const set = new OidSet();
+  const id = (n: number, tail = 0): string => `${n.toString(16).padStart(16, '0')}${'ab'.repeat(16)}${tail.toString(16).padStart(16, '0')}`;
+  for (let i = 0; i < 50_000; i++) set.add(id(i));
+  // every id, those whose add made the table grow included
+  assert.equal(set.size, 50_000);
+  for (let i = 0; i < 50_000; i++) assert.ok(set.has(id(i)), `id ${i}`);
+  for (let i = 0; i < 50_000; i++) set.add(id(i)); // twice: counted once
+  assert.equal(set.size, 50_000);
+  // same first 64 bits (what OidPrefixSet would confuse), other last bits: not members
+  for (let i = 0; i < 1000; i++) assert.equal(set.has(id(i, 1)), false);
+  for (let i = 0; i < 50_000; i += 2) assert.equal(set.delete(id(i)), true);
+  assert.equal(set.delete(id(0)), false);
+  assert.equal(set.size, 25_000);
+  for (let i = 0; i < 50_000; i++) assert.equal(set.has(id(i)), i % 2 === 1, `id ${i}`);
+  // deleted slots are reused, and what lies beyond them is still found
+  for (let i = 0; i < 50_000; i += 2) set.add(id(i));
+  assert.equal(set.size, 50_000);
+  for (let i = 0; i < 50_000; i++) assert.ok(set.has(id(i)));
+  for (const bad of ['', 'x'.repeat(64), id(1).toUpperCase(), id(1).slice(1), id(1) + '0']) {
+    set.add(bad);
+    assert.equal(set.has(bad), false, bad);
+  }
+  assert.equal(set.size, 50_000);
+});

@@ -27,6 +27,7 @@ import { hashFdSync, openObject } from './object-file.js';
 import { isUnsupportedHere } from '../util/link-support.js';
 import { fanDir, fanOf, isFanName, layoutDir, objectPath, oidOfEntry } from '../objects/layout.js';
 import { NoFollowGuard } from '../util/no-follow.js';
+import { OidSet, type OidLookup, type OidSink } from '../util/oid-set.js';
 
 /** Folder of the cache root where projects using the cache register (workspace/projects.ts). */
 export const PROJECTS_DIR = 'projects';
@@ -96,10 +97,10 @@ export class ObjectStore {
    * date by this process's own writes. Once loaded it answers `has` without a stat per object;
    * an object another process adds meanwhile is at worst written again, which is harmless.
    */
-  private known: Set<Oid> | undefined;
+  private known: OidSet | undefined;
 
-  knownObjects(): Set<Oid> {
-    this.known ??= this.listAllSync();
+  knownObjects(): OidLookup {
+    this.known ??= this.listAllSync(new OidSet());
     return this.known;
   }
 
@@ -197,8 +198,7 @@ export class ObjectStore {
    * file) where a fan-out folder belongs is not tdvc's and is not entered: gc must not delete
    * through it whatever it points at.
    */
-  listAllSync(): Set<Oid> {
-    const out = new Set<Oid>();
+  listAllSync<S extends OidSink = Set<Oid>>(out: S = new Set<Oid>() as unknown as S): S {
     const base = layoutDir(this.root);
     let entries: Dirent[];
     try {
@@ -583,7 +583,7 @@ function fanFolderOf(entry: Dirent): string | false | undefined {
 }
 
 /** Adds the objects among a fan-out folder's `names` to `out`; returns the other names (temp files, junk). */
-function collectFan(fan: string, names: string[], out: Set<Oid>): string[] {
+function collectFan(fan: string, names: string[], out: OidSink): string[] {
   const strays: string[] = [];
   for (const name of names) {
     const oid = oidOfEntry(fan, name);
