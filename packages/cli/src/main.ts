@@ -1,6 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ExitCode } from '@tdvc/core';
-import { renderError, tolerateClosedOutput } from './output.js';
+import { err, renderError, tolerateClosedOutput } from './output.js';
 
 export const VERSION = '0.1.0';
 
@@ -230,14 +230,14 @@ export async function main(argv: string[]): Promise<number> {
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
       // commander has printed its own errors already; one of ours it has not
-      if (!err.code.startsWith('commander.')) process.stderr.write(`error: ${err.message}\n`);
+      if (!error.code.startsWith('commander.')) err(`error: ${error.message}`);
       return ExitCode.usage;
     }
-    return renderError(err, argv.includes('--json'));
+    return renderError(error, argv.includes('--json'));
   }
 }
 

@@ -34,6 +34,7 @@ export class LineOut {
 
   /** Adds a line; true when the buffer is full and `flush` should be awaited. */
   push(s: string): boolean {
+    s = terminalText(s);
     this.buf.push(s);
     this.size += s.length;
     return this.size >= 64 * 1024;
@@ -64,36 +65,59 @@ export class LineOut {
   }
 }
 
+/**
+ * Text fit for a terminal: control characters other than tab and line break (ESC, BEL, CR, C1
+ * controls…) are shown as `\xNN`, so no name or message from someone else's repository, cache or
+ * remote can move the cursor, retitle the window or hide what is printed. (tdvc refuses such
+ * names in datasets; this covers everything else printed: settings, records, messages.)
+ */
+export function terminalText(s: string): string {
+  return CONTROL.test(s) ? s.replace(CONTROL_ALL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`) : s;
+}
+
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
+const CONTROL_ALL = new RegExp(CONTROL.source, 'g');
+
+/** One line of text to stdout. */
+export function out(line: string): void {
+  process.stdout.write(terminalText(line) + '\n');
+}
+
+/** One line of text to stderr. */
+export function err(line: string): void {
+  process.stderr.write(terminalText(line) + '\n');
+}
+
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }
 
 export function say(opts: OutputOptions, line: string): void {
-  if (!opts.quiet && !opts.json) process.stdout.write(line + '\n');
+  if (!opts.quiet && !opts.json) out(line);
 }
 
 export function warn(line: string): void {
-  process.stderr.write(`warning: ${line}\n`);
+  err(`warning: ${line}`);
 }
 
 /** Renders any error as one clear message (no stack trace) and returns the exit code. */
-export function renderError(err: unknown, json = false): number {
-  if (err instanceof TdvcError) {
+export function renderError(error: unknown, json = false): number {
+  if (error instanceof TdvcError) {
     if (json) {
-      printJson({ error: { code: err.code, message: err.message, path: err.path, hint: err.hint, data: err.data } });
+      printJson({ error: { code: error.code, message: error.message, path: error.path, hint: error.hint, data: error.data } });
     } else {
-      process.stderr.write(`error: ${err.message}\n`);
-      if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
+      err(`error: ${error.message}`);
+      if (error.hint) err(`hint: ${error.hint}`);
     }
-    return err.exitCode;
+    return error.exitCode;
   }
-  const e = err as NodeJS.ErrnoException;
+  const e = error as NodeJS.ErrnoException;
   if (e && typeof e === 'object' && typeof e.code === 'string' && typeof e.message === 'string') {
-    process.stderr.write(`error: ${e.message}\n`);
+    err(`error: ${e.message}`);
     return ExitCode.error;
   }
-  process.stderr.write(`internal error: ${String((err as Error)?.message ?? err)}\n`);
-  if (process.env['TDVC_DEBUG'] && (err as Error)?.stack) process.stderr.write(`${(err as Error).stack}\n`);
+  err(`internal error: ${String((error as Error)?.message ?? error)}`);
+  if (process.env['TDVC_DEBUG'] && (error as Error)?.stack) process.stderr.write(`${(error as Error).stack}\n`);
   else process.stderr.write('(set TDVC_DEBUG=1 for a stack trace, and please report it)\n');
   return ExitCode.internal;
 }
@@ -116,13 +140,13 @@ export function formatBytes(n: number): string {
 export function reportRejected(res: CheckoutResult): number {
   const rejected = res.datasets.flatMap((d) => d.rejected ?? []);
   if (rejected.length === 0) return 0;
-  process.stderr.write(`error: ${rejected.length} file(s) were not checked out because their cache entry failed its checks:\n`);
+  err(`error: ${rejected.length} file(s) were not checked out because their cache entry failed its checks:`);
   for (const r of rejected.slice(0, 20)) {
     const found = r.found ? `, found ${r.found}` : '';
     const where = r.quarantinedAs ? `; moved to ${r.quarantinedAs}` : '';
-    process.stderr.write(`  ${r.path}: expected ${r.oid}${found} (${r.reason})${where}\n`);
+    err(`  ${r.path}: expected ${r.oid}${found} (${r.reason})${where}`);
   }
-  if (rejected.length > 20) process.stderr.write(`  … and ${rejected.length - 20} more\n`);
-  process.stderr.write("hint: run 'tdvc pull' to fetch the quarantined objects again (or re-add the original files)\n");
+  if (rejected.length > 20) err(`  … and ${rejected.length - 20} more`);
+  err("hint: run 'tdvc pull' to fetch the quarantined objects again (or re-add the original files)");
   return rejected.length;
 }

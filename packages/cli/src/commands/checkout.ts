@@ -1,7 +1,7 @@
 import { checkout, ExitCode, GitRepo, Repo, resolveConflict, switchTo, TdvcError, type CheckoutResult } from '@tdvc/core';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { printJson, reportRejected, say, warn, type OutputOptions } from '../output.js';
+import { err, printJson, reportRejected, say, warn, type OutputOptions } from '../output.js';
 import { createProgress } from '../progress.js';
 
 type CheckoutOpts = OutputOptions & { force?: boolean; jobs?: number; rev?: string; ours?: boolean; theirs?: boolean; dryRun?: boolean };
@@ -63,9 +63,9 @@ export async function runCheckout(g: CheckoutOpts, args: string[]): Promise<numb
       if (d.written + d.removed > 0) say(g, `${d.path}: ${d.written} ${g.dryRun ? 'to write' : 'written'}, ${d.removed} ${g.dryRun ? 'to remove' : 'removed'}, ${d.unchanged} unchanged`);
     }
     if (missing.length > 0) {
-      process.stderr.write(`error: ${missing.length} file(s) could not be checked out because their data is not in the cache:\n`);
-      for (const p of missing.slice(0, 20)) process.stderr.write(`  ${p}\n`);
-      process.stderr.write("hint: run 'tdvc pull' to fetch them from a remote\n");
+      err(`error: ${missing.length} file(s) could not be checked out because their data is not in the cache:`);
+      for (const p of missing.slice(0, 20)) err(`  ${p}`);
+      err("hint: run 'tdvc pull' to fetch them from a remote");
     }
   }
   return missing.length > 0 || rejected > 0 ? ExitCode.integrity : ExitCode.ok;

@@ -1,5 +1,5 @@
 import { ConfigError, getSetting, listSettings, Repo, setSetting, unsetSetting } from '@tdvc/core';
-import { printJson, say, type OutputOptions } from '../output.js';
+import { out, printJson, say, type OutputOptions } from '../output.js';
 
 type ConfigOpts = OutputOptions & { local?: boolean; unset?: boolean; list?: boolean };
 
@@ -9,7 +9,7 @@ export async function runConfig(g: ConfigOpts, key: string | undefined, value: s
   if (g.list || key === undefined) {
     const entries = listSettings(repo);
     if (g.json) return printJson(Object.fromEntries(entries));
-    for (const [k, v] of entries) process.stdout.write(`${k}=${v}\n`);
+    for (const [k, v] of entries) out(`${k}=${v}`);
     return;
   }
   if (g.unset) return unsetSetting(repo, key, level);
@@ -17,13 +17,13 @@ export async function runConfig(g: ConfigOpts, key: string | undefined, value: s
   const current = await getSetting(repo, key);
   if (current === undefined) throw new ConfigError(`${key} is not set`);
   if (g.json) return printJson({ [key]: current });
-  process.stdout.write(current + '\n');
+  out(current);
 }
 
 export async function runCacheDir(g: ConfigOpts, path: string | undefined): Promise<void> {
   const repo = await Repo.open();
   if (path === undefined) {
-    process.stdout.write(repo.cacheDir + '\n');
+    out(repo.cacheDir);
     return;
   }
   await setSetting(repo, 'cache.dir', path, g.local ? 'local' : 'repo');

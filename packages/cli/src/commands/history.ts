@@ -1,5 +1,5 @@
 import { diff, ExitCode, install, lsFiles, merge, Repo, runMergeDriver as mergeDriver } from '@tdvc/core';
-import { formatBytes, LineOut, printJson, say, type OutputOptions } from '../output.js';
+import { err, formatBytes, LineOut, printJson, say, type OutputOptions } from '../output.js';
 
 export async function runDiff(g: OutputOptions, revA: string | undefined, revB: string | undefined): Promise<void> {
   const res = await diff(await Repo.open(), revA ?? 'HEAD', revB);
@@ -52,7 +52,7 @@ export async function runMerge(g: OutputOptions, branch: string): Promise<number
   const res = await merge(await Repo.open(), branch);
   if (g.json) printJson(res);
   else if (res.conflicts.length > 0) {
-    for (const c of res.conflicts) process.stderr.write(`${c.message}\n`);
+    for (const c of res.conflicts) err(`${c.message}`);
   } else if (res.alreadyMerged) say(g, `already up to date with ${branch}`);
   else say(g, `merged ${branch}${res.fastForward ? ' (fast-forward)' : ''}`);
   return res.conflicts.length > 0 || res.commit === undefined && !res.alreadyMerged ? ExitCode.error : ExitCode.ok;
@@ -62,6 +62,6 @@ export async function runMerge(g: OutputOptions, branch: string): Promise<number
 export async function runMergeDriver(_g: OutputOptions, ancestor: string, ours: string, theirs: string, path: string | undefined): Promise<number> {
   const repo = await Repo.open();
   const res = await mergeDriver(repo, ancestor, ours, theirs, path ?? ours);
-  if (!res.clean && res.message) process.stderr.write(`${res.message}\n`);
+  if (!res.clean && res.message) err(`${res.message}`);
   return res.clean ? ExitCode.ok : ExitCode.error;
 }

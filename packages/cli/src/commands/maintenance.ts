@@ -1,5 +1,5 @@
 import { ExitCode, forgetProject, forgetWorkspace, fsck, gc, Repo } from '@tdvc/core';
-import { formatBytes, printJson, say, type OutputOptions } from '../output.js';
+import { err, formatBytes, printJson, say, type OutputOptions } from '../output.js';
 import { createProgress } from '../progress.js';
 import { openRemoteByUrl } from '../remotes.js';
 
@@ -65,11 +65,11 @@ export async function runFsck(g: OutputOptions & { remote?: string; jobs?: numbe
   }
   if (g.json) printJson(res);
   else {
-    for (const c of res.corrupt) process.stderr.write(`corrupt: ${c.oid} (content hashes to ${c.found})${c.quarantinedAs ? `, moved to ${c.quarantinedAs}` : ''}\n`);
+    for (const c of res.corrupt) err(`corrupt: ${c.oid} (content hashes to ${c.found})${c.quarantinedAs ? `, moved to ${c.quarantinedAs}` : ''}`);
     for (const t of res.removedTemps) say(g, `removed what a killed writer left: ${t}`);
-    for (const p of res.skipped ?? []) process.stderr.write(`warning: left alone, a folder where an object belongs: ${p}\n`);
+    for (const p of res.skipped ?? []) err(`warning: left alone, a folder where an object belongs: ${p}`);
     say(g, `${res.checked} object(s) checked in ${res.where}: ${res.corrupt.length} corrupt, ${res.removedTemps.length} leftover(s) of killed writers removed`);
-    if (res.corrupt.length > 0) process.stderr.write("hint: fetch the corrupt objects again ('tdvc fetch') or re-add the original files\n");
+    if (res.corrupt.length > 0) err("hint: fetch the corrupt objects again ('tdvc fetch') or re-add the original files");
   }
   return res.ok && res.removedTemps.length === 0 ? ExitCode.ok : ExitCode.integrity;
 }

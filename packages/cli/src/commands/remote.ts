@@ -1,5 +1,5 @@
 import { addRemote, listRemotes, modifyRemote, removeRemote, Repo, setDefaultRemote } from '@tdvc/core';
-import { printJson, say, type OutputOptions } from '../output.js';
+import { out, printJson, say, type OutputOptions } from '../output.js';
 
 type RemoteOpts = OutputOptions & { default?: boolean; local?: boolean };
 
@@ -16,7 +16,7 @@ export async function runRemoteModify(g: RemoteOpts, name: string, key: string, 
 export async function runRemoteList(g: RemoteOpts): Promise<void> {
   const remotes = listRemotes(await Repo.open());
   if (g.json) return printJson(remotes);
-  for (const r of remotes) process.stdout.write(`${r.name}\t${r.url}${r.isDefault ? '\t(default)' : ''}\n`);
+  for (const r of remotes) out(`${r.name}\t${r.url}${r.isDefault ? '\t(default)' : ''}`);
 }
 
 export async function runRemoteRemove(_g: RemoteOpts, name: string): Promise<void> {

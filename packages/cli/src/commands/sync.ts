@@ -1,5 +1,5 @@
 import { ExitCode, fetch, getUrls, listRemotes, pull, push, remoteStatus, Repo, type CheckoutResult, type SyncResult } from '@tdvc/core';
-import { formatBytes, printJson, reportRejected, say, type OutputOptions } from '../output.js';
+import { err, formatBytes, out, printJson, reportRejected, say, type OutputOptions } from '../output.js';
 import { createProgress } from '../progress.js';
 import { openRemoteByUrl } from '../remotes.js';
 
@@ -43,8 +43,8 @@ export function syncCommand(name: 'push' | 'fetch' | 'pull') {
       } else say(g, `${transfer.transferred} object(s) ${verb} (${formatBytes(transfer.bytes)}), ${transfer.skipped} already there, remote ${transfer.remote}`);
       if (handedOver > 0) say(g, `${handedOver} large file(s) moved into the workspace instead of copied: the workspace file is their only local copy`);
       if (transfer.failed.length > 0) {
-        process.stderr.write(`error: ${transfer.failed.length} object(s) failed:\n`);
-        for (const f of transfer.failed.slice(0, 20)) process.stderr.write(`  ${f.oid}: ${f.code} ${f.message}\n`);
+        err(`error: ${transfer.failed.length} object(s) failed:`);
+        for (const f of transfer.failed.slice(0, 20)) err(`  ${f.oid}: ${f.code} ${f.message}`);
       }
     }
     const rejected = extra ? (g.json ? (extra as CheckoutResult).datasets.reduce((n, d) => n + (d.rejected?.length ?? 0), 0) : reportRejected(extra as CheckoutResult)) : 0;
@@ -79,5 +79,5 @@ export async function runGetUrl(g: OutputOptions & { rev?: string; remote?: stri
     ...(g.presign !== undefined ? { presignSeconds: g.presign } : {}),
   });
   if (g.json) return printJson(urls);
-  process.stdout.write(urls.map((u) => (urls.length === 1 ? u.url : `${u.path}\t${u.url}`)).join('\n') + '\n');
+  for (const u of urls) out(urls.length === 1 ? u.url : `${u.path}\t${u.url}`);
 }

@@ -7,6 +7,8 @@ export function relPathProblem(p: string): string | undefined {
   if (isPlainRelPath(p)) return undefined;
   if (p.includes('\0')) return 'path contains a NUL byte';
   if (p.includes('\n') || p.includes('\r')) return 'path contains a line break';
+  // ESC, BEL, C1 controls…: printed by ls, status or diff, such a name could drive the terminal
+  if (CONTROL.test(p)) return 'path contains a control character';
   if (p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p)) return 'absolute path';
   if (p.includes('\\')) return 'path contains a backslash';
   if (p.includes('\uFFFD')) return 'path contains U+FFFD (a name that was not valid UTF-8?)';
@@ -46,6 +48,9 @@ function mayBeReserved(p: string, at: number): boolean {
   if (a === 0x2e) return b === 0x67 || b === 0x74; // '.' then g or t
   return (a === 0x67 && b === 0x69) || (a === 0x74 && b === 0x64);
 }
+
+/** C0 controls but tab, DEL and C1 controls. */
+const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/;
 
 /** Code points that HFS+ drops when it compares names (git's is_hfs_dotgit list). */
 const HFS_IGNORABLE = /[\u200c-\u200f\u202a-\u202e\u206a-\u206f\ufeff]/g;
@@ -90,7 +95,7 @@ function isPlainRelPath(p: string): boolean {
       // a name that may spell `.git` / `.tdvc` (or their NTFS short names): checked the slow way
       if (len >= 4 && mayBeReserved(p, segStart) && reservedName(p.slice(segStart, i)) !== undefined) return false;
       segStart = i + 1;
-    } else if (c === 0 || c === 10 || c === 13 || c === 92 || c >= 0x200c) {
+    } else if ((c < 0x20 && c !== 9) || c === 92 || (c >= 0x7f && c <= 0x9f) || c >= 0x200c) {
       // >= U+200C: HFS-ignorable code points (which may hide a `.git`) and U+FFFD go the slow way
       return false;
     }
