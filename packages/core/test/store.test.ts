@@ -219,3 +219,21 @@ test('store: listAllSync and hasMany ignore temp files', async () => {
     cleanup();
   }
 });
+
+test('a manifest object larger than any file list can be is refused before it is read (a hostile 600 MB "leaf")', async () => {
+  const { storeSource, MAX_MANIFEST_BYTES } = await import('../src/index.js');
+  const { dir, cleanup } = tmp();
+  try {
+    const odb = new ObjectStore(dir);
+    const oid = 'ab'.repeat(32);
+    mkdirSync(join(odb.pathOf(oid), '..'), { recursive: true });
+    writeFileSync(odb.pathOf(oid), '');
+    const { truncateSync } = await import('node:fs');
+    truncateSync(odb.pathOf(oid), MAX_MANIFEST_BYTES + 1); // sparse: costs no disk
+    const before = process.memoryUsage().rss;
+    await assert.rejects(storeSource(odb, 'data').load(oid), (err: TdvcError) => err.code === 'EMALFORMED' && err.message.includes(oid) && /more than a file list can be/.test(err.message));
+    assert.ok(process.memoryUsage().rss - before < 64 * 1024 * 1024, 'not read into memory');
+  } finally {
+    cleanup();
+  }
+});

@@ -20,7 +20,7 @@ import { dirname, join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { createHasher, hashBytes, hashHandle } from '../hash/blake3.js';
 import type { Oid } from '../hash/oid.js';
-import { CorruptObjectError, fromSystemError, isErrno } from '../errors.js';
+import { CorruptObjectError, fromSystemError, isErrno, TdvcError } from '../errors.js';
 import { forEachLimit, removeRegularFile, removeStaleTemp, removeStaleTempSync, uniqueTempName } from '../util/fs.js';
 import { CACHE_OPS_AT_ONCE } from '../util/concurrency.js';
 import { hashFdSync, openObject } from './object-file.js';
@@ -237,13 +237,15 @@ export class ObjectStore {
     return out;
   }
 
-  async read(oid: Oid): Promise<Buffer> {
-    const { fh } = await openObject(oid, this.pathOf(oid));
+  /** An object's bytes, verified against its id; `tooBig` is thrown for one larger than `maxBytes`, before reading it. */
+  async read(oid: Oid, limit?: { maxBytes: number; tooBig: (size: number) => Error }): Promise<Buffer> {
+    const { fh, st } = await openObject(oid, this.pathOf(oid));
     let data: Buffer;
     try {
+      if (limit && st.size > limit.maxBytes) throw limit.tooBig(st.size);
       data = await fh.readFile();
     } catch (err) {
-      throw fromSystemError(err, this.pathOf(oid));
+      throw err instanceof TdvcError ? err : fromSystemError(err, this.pathOf(oid));
     } finally {
       await fh.close();
     }

@@ -1,6 +1,6 @@
 export { TreeBuilder, buildTree } from './builder.js';
 export type { PutNode, TreeSummary } from './builder.js';
-export { storeSource, storePut, loadChild, levelOf } from './source.js';
+export { storeSource, storePut, loadChild, levelOf, MAX_MANIFEST_BYTES } from './source.js';
 export type { TreeSource } from './source.js';
 export { walkEntries, walkLeaves, readAllEntries, forEachNode, markTree, rangeOfSubPath, rangesOfSubPaths, lookupEntry, entriesUnder } from './walk.js';
 export type { PathRange } from './walk.js';

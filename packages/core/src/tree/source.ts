@@ -15,6 +15,13 @@ export interface TreeSource {
   prefetch?(oid: Oid): void;
 }
 
+/**
+ * No manifest object is larger: a tree node holds at most 128 KiB of text, a flat (v1) manifest of
+ * a million files about 100 MB, and V8 cannot hold a string beyond 512 MiB. A larger object under
+ * a manifest's name is refused before it is read into memory.
+ */
+export const MAX_MANIFEST_BYTES = 256 * 1024 * 1024;
+
 /** Reads started ahead of need, at most this many at once per source. */
 export const TREE_READ_AHEAD = 16;
 
@@ -23,7 +30,10 @@ export function storeSource(odb: ObjectStore, where: string): TreeSource {
   const loadNow = async (oid: Oid): Promise<TreeNode> => {
     let data: Buffer;
     try {
-      data = await odb.read(oid);
+      data = await odb.read(oid, {
+        maxBytes: MAX_MANIFEST_BYTES,
+        tooBig: (size) => new MalformedFileError(`manifest ${oid} of ${where}`, `${size} bytes, more than a file list can be (${MAX_MANIFEST_BYTES})`),
+      });
     } catch (err) {
       if (err instanceof MissingObjectError) throw new MissingManifestError(oid, where, err.exitCode);
       throw err;
