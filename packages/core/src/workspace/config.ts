@@ -72,6 +72,12 @@ export class Config {
     return this.levels.local.get(section)?.get(option) ?? this.levels.repo.get(section)?.get(option);
   }
 
+  /** A setting as one level holds it (`local`: this clone's own, never from someone else's commit). */
+  getAt(key: string, level: ConfigLevel): string | undefined {
+    const { section, option } = splitKey(key);
+    return this.levels[level].get(section)?.get(option);
+  }
+
   /** All settings, local ones overriding, as flat `section.key` names. */
   entries(): Array<[string, string]> {
     const flat = new Map<string, string>();

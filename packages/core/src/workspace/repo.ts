@@ -94,12 +94,16 @@ export class Repo {
 
   /**
    * Whether checkout hashes every object as it places it (`cache.verify`). Always on a shared cache,
-   * where any member of the group can replace an object file; on a private cache the default is
-   * chosen by measurement (BENCHMARKS.md, "cost of the checks").
+   * where any member of the group can replace an object file, and on any cache outside the
+   * workspace unless `cache.verify false` is set locally; on the workspace's own cache the default
+   * is chosen by measurement (BENCHMARKS.md, "cost of the checks").
    */
   get verifyObjects(): boolean {
-    const v = this.config.get('cache.verify');
     if (this.odb.shared !== 'none') return true;
+    // a cache outside this workspace (cache.dir set, perhaps by someone else's commit) may be
+    // shared without saying so: verified unless this clone's own local config turns it off
+    if (this.config.get('cache.dir')) return this.config.getAt('cache.verify', 'local') !== 'false';
+    const v = this.config.get('cache.verify');
     return v === undefined ? VERIFY_PRIVATE_DEFAULT : v === 'true';
   }
 
