@@ -9,7 +9,7 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSyn
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { hashBytes, LAYOUT } from '@tdvc/core';
-import { makeRepo, tdvc, tempDir, writeTree, type RunResult } from './helpers.js';
+import { assertOneClearError, git, makeRepo, snapshot, tdvc, tempDir, writeTree, type RunResult } from './helpers.js';
 
 const TWO_DAYS_AGO = new Date(Date.now() - 2 * 24 * 3600_000);
 
@@ -234,6 +234,117 @@ test('gc --forget-project takes only a project id as tdvc makes them: no path es
     assert.ok(registered);
     const gone = await ok(root, ['gc', '--forget-project', registered.slice(0, -'.json'.length)]);
     assert.match(gone.stdout, /unregistered/);
+  } finally {
+    cleanup();
+  }
+});
+
+// ---- the cache's workspaces/ and projects/ folders -------------------------------------------
+
+const FOREIGN_ID = '0123456789abcdef';
+
+/**
+ * An attacker's repository, made with plain git: its committed config names a cache folder inside
+ * the repository whose `workspaces` and/or `projects` are links (`links` says which: the folders
+ * themselves, or only the entries `<id>.json` in real folders) to a victim folder outside, holding
+ * a file named as a record would be. Returns the victim's clone and the victim folder.
+ */
+async function attackerCacheClone(links: { folders: Array<'workspaces' | 'projects'>; entries?: boolean }): Promise<{ clone: string; cache: string; victim: string; cleanup: () => void }> {
+  const t = tempDir('tdvc-u2-');
+  const victim = join(t.path, 'victim');
+  const att = join(t.path, 'att');
+  writeTree(victim, { [`${FOREIGN_ID}.json`]: 'precious\n' });
+  mkdirSync(att);
+  git(att, 'init', '-q', '-b', 'main');
+  const init = await tdvc(att, ['init', '-q']);
+  assert.equal(init.code, 0, init.stderr);
+  const evil = join(att, 'evilcache');
+  mkdirSync(evil);
+  for (const f of ['workspaces', 'projects'] as const) {
+    if (!links.entries && links.folders.includes(f)) symlinkSync(victim, join(evil, f));
+    else if (links.entries) {
+      mkdirSync(join(evil, f));
+      symlinkSync(join(victim, `${FOREIGN_ID}.json`), join(evil, f, `${FOREIGN_ID}.json`));
+    } else writeTree(evil, { [`${f}/.keep`]: '' });
+  }
+  await ok(att, ['config', 'cache.dir', '../evilcache']);
+  git(att, 'add', '-A');
+  git(att, 'commit', '-qm', 'evil');
+  const clone = join(t.path, 'clone');
+  git(t.path, 'clone', '-q', att, clone);
+  return { clone, cache: join(clone, 'evilcache'), victim, cleanup: t.cleanup };
+}
+
+test('a committed cache whose workspaces/ and projects/ are links to a victim folder: gc, cache status and add refuse, naming the link, and touch nothing there', async () => {
+  const { clone, victim, cleanup } = await attackerCacheClone({ folders: ['workspaces', 'projects'] });
+  try {
+    const before = snapshot(victim);
+    const forgetW = await tdvc(clone, ['gc', '-w', '--forget-workspace', FOREIGN_ID]);
+    assertOneClearError(forgetW, /evilcache\/workspaces -> .*victim/, /symbolic link/);
+    const forgetP = await tdvc(clone, ['gc', '-w', '--forget-project', FOREIGN_ID]);
+    assertOneClearError(forgetP, /evilcache\/projects -> .*victim/, /symbolic link/);
+    const json = await tdvc(clone, ['gc', '-w', '--forget-workspace', FOREIGN_ID, '--json']);
+    assert.notEqual(json.code, 0);
+    assert.equal((JSON.parse(json.stdout) as { error: { code: string } }).error.code, 'ESYMLINK');
+    assertOneClearError(await tdvc(clone, ['gc', '-w', '--force', '--grace', '0']), /evilcache\/(projects|workspaces)/, /symbolic link/);
+    assertOneClearError(await tdvc(clone, ['cache', 'status']), /evilcache\/(projects|workspaces)/, /symbolic link/);
+    writeTree(clone, { 'd/a.txt': 'a\n' });
+    assertOneClearError(await tdvc(clone, ['add', 'd']), /evilcache\/(projects|workspaces)/, /symbolic link/);
+    assert.equal(readFileSync(join(victim, `${FOREIGN_ID}.json`), 'utf8'), 'precious\n', 'the victim file is intact');
+    assert.deepEqual(snapshot(victim), before, 'nothing written into, or deleted from, the victim folder');
+  } finally {
+    cleanup();
+  }
+});
+
+test('only workspaces/ a link: add stops before it writes anything, gc refuses, nothing lands in the victim folder', async () => {
+  const { clone, cache, victim, cleanup } = await attackerCacheClone({ folders: ['workspaces'] });
+  try {
+    const before = snapshot(victim);
+    writeTree(clone, { 'd/a.txt': 'a\n' });
+    assertOneClearError(await tdvc(clone, ['add', 'd']), /evilcache\/workspaces/, /symbolic link/);
+    assert.equal(existsSync(join(clone, 'd.tdvc')), false, 'no pointer file written');
+    assert.equal(existsSync(join(cache, LAYOUT)), false, 'no object written');
+    assertOneClearError(await tdvc(clone, ['gc', '-w', '--force', '--grace', '0']), /evilcache\/workspaces/, /symbolic link/);
+    assertOneClearError(await tdvc(clone, ['gc', '--forget-workspace', FOREIGN_ID]), /evilcache\/workspaces/, /symbolic link/);
+    assert.deepEqual(snapshot(victim), before);
+  } finally {
+    cleanup();
+  }
+});
+
+test('records in workspaces/ and projects/ that are links: refused by name, neither followed nor deleted', async () => {
+  const { clone, cache, victim, cleanup } = await attackerCacheClone({ folders: [], entries: true });
+  try {
+    const before = snapshot(victim);
+    for (const [args, f] of [[['gc', '--forget-workspace', FOREIGN_ID], 'workspaces'], [['gc', '--forget-project', FOREIGN_ID], 'projects']] as const) {
+      assertOneClearError(await tdvc(clone, [...args]), new RegExp(`evilcache/${f}/${FOREIGN_ID}\\.json`), /symbolic link/);
+      assert.equal(lstatSync(join(cache, f, `${FOREIGN_ID}.json`)).isSymbolicLink(), true, 'the link itself is left alone');
+    }
+    assertOneClearError(await tdvc(clone, ['gc', '-w']), /evilcache\/(workspaces|projects)\/0123456789abcdef\.json/, /symbolic link/);
+    assertOneClearError(await tdvc(clone, ['cache', 'status']), /evilcache\/(workspaces|projects)\/0123456789abcdef\.json/, /symbolic link/);
+    assert.deepEqual(snapshot(victim), before);
+  } finally {
+    cleanup();
+  }
+});
+
+test('gc prints a foreign workspace record and project registration with control characters replaced, as cache status does', async () => {
+  const { root, cache, cleanup } = await repoWithCache();
+  try {
+    const old = new Date(Date.now() - 40 * 24 * 3600_000);
+    const rec = join(cache, 'workspaces', `${FOREIGN_ID}.json`);
+    writeFileSync(rec, JSON.stringify({ format: 1, id: FOREIGN_ID, host: 'h\u001b]0;pwned\u0007', user: 'u', root: '/x\u001b[2J', lastSeen: 'then\r', roots: { dirs: [], files: [] }, commits: {} }));
+    utimesSync(rec, old, old);
+    const pid = 'fedcba9876543210';
+    writeFileSync(join(cache, 'projects', `${pid}.json`), JSON.stringify({ id: pid, root: '/gone\u001b[31m', host: 'elsewhere\u0007', registeredAt: 'then' }));
+    const refused = await tdvc(root, ['gc', '-w']);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /\/gone\?\[31m \(host elsewhere\?\)/);
+    await ok(root, ['gc', '--forget-project', pid]);
+    const r = await ok(root, ['gc', '-w']);
+    assert.match(r.stdout, new RegExp(`workspace ${FOREIGN_ID} \\(h\\?\\]0;pwned\\?:/x\\?\\[2J\\) was last seen then\\?`));
+    for (const out of [refused.stdout, refused.stderr, r.stdout, r.stderr]) assert.ok(!/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/.test(out), `no control characters: ${JSON.stringify(out)}`);
   } finally {
     cleanup();
   }

@@ -4,7 +4,7 @@ import { TdvcError, MissingManifestError } from '../errors.js';
 import { fileSystemNow, type LockInfo } from '../odb/lock.js';
 import { liveGcLock, liveWriterLocks } from '../odb/writer-lock.js';
 import { forEachLimit } from '../util/fs.js';
-import { buildWorkspaceRecord, listWorkspaceRecords, workspaceId, type WorkspaceRecord } from '../workspace/workspace-record.js';
+import { buildWorkspaceRecord, listWorkspaceRecords, printable, workspaceId, type WorkspaceRecord } from '../workspace/workspace-record.js';
 import type { Repo } from '../workspace/repo.js';
 import { storeSource } from '../tree/source.js';
 import { forEachNode } from '../tree/walk.js';
@@ -72,10 +72,10 @@ export async function cacheStatus(repo: Repo, opts: { graceMs?: number } = {}): 
     const refs = await referencedBy(repo, e.record);
     workspaces.push({
       id: e.record.id,
-      host: text(e.record.host),
-      user: text(e.record.user),
-      root: text(e.record.root),
-      lastSeen: text(e.record.lastSeen),
+      host: printable(e.record.host),
+      user: printable(e.record.user),
+      root: printable(e.record.root),
+      lastSeen: printable(e.record.lastSeen),
       ageMs: e.ageMs,
       stale: e.ageMs > STALE_RECORD_MS,
       current: e.current,
@@ -165,9 +165,4 @@ async function referencedBy(repo: Repo, record: WorkspaceRecord): Promise<{ obje
     if (!seen.has(oid)) count(oid, await sizeOf(oid));
   }
   return { objects: seen.size, bytes, unknownVersions };
-}
-
-/** A record's free text comes from whoever wrote the cache: a string without control characters. */
-function text(v: unknown): string {
-  return typeof v === 'string' ? v.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?') : '?';
 }

@@ -9,7 +9,7 @@ import { envMs } from './cache-lock.js';
 import { parsePointer } from '../objects/pointer.js';
 import { forEachLimit } from '../util/fs.js';
 import { listProjects, registerProject, type RegisteredProject } from '../workspace/projects.js';
-import { listWorkspaceRecords, workspaceId, type ListedRecord, type WorkspaceRecord } from '../workspace/workspace-record.js';
+import { listWorkspaceRecords, printable, workspaceId, type ListedRecord, type WorkspaceRecord } from '../workspace/workspace-record.js';
 import { findPointerFiles, loadDataset } from '../workspace/datasets.js';
 import { Repo } from '../workspace/repo.js';
 import type { RemoteOpener } from '../transfer/remote.js';
@@ -124,7 +124,7 @@ export async function gc(repo: Repo, opts: GcOptions): Promise<GcResult> {
         bytes: doomed.reduce((s, r) => s + r.size, 0),
         keptRecent,
         projects: projects.map((p) => p.root),
-        workspaces: records.map((r) => ({ id: r.record.id, host: r.record.host, root: r.record.root, lastSeen: r.record.lastSeen })),
+        workspaces: records.map((r) => ({ id: r.record.id, host: printable(r.record.host), root: printable(r.record.root), lastSeen: printable(r.record.lastSeen) })),
         staleWorkspaces,
       };
     }
@@ -178,7 +178,7 @@ async function staleRecords(cacheDir: string, records: ListedRecord[]): Promise<
  */
 async function collectRecordReferences(repo: Repo, record: WorkspaceRecord, into: OidPrefixSet, seenNodes: Set<Oid>): Promise<void> {
   for (const oid of record.roots.files) into.add(oid);
-  const src = storeSource(repo.odb, `workspace ${record.id} (${record.host}:${record.root})`);
+  const src = storeSource(repo.odb, `workspace ${record.id} (${printable(record.host)}:${printable(record.root)})`);
   for (const oid of record.roots.dirs) await markTree(src, oid, into, seenNodes);
 }
 
@@ -245,7 +245,7 @@ async function projectsSharing(repo: Repo, records: ListedRecord[]): Promise<Rep
     throw new TdvcError(
       'EPROJECTS',
       `gc cannot see ${unreachable.length} project(s) registered in this cache, so it cannot know what they still need:\n` +
-        unreachable.map((p) => `  ${p.id}  ${p.root} (host ${p.host})`).join('\n'),
+        unreachable.map((p) => `  ${printable(p.id)}  ${printable(p.root)} (host ${printable(p.host)})`).join('\n'),
       {
         hint: "run gc on a machine where those paths are mounted, or if a project is gone for good: 'tdvc gc --forget-project ID'",
         data: { projects: unreachable },

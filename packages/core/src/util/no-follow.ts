@@ -3,18 +3,26 @@ import { isAbsolute, join, relative, sep } from 'node:path';
 import { fromSystemError, isErrno, TdvcError } from '../errors.js';
 
 export class SymlinkInPathError extends TdvcError {
-  constructor(shown: string, abs: string) {
+  /** `action`: what the command would have done through the link (the default: a write path). */
+  constructor(shown: string, abs: string, action = 'write or delete') {
     let target = '';
     try {
       target = ` -> ${readlinkSync(abs)}`;
     } catch {
       // gone meanwhile: the name alone identifies it
     }
-    super('ESYMLINK', `refusing to write or delete through the symbolic link ${shown}${target}`, {
+    super('ESYMLINK', `refusing to ${action} through the symbolic link ${shown}${target}`, {
       path: abs,
       hint: `tdvc never follows a link on a write path (--force neither): replace ${shown} by a real folder, or put the data elsewhere with 'tdvc cache dir'`,
     });
   }
+}
+
+export interface NoFollowGuardOptions {
+  /** name a refused link by its absolute path (default: relative to the root) */
+  absolute?: boolean;
+  /** what was refused, for the message (default 'write or delete') */
+  action?: string;
 }
 
 /**
@@ -30,7 +38,15 @@ export class SymlinkInPathError extends TdvcError {
 export class NoFollowGuard {
   private readonly real = new Set<string>();
 
-  constructor(readonly root: string) {}
+  constructor(
+    readonly root: string,
+    private readonly options: NoFollowGuardOptions = {},
+  ) {}
+
+  private refuse(abs: string): SymlinkInPathError {
+    const shown = this.options.absolute ? abs : relative(this.root, abs).split(sep).join('/');
+    return new SymlinkInPathError(shown, abs, this.options.action);
+  }
 
   /** Every existing component of `absDir` below the root (the folder itself included) is a real folder. */
   dir(absDir: string): void {
@@ -48,7 +64,7 @@ export class NoFollowGuard {
         if (isErrno(err, 'ENOENT', 'ENOTDIR')) return; // nothing below exists yet: the write creates it
         throw fromSystemError(err, cur);
       }
-      if (st.isSymbolicLink()) throw new SymlinkInPathError(relative(this.root, cur).split(sep).join('/'), cur);
+      if (st.isSymbolicLink()) throw this.refuse(cur);
       if (!st.isDirectory()) return; // a file where a folder belongs: the write fails with its own error
       this.real.add(cur);
     }
@@ -65,7 +81,7 @@ export class NoFollowGuard {
       if (isErrno(err, 'ENOENT', 'ENOTDIR')) return;
       throw fromSystemError(err, abs);
     }
-    if (st.isSymbolicLink()) throw new SymlinkInPathError(relative(this.root, abs).split(sep).join('/'), abs);
+    if (st.isSymbolicLink()) throw this.refuse(abs);
   }
 
   /** After this process created or checked a folder itself. */

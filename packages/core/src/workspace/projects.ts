@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ExitCode, fromSystemError, isErrno, TdvcError } from '../errors.js';
 import { PROJECTS_DIR } from '../odb/store.js';
 import { writeFileAtomic } from '../util/fs.js';
+import { readSmallText } from '../util/safe-read.js';
+import { RecordFolder } from './record-folder.js';
 import type { Repo } from './repo.js';
 
 /** A project that uses a cache, as recorded in `<cache>/projects/`. */
@@ -19,6 +21,14 @@ function projectsDir(cacheDir: string): string {
   return join(cacheDir, PROJECTS_DIR);
 }
 
+/** `<cache>/projects`, never read, written or deleted through a link (see RecordFolder). */
+function registrations(cacheDir: string): RecordFolder {
+  return new RecordFolder(cacheDir, PROJECTS_DIR);
+}
+
+/** A registration is a few hundred bytes. */
+const REGISTRATION_LIMIT = 64 << 10;
+
 export function projectId(root: string): string {
   return createHash('sha1').update(root).digest('hex').slice(0, 16);
 }
@@ -27,13 +37,13 @@ const PROJECT_ID_RE = /^[0-9a-f]{16}$/;
 
 /**
  * Records that this project uses the cache, so that gc run from any project sharing the cache keeps
- * what this one references. Cheap and idempotent: one stat when already registered.
+ * what this one references. Cheap and idempotent: a few lstat calls when already registered.
  */
 export async function registerProject(repo: Repo): Promise<void> {
   const id = projectId(repo.root);
-  const file = join(projectsDir(repo.cacheDir), `${id}.json`);
+  const file = registrations(repo.cacheDir).entry(`${id}.json`);
   try {
-    await stat(file);
+    await lstat(file);
     return;
   } catch (err) {
     if (!isErrno(err, 'ENOENT')) throw err;
@@ -44,17 +54,18 @@ export async function registerProject(repo: Repo): Promise<void> {
 }
 
 export async function listProjects(cacheDir: string): Promise<RegisteredProject[]> {
-  const dir = projectsDir(cacheDir);
+  const folder = registrations(cacheDir);
   const out: RegisteredProject[] = [];
-  for (const name of await readdir(dir).catch(() => [] as string[])) {
+  for (const name of await folder.list()) {
     if (!name.endsWith('.json')) continue;
-    let text: string;
+    const file = join(folder.dir, name);
+    let text: string | undefined;
     try {
-      text = await readFile(join(dir, name), 'utf8');
+      text = await readSmallText(file, 'project registration', REGISTRATION_LIMIT);
+      if (text === undefined) continue;
     } catch (err) {
-      if (isErrno(err, 'ENOENT')) continue;
       // an unreadable registration must stop gc, not be skipped: that project's data would go
-      throw fromSystemError(err, join(dir, name));
+      throw fromSystemError(err, file);
     }
     try {
       out.push(JSON.parse(text) as RegisteredProject);
@@ -73,12 +84,5 @@ export async function forgetProject(cacheDir: string, id: string): Promise<boole
       hint: 'use an id as gc prints it for a registered project it cannot see',
     });
   }
-  const file = join(projectsDir(cacheDir), `${id}.json`);
-  try {
-    await rm(file);
-    return true;
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return false;
-    throw err;
-  }
+  return registrations(cacheDir).remove(`${id}.json`);
 }

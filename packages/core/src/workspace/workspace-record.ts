@@ -1,14 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { readdir, stat } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isOid, type Oid } from '../hash/oid.js';
 import { fromSystemError, isErrno, TdvcError } from '../errors.js';
 import { GitRepo } from '../git/git-repo.js';
 import { parsePointer } from '../objects/pointer.js';
-import { ensureDir, removeRegularFile, writeFileAtomic } from '../util/fs.js';
+import { ensureDir, writeFileAtomic } from '../util/fs.js';
 import { readSmallText } from '../util/safe-read.js';
 import { loadAllDatasets } from './datasets.js';
+import { RecordFolder } from './record-folder.js';
 import type { Repo } from './repo.js';
 
 /** Folder of the cache root holding one record per workspace that uses the cache. */
@@ -47,6 +48,19 @@ export function recordsDir(cacheDir: string): string {
   return join(cacheDir, WORKSPACES_DIR);
 }
 
+/** `<cache>/workspaces`, never read, written or deleted through a link (see RecordFolder). */
+function records(cacheDir: string): RecordFolder {
+  return new RecordFolder(cacheDir, WORKSPACES_DIR);
+}
+
+/**
+ * A record's free text (host, user, path, time) as tdvc prints it: whoever can write the cache
+ * wrote it, so control characters become '?' and anything but a string is '?'.
+ */
+export function printable(v: unknown): string {
+  return typeof v === 'string' ? v.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?') : '?';
+}
+
 /** This workspace's id: made once, kept in `.tdvc/tmp/workspace.json` (not committed: clones get their own). */
 export async function workspaceId(repo: Repo): Promise<string> {
   const file = join(repo.tmpDir, 'workspace.json');
@@ -70,13 +84,22 @@ export async function workspaceId(repo: Repo): Promise<string> {
  * the cache, while it holds the writer lock: once the lock is gone, gc sees the new roots.
  */
 export async function publishWorkspaceRecord(repo: Repo): Promise<WorkspaceRecord> {
-  const id = await workspaceId(repo);
-  const file = join(recordsDir(repo.cacheDir), `${id}.json`);
+  const { id, file } = await workspaceRecordFile(repo);
   const previous = await readRecord(file).catch(() => undefined);
   const record = await buildWorkspaceRecord(repo, id, previous);
   await repo.odb.ensureDir(recordsDir(repo.cacheDir));
   await writeFileAtomic(file, JSON.stringify(record), repo.odb.shared === 'group' ? 0o664 : 0o644);
   return record;
+}
+
+/**
+ * This workspace's id and where its record goes, once no link is in the way (`workspaces` or the
+ * record itself: see RecordFolder). Commands check it before they write anything, so that such a
+ * link stops them with nothing done rather than at the end.
+ */
+export async function workspaceRecordFile(repo: Repo): Promise<{ id: string; file: string }> {
+  const id = await workspaceId(repo);
+  return { id, file: records(repo.cacheDir).entry(`${id}.json`) };
 }
 
 /**
@@ -133,16 +156,17 @@ export interface ListedRecord {
  * data it protects is unknown, so guessing would delete it.
  */
 export async function listWorkspaceRecords(cacheDir: string): Promise<ListedRecord[]> {
-  const dir = recordsDir(cacheDir);
+  const folder = records(cacheDir);
+  const dir = folder.dir;
   const out: ListedRecord[] = [];
-  for (const name of await readdir(dir).catch(() => [] as string[])) {
+  for (const name of await folder.list()) {
     if (!name.endsWith('.json') || !ID.test(name.slice(0, -5))) continue;
     const file = join(dir, name);
     let record: WorkspaceRecord;
     let mtimeMs: number;
     try {
       record = await readRecord(file);
-      mtimeMs = (await stat(file)).mtimeMs;
+      mtimeMs = (await lstat(file)).mtimeMs;
     } catch (err) {
       if (isErrno(err, 'ENOENT')) continue;
       throw err;
@@ -181,5 +205,5 @@ export async function forgetWorkspace(cacheDir: string, id: string): Promise<boo
   if (!ID.test(id)) {
     throw new TdvcError('EUSAGE', `not a workspace id: ${JSON.stringify(id)}`, { exitCode: 2, hint: "ids are 16 hex digits, as 'tdvc gc --json' lists them under workspaces" });
   }
-  return removeRegularFile(join(recordsDir(cacheDir), `${id}.json`)).then((r) => r === 'removed');
+  return records(cacheDir).remove(`${id}.json`);
 }
