@@ -9,7 +9,7 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSyn
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { hashBytes, LAYOUT } from '@tdvc/core';
-import { assertOneClearError, git, makeRepo, snapshot, tdvc, tempDir, writeTree, type RunResult } from './helpers.js';
+import { assertOneClearError, git, makeRepo, snapshot, tdvc, TDVC_BIN, tempDir, writeTree, type RunResult } from './helpers.js';
 
 const TWO_DAYS_AGO = new Date(Date.now() - 2 * 24 * 3600_000);
 
@@ -347,5 +347,38 @@ test('gc prints a foreign workspace record and project registration with control
     for (const out of [refused.stdout, refused.stderr, r.stdout, r.stderr]) assert.ok(!/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/.test(out), `no control characters: ${JSON.stringify(out)}`);
   } finally {
     cleanup();
+  }
+});
+
+test('gc refuses when it cannot list the workspace records of a shared cache, deleting nothing another workspace needs', { skip: process.getuid?.() === 0 ? false : 'needs root to run tdvc as another user' }, async () => {
+  const cache = tempDir('tdvc-cache-');
+  const a = await makeRepo();
+  const b = await makeRepo();
+  try {
+    for (const r of [a.root, b.root]) await ok(r, ['cache', 'dir', cache.path]);
+    writeTree(b.root, { 'data/only-b.txt': 'only B needs this' });
+    await ok(b.root, ['add', 'data']); // B's record in workspaces/ names it
+    const bObject = join(cache.path, LAYOUT, ...((oid) => [oid.slice(0, 2), oid.slice(2)])(hashBytes(Buffer.from('only B needs this'))));
+    assert.ok(existsSync(bObject));
+    // A runs gc as a user who can write the cache but not list workspaces/
+    const nobody = 65534;
+    spawnSync('chown', ['-R', `${nobody}:${nobody}`, a.root, cache.path]);
+    spawnSync('chown', ['0:0', join(cache.path, 'workspaces')]);
+    spawnSync('chmod', ['0700', join(cache.path, 'workspaces')]);
+    const r = spawnSync(process.execPath, [TDVC_BIN, 'gc', '-w', '--force', '--grace', '0'], {
+      cwd: a.root,
+      uid: nobody,
+      gid: nobody,
+      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: a.root },
+      encoding: 'utf8',
+    });
+    assert.notEqual(r.status, 0, `gc must refuse: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, /workspaces/);
+    assert.match(r.stderr, /permission denied/i);
+    assert.ok(existsSync(bObject), 'the object only B references is still there');
+  } finally {
+    a.cleanup();
+    b.cleanup();
+    cache.cleanup();
   }
 });

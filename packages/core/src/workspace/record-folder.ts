@@ -1,5 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fromSystemError, isErrno } from '../errors.js';
 import { removeRegularFile } from '../util/fs.js';
 import { NoFollowGuard, SymlinkInPathError } from '../util/no-follow.js';
 
@@ -31,12 +32,16 @@ export class RecordFolder {
   }
 
   /**
-   * The names in the folder; refuses the folder or an entry being a link. [] when it cannot be
-   * listed (missing, as before any add: callers have always treated an unlistable folder so).
+   * The names in the folder; refuses the folder or an entry being a link. [] when it does not exist
+   * yet (before any add). One that exists but cannot be listed (permission denied) is an error: gc
+   * must never take records it cannot see for no records.
    */
   async list(): Promise<string[]> {
     this.guard.dir(this.dir);
-    const entries = await readdir(this.dir, { withFileTypes: true }).catch(() => []);
+    const entries = await readdir(this.dir, { withFileTypes: true }).catch((err: unknown) => {
+      if (isErrno(err, 'ENOENT')) return [];
+      throw fromSystemError(err, this.dir);
+    });
     const link = entries.find((e) => e.isSymbolicLink());
     if (link) throw new SymlinkInPathError(join(this.dir, link.name), join(this.dir, link.name), 'read, write or delete');
     return entries.map((e) => e.name);
