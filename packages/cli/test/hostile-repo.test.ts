@@ -540,3 +540,64 @@ test('a shared cache whose fan-out folder a group member replaced by a link: add
     out.cleanup();
   }
 });
+
+test('checkout --theirs/--ours after a merge that brings a link to a folder inside the dataset: refuses before writing the pointer file or dropping the merge state', async () => {
+  const out = outsideFolder();
+  const { root, cleanup } = await makeRepo();
+  const save = tempDir('tdvc-save-');
+  try {
+    assert.equal((await tdvc(root, ['install'])).code, 0);
+    writeTree(root, { 'data/a.txt': 'a', 'data/sub/s.txt': 's' });
+    assert.equal((await tdvc(root, ['add', 'data'])).code, 0);
+    commitAll(root, 'v1');
+    // the other branch changes data/sub/s.txt, then force-adds data/sub as a link to a folder outside
+    git(root, 'checkout', '-qb', 'evil');
+    writeTree(root, { 'data/sub/s.txt': 'THEIRS' });
+    assert.equal((await tdvc(root, ['add', 'data'])).code, 0);
+    renameSync(join(root, 'data', 'sub'), join(save.path, 'sub'));
+    symlinkSync(out.dir, join(root, 'data', 'sub'));
+    commitAll(root, 'evil', 'data/sub');
+    git(root, 'checkout', '-q', 'main');
+    rmSync(join(root, 'data', 'sub'), { recursive: true, force: true });
+    assert.equal((await tdvc(root, ['checkout', '--force'])).code, 0);
+    writeTree(root, { 'data/sub/s.txt': 'OURS' });
+    assert.equal((await tdvc(root, ['add', 'data'])).code, 0);
+    commitAll(root, 'ours');
+
+    const m = spawnSync('git', ['merge', '--no-edit', 'evil'], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' },
+    });
+    assert.notEqual(m.status, 0, 'the merge stops on the conflict in data.tdvc');
+    assert.ok(lstatSync(join(root, 'data', 'sub')).isSymbolicLink(), 'git put the link in place');
+    const pointer = readFileSync(join(root, 'data.tdvc'));
+    assert.match(pointer.toString(), /merge conflict/);
+    const mergeDir = join(root, '.tdvc', 'tmp', 'merge');
+    const state = snapshot(mergeDir);
+    assert.equal(state.size, 1, 'the merge driver left its state');
+
+    for (const side of ['--theirs', '--ours']) {
+      const r = await tdvc(root, ['checkout', side, '--', 'data/sub/s.txt']);
+      assertOneClearError(r, /data\/sub/, /symlink|symbolic link/);
+      assert.deepEqual(readFileSync(join(root, 'data.tdvc')), pointer, `${side}: data.tdvc is byte for byte as the merge left it`);
+      assert.deepEqual(snapshot(mergeDir), state, `${side}: the merge state is still there`);
+      assert.ok(lstatSync(join(root, 'data', 'sub')).isSymbolicLink());
+      out.assertUntouched();
+    }
+
+    // the link gone, the conflict can still be resolved
+    unlinkSync(join(root, 'data', 'sub'));
+    const ours = await tdvc(root, ['checkout', '--ours', '--', 'data/sub/s.txt']);
+    assert.equal(ours.code, 0, ours.stderr);
+    assert.equal(readFileSync(join(root, 'data', 'sub', 's.txt'), 'utf8'), 'OURS');
+    assert.doesNotMatch(readFileSync(join(root, 'data.tdvc'), 'utf8'), /merge conflict/);
+    assert.deepEqual(readdirSync(mergeDir), []);
+    out.assertUntouched();
+  } finally {
+    save.cleanup();
+    cleanup();
+    out.cleanup();
+  }
+});
+

@@ -30,7 +30,7 @@ export async function runCheckout(g: CheckoutOpts, args: string[]): Promise<numb
   }
   if (g.ours || g.theirs) {
     if (g.ours && g.theirs) throw new TdvcError('EUSAGE', 'choose one of --ours and --theirs', { exitCode: ExitCode.usage });
-    const res = await resolveConflict(repo, g.ours ? 'ours' : 'theirs', paths);
+    const res = await resolveConflict(repo, g.ours ? 'ours' : 'theirs', paths, { ...(g.force ? { force: true } : {}), ...(g.jobs ? { jobs: g.jobs } : {}) });
     if (g.json) printJson(res);
     else say(g, `resolved ${res.resolved.length} conflict(s) with ${g.ours ? 'our' : 'their'} version${res.remaining ? `; ${res.remaining} left` : ''}; now: git add the pointer file(s) and commit`);
     return res.remaining > 0 ? ExitCode.error : ExitCode.ok;

@@ -103,10 +103,14 @@ async function checkoutUnlocked(repo: Repo, paths: string[], opts: CheckoutOptio
   return { datasets, linkTypes: [], fellBack: [] };
 }
 
-/** The planning half of checkout: reads the workspace once, throws WouldLoseDataError unless --force. */
-export async function planCheckoutSet(repo: Repo, paths: string[], opts: CheckoutOptions = {}): Promise<CheckoutPlanSet> {
+/**
+ * The planning half of checkout: reads the workspace once, throws WouldLoseDataError unless --force.
+ * `among`: the datasets to choose from instead of the pointer files (checkout --ours/--theirs plans
+ * with the pointers it has not written yet).
+ */
+export async function planCheckoutSet(repo: Repo, paths: string[], opts: CheckoutOptions = {}, among?: Dataset[]): Promise<CheckoutPlanSet> {
   const rels = paths.map((p) => repo.relPath(p, opts.cwd));
-  const selected = await selectDatasets(repo, rels, opts.rev === undefined ? undefined : await datasetsAt(repo, opts.rev));
+  const selected = await selectDatasets(repo, rels, among ?? (opts.rev === undefined ? undefined : await datasetsAt(repo, opts.rev)));
   // a held object counts as cached: the apply step puts it back into the cache before it is needed
   const inCache = await repo.objects.presence();
   const planned: Planned[] = [];
