@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { makeRepo, tdvc, TDVC_BIN, tempDir, writeTree } from './helpers.js';
+import { makeRepo, tdvc, TDVC_BIN, writeTree } from './helpers.js';
 
 const cases: Array<{ args: string[]; names: RegExp }> = [
   { args: ['add', '-j', 'abc', 'x'], names: /'-j, --jobs <n>' argument 'abc' is invalid/ },
@@ -18,13 +18,18 @@ const cases: Array<{ args: string[]; names: RegExp }> = [
   { args: ['fsck', '-j'], names: /option '-j, --jobs <n>' argument missing/ },
   { args: ['bogus'], names: /unknown command 'bogus'/ },
   { args: ['cache', 'dir', '--bogus'], names: /unknown option '--bogus'/ },
+  // usage errors thrown by core, not by the argument parser, exit 2 too
+  { args: ['checkout', '--ours'], names: /--ours needs the paths to resolve/ },
+  { args: ['checkout', '--theirs'], names: /--theirs needs the paths to resolve/ },
+  { args: ['gc'], names: /gc needs an explicit scope/ },
 ];
 
 test('every usage error prints one clear error line on stderr and exits 2', async () => {
-  const dir = tempDir();
+  // in a repository, so that errors found after it is opened (checkout --ours without a path) count too
+  const dir = await makeRepo();
   try {
     for (const { args, names } of cases) {
-      const r = await tdvc(dir.path, args);
+      const r = await tdvc(dir.root, args);
       const what = `tdvc ${args.join(' ')}`;
       assert.equal(r.code, 2, `${what}: exit ${r.code}`);
       assert.equal(r.stdout, '', `${what}: nothing on stdout`);

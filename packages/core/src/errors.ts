@@ -85,6 +85,9 @@ export function isErrorCode(code: unknown): code is ErrorCode {
   return typeof code === 'string' && Object.prototype.hasOwnProperty.call(ERROR_CODES, code);
 }
 
+/** Codes that are always bad usage (exit 2, README "Exit codes"), whichever command throws them. */
+const USAGE_CODES: ReadonlySet<ErrorCode> = new Set(['EUSAGE', 'ECONFIG']);
+
 export interface TdvcErrorOptions {
   path?: string;
   hint?: string;
@@ -104,7 +107,7 @@ export class TdvcError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
-    this.exitCode = options.exitCode ?? ExitCode.error;
+    this.exitCode = options.exitCode ?? (USAGE_CODES.has(code) ? ExitCode.usage : ExitCode.error);
     this.path = options.path;
     this.hint = options.hint;
     this.data = options.data ?? {};
