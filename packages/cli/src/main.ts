@@ -1,5 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { ExitCode } from '@tdvc/core';
+import { ExitCode, jobsRange, parseJobs, type JobsKind } from '@tdvc/core';
 import { err, renderError, tolerateClosedOutput } from './output.js';
 
 export const VERSION = '0.1.0';
@@ -39,7 +39,7 @@ export function buildProgram(): Command {
     .command('add')
     .description('track files or folders: hash them into the cache and write PATH.tdvc pointer files')
     .argument('<paths...>', 'files, folders or glob patterns')
-    .option('-j, --jobs <n>', 'threads hashing files (default: one per core, at most 8)', parsePositive)
+    .option('-j, --jobs <n>', 'threads hashing files (default: one per core, at most 8)', jobsOption('threads'))
     .option('--json', 'machine-readable output')
     .action(run(async () => (await import('./commands/add.js')).runAdd));
 
@@ -71,7 +71,7 @@ export function buildProgram(): Command {
     .option('--ours', 'after a conflicted merge: take our version of the conflicting files under PATH')
     .option('--theirs', 'after a conflicted merge: take their version of the conflicting files under PATH')
     .option('-n, --dry-run', 'only say what would be written and removed')
-    .option('-j, --jobs <n>', 'threads writing files (default: one per core, at most 8)', parsePositive)
+    .option('-j, --jobs <n>', 'threads writing files (default: one per core, at most 8)', jobsOption('threads'))
     .option('--json', 'machine-readable output')
     .action(run(async () => (await import('./commands/checkout.js')).runCheckout));
 
@@ -133,7 +133,7 @@ export function buildProgram(): Command {
     .command('fsck')
     .description('re-hash every object; quarantine corrupt ones and remove temp files of killed writers')
     .option('-r, --remote <name>', 'check a remote instead of the cache')
-    .option('-j, --jobs <n>', 'objects checked at once', parsePositive)
+    .option('-j, --jobs <n>', 'objects checked at once', jobsOption('operations'))
     .option('--json', 'machine-readable output')
     .action(run(async () => (await import('./commands/maintenance.js')).runFsck));
 
@@ -200,7 +200,7 @@ export function buildProgram(): Command {
       .description(description)
       .argument('[paths...]', 'datasets or paths inside them (default: all)')
       .option('-r, --remote <name>', 'remote to use (default: core.remote)')
-      .option('-j, --jobs <n>', 'transfers at once', parsePositive)
+      .option('-j, --jobs <n>', 'transfers at once', jobsOption('operations'))
       .option('--json', 'machine-readable output');
     if (name === 'pull') c.option('-f, --force', 'discard workspace changes that are not in the cache');
     if (name === 'push') c.option('--if-remote', 'do nothing (successfully) when no remote is configured (for hooks)');
@@ -216,6 +216,15 @@ function parsePositive(v: string): number {
   const n = v.trim() === '' ? NaN : Number(v);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of 1 or more.');
   return n;
+}
+
+/** -j on every command: the bound of its kind (core's concurrency.ts), checked as it is parsed */
+function jobsOption(kind: JobsKind): (v: string) => number {
+  return (v) => {
+    const n = parseJobs(v, kind);
+    if (n === undefined) throw new InvalidArgumentError(`expected ${jobsRange(kind)}.`);
+    return n;
+  };
 }
 
 function parseNonNegative(v: string): number {

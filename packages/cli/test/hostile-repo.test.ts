@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashBytes, ObjectStore, serializeManifest, serializePointer, type ManifestEntry } from '@tdvc/core';
-import { assertOneClearError, git, makeRepo, snapshot, tdvc, tempDir, writeTree, type RunResult } from './helpers.js';
+import { assertOneClearError, git, makeRepo, snapshot, tdvc, TDVC_BIN, tempDir, writeTree, type RunResult } from './helpers.js';
 
 // An attacker's repository is built with plain git commands (links committed, pointer files and
 // manifests written by hand and stored under their correct BLAKE3 names), then the victim runs
@@ -601,3 +601,48 @@ test('checkout --theirs/--ours after a merge that brings a link to a folder insi
   }
 });
 
+/** tdvc, killed after `ms`: a command that would hang (and grow) must not outlive the test */
+function tdvcWithin(cwd: string, args: string[], ms: number): RunResult & { timedOut: boolean } {
+  const r = spawnSync(process.execPath, [TDVC_BIN, ...args], { cwd, encoding: 'utf8', timeout: ms, killSignal: 'SIGKILL' });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, timedOut: r.error !== undefined || r.signal !== null };
+}
+
+test('a committed core.jobs of 100000000 or abc, or a remote jobs of 0: push, fetch, pull and status -r stop at once with ECONFIG naming the file and key', { timeout: 300_000 }, async () => {
+  const out = outsideFolder();
+  const a = await attackerWithData({ 'a.txt': 'a', 'b.txt': 'b' });
+  const v = { root: '', cleanup: () => {} };
+  try {
+    for (const [key, value] of [['core.jobs', '100000000'], ['core.jobs', 'abc'], ['remote.r.jobs', '0']] as const) {
+      const evil = spawnSync('git', ['config', '-f', '.tdvc/config', key, value], { cwd: a.root });
+      assert.equal(evil.status, 0, String(evil.stderr));
+      commitAll(a.root, `${key} ${value}`);
+      v.cleanup();
+      Object.assign(v, cloneOf(a.root));
+      const before = snapshot(v.root);
+      for (const args of [['push'], ['fetch'], ['pull'], ['status', '-r'], ['push', '-j', '4']]) {
+        const what = `${key} ${value}: tdvc ${args.join(' ')}`;
+        const r = tdvcWithin(v.root, args, 30_000);
+        assert.equal(r.timedOut, false, `${what}: finished`);
+        assert.equal(r.code, 2, `${what}: exit ${r.code}, ${r.stderr}`);
+        assertOneClearError(r, new RegExp(`${key.replace(/\./g, '\\.')} in .*\\.tdvc/config\\b`), /must be a whole number from 1 to 1024/);
+        assert.deepEqual(snapshot(v.root), before, `${what}: nothing written`);
+      }
+      const json = tdvcWithin(v.root, ['push', '--json'], 30_000);
+      const err = (JSON.parse(json.stdout) as { error: { code: string; path: string } }).error;
+      assert.equal(err.code, 'ECONFIG');
+      assert.equal(err.path, join(v.root, '.tdvc', 'config'));
+      // a local setting overrides the committed one, as README says
+      assert.equal((await tdvc(v.root, ['config', '--local', key, '4'])).code, 0);
+      const pulled = tdvcWithin(v.root, ['pull'], 60_000);
+      assert.equal(pulled.code, 0, pulled.stderr);
+      assert.equal(readFileSync(join(v.root, 'data', 'a.txt'), 'utf8'), 'a');
+      git(a.root, 'config', '-f', '.tdvc/config', '--unset', key);
+      commitAll(a.root, `no ${key}`);
+      out.assertUntouched();
+    }
+  } finally {
+    v.cleanup();
+    a.cleanup();
+    out.cleanup();
+  }
+});

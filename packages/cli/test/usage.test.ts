@@ -18,6 +18,17 @@ const cases: Array<{ args: string[]; names: RegExp }> = [
   { args: ['fsck', '-j'], names: /option '-j, --jobs <n>' argument missing/ },
   { args: ['bogus'], names: /unknown command 'bogus'/ },
   { args: ['cache', 'dir', '--bogus'], names: /unknown option '--bogus'/ },
+  // every jobs value has a bound (core's concurrency.ts): unbounded, these crashed, hung or ate gigabytes
+  { args: ['push', '-j', '4294967296'], names: /'-j, --jobs <n>' argument '4294967296' is invalid. expected a whole number from 1 to 1024/ },
+  { args: ['push', '-j', '100000000'], names: /'-j, --jobs <n>' argument '100000000' is invalid/ },
+  { args: ['push', '-j', '1e9'], names: /'-j, --jobs <n>' argument '1e9' is invalid/ },
+  { args: ['fetch', '-j', '0x10'], names: /'-j, --jobs <n>' argument '0x10' is invalid/ },
+  { args: ['pull', '--jobs', '1025'], names: /'-j, --jobs <n>' argument '1025' is invalid/ },
+  { args: ['fsck', '-j', '1025'], names: /'-j, --jobs <n>' argument '1025' is invalid/ },
+  { args: ['add', '-j', '65', 'x'], names: /'-j, --jobs <n>' argument '65' is invalid. expected a whole number from 1 to 64/ },
+  { args: ['checkout', '-j', '1000'], names: /'-j, --jobs <n>' argument '1000' is invalid. expected a whole number from 1 to 64/ },
+  { args: ['config', 'core.jobs', '1025'], names: /core\.jobs must be a whole number from 1 to 1024/ },
+  { args: ['config', 'remote.r.jobs', '0'], names: /remote\.r\.jobs must be a whole number from 1 to 1024/ },
   // usage errors thrown by core, not by the argument parser, exit 2 too
   { args: ['checkout', '--ours'], names: /--ours needs the paths to resolve/ },
   { args: ['checkout', '--theirs'], names: /--theirs needs the paths to resolve/ },

@@ -235,8 +235,9 @@ export class WouldLoseDataError extends TdvcError {
 }
 
 export class ConfigError extends TdvcError {
-  constructor(message: string, hint?: string) {
-    super('ECONFIG', message, { exitCode: ExitCode.usage, ...(hint ? { hint } : {}) });
+  /** `path`: the settings file the bad value was read from */
+  constructor(message: string, hint?: string, path?: string) {
+    super('ECONFIG', message, { exitCode: ExitCode.usage, ...(hint ? { hint } : {}), ...(path ? { path } : {}) });
   }
 }
 

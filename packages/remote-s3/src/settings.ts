@@ -1,4 +1,4 @@
-import { ExitCode, TdvcError, type RemoteSettings } from '@tdvc/core';
+import { ExitCode, jobsRange, MAX_OPERATIONS, parseJobs, TdvcError, type RemoteSettings } from '@tdvc/core';
 
 export type AddressingStyle = 'auto' | 'path' | 'virtual';
 export type ChecksumMode = 'when_supported' | 'when_required';
@@ -100,10 +100,11 @@ function oneOf<T extends string>(s: { name: string }, key: string, value: string
   return found;
 }
 
-function positiveInt(s: { name: string }, key: string, value: string | undefined): number | undefined {
+/** `jobs`: the bound every jobs value has (core's concurrency.ts) */
+function jobsSetting(s: { name: string }, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 1024) throw bad(s, key, value, 'must be a whole number from 1 to 1024');
+  const n = parseJobs(value, 'operations');
+  if (n === undefined) throw bad(s, 'jobs', value, `must be ${jobsRange('operations')}`);
   return n;
 }
 
@@ -175,11 +176,11 @@ export function parseSettings(rs: RemoteSettings, env: NodeJS.ProcessEnv = proce
   const multipartThreshold = size(s, 'multipart_threshold', o['multipart_threshold'], MIN_PART_SIZE, MAX_PART_SIZE) ?? DEFAULT_MULTIPART_THRESHOLD;
   const multipartChunksize = size(s, 'multipart_chunksize', o['multipart_chunksize'], MIN_PART_SIZE, MAX_PART_SIZE) ?? DEFAULT_MULTIPART_CHUNKSIZE;
 
-  const jobsOption = positiveInt(s, 'jobs', o['jobs']);
-  if (rs.jobs !== undefined && (!Number.isInteger(rs.jobs) || rs.jobs < 1)) {
-    throw new TdvcError('ECONFIG', `remote ${rs.name}: bad number of jobs: ${rs.jobs}`, { exitCode: ExitCode.usage, hint: 'use a whole number from 1 to 1024' });
+  const jobsOption = jobsSetting(s, o['jobs']);
+  if (rs.jobs !== undefined && (!Number.isInteger(rs.jobs) || rs.jobs < 1 || rs.jobs > MAX_OPERATIONS)) {
+    throw new TdvcError('ECONFIG', `remote ${rs.name}: bad number of jobs: ${rs.jobs}`, { exitCode: ExitCode.usage, hint: `use ${jobsRange('operations')}` });
   }
-  const jobs = Math.min(rs.jobs ?? jobsOption ?? DEFAULT_JOBS, 1024);
+  const jobs = rs.jobs ?? jobsOption ?? DEFAULT_JOBS;
 
   const effective = effectiveEndpoint(o, env);
   const requestChecksumCalculation =

@@ -76,13 +76,16 @@ export async function openRemote(repo: Repo, opener: RemoteOpener, name?: string
     });
   }
   const url = requireRemote(repo, chosen);
-  const configuredJobs = repo.config.get(`remote.${chosen}.jobs`) ?? repo.config.get('core.jobs');
+  // both read (a bad one is an error even when -j or the other wins: it would bite the next run)
+  const remoteJobs = repo.config.jobs(`remote.${chosen}.jobs`);
+  const coreJobs = repo.config.jobs('core.jobs');
+  const configuredJobs = remoteJobs ?? coreJobs;
   const settings: RemoteSettings = {
     name: chosen,
     url,
     options: remoteOptions(repo, chosen),
     stateDir: join(repo.tmpDir, 'remotes', chosen),
-    ...(jobs !== undefined ? { jobs } : configuredJobs ? { jobs: Number(configuredJobs) } : {}),
+    ...(jobs !== undefined ? { jobs } : configuredJobs !== undefined ? { jobs: configuredJobs } : {}),
   };
   return opener(settings);
 }

@@ -7,6 +7,7 @@ import { parseIni, serializeIni, type IniData } from './ini.js';
 export type ConfigLevel = 'repo' | 'local';
 
 import { LINK_TYPES, type LinkType } from '../util/link-support.js';
+import { jobsRange, parseJobs } from '../util/concurrency.js';
 
 export { LINK_TYPES, type LinkType };
 
@@ -25,17 +26,31 @@ const KNOWN: Record<string, (v: string) => string | undefined> = {
   'cache.verify': (v) => (v === 'true' || v === 'false' ? undefined : 'must be true or false'),
   'pull.move_large_files': (v) => (v === 'true' || v === 'false' ? undefined : 'must be true or false'),
   'core.remote': (v) => (/^[A-Za-z0-9_.-]+$/.test(v) ? undefined : 'must be a remote name'),
-  'core.jobs': (v) => (/^[1-9]\d{0,3}$/.test(v) ? undefined : 'must be a whole number from 1 to 9999'),
+  'core.jobs': (v) => jobsProblem(v),
 };
+
+function jobsProblem(v: string): string | undefined {
+  return parseJobs(v, 'operations') === undefined ? `must be ${jobsRange('operations')}` : undefined;
+}
+
+/** A setting's value in a message: shown when short and printable (a committed one may hold anything). */
+function shown(value: string): string {
+  return /^[\x20-\x7e]{0,40}$/.test(value) ? `"${value}"` : `(a value of ${value.length} characters, not shown)`;
+}
 
 export function validateSetting(key: string, value: string): void {
   const m = /^([a-z]+)\.(?:([A-Za-z0-9_.-]+)\.)?([a-z_]+)$/.exec(key);
   if (!m) throw new ConfigError(`bad setting name "${key}"`, 'settings are named SECTION.KEY, e.g. cache.type, or remote.NAME.KEY');
-  if (m[1] === 'remote' && m[2]) return;
+  if (m[1] === 'remote' && m[2]) {
+    // the one remote setting core reads itself; the rest are checked by the remote
+    const problem = m[3] === 'jobs' ? jobsProblem(value) : undefined;
+    if (problem) throw new ConfigError(`${key} ${problem} (got ${shown(value)})`);
+    return;
+  }
   const check = KNOWN[key];
   if (!check) throw new ConfigError(`unknown setting "${key}"`, `known settings: ${Object.keys(KNOWN).join(', ')}, remote.NAME.KEY`);
   const problem = check(value);
-  if (problem) throw new ConfigError(`${key} ${problem} (got "${value}")`);
+  if (problem) throw new ConfigError(`${key} ${problem} (got ${shown(value)})`);
 }
 
 function splitKey(key: string): { section: string; option: string } {
@@ -76,6 +91,34 @@ export class Config {
   getAt(key: string, level: ConfigLevel): string | undefined {
     const { section, option } = splitKey(key);
     return this.levels[level].get(section)?.get(option);
+  }
+
+  /** The file the value of `key` comes from (config.local wins), or undefined when it is not set. */
+  fileOf(key: string): string | undefined {
+    const { section, option } = splitKey(key);
+    for (const level of ['local', 'repo'] as const) {
+      if (this.levels[level].get(section)?.has(option)) return Config.fileFor(this.dir, level);
+    }
+    return undefined;
+  }
+
+  /**
+   * A count of operations in flight (`core.jobs`, `remote.NAME.jobs`), checked as it is read: the
+   * file may be committed by anyone, and a bad value is an error naming the file and the key, not
+   * a default used quietly (nor a hundred million workers started).
+   */
+  jobs(key: string): number | undefined {
+    const value = this.get(key);
+    if (value === undefined) return undefined;
+    const n = parseJobs(value, 'operations');
+    if (n !== undefined) return n;
+    const file = this.fileOf(key)!;
+    const level = file.endsWith('.local') ? ' --local' : '';
+    throw new ConfigError(
+      `bad setting ${key} in ${file}: must be ${jobsRange('operations')} (got ${shown(value)})`,
+      `fix it with 'tdvc config${level} ${key} N', or remove it with 'tdvc config${level} --unset ${key}'`,
+      file,
+    );
   }
 
   /** All settings, local ones overriding, as flat `section.key` names. */
