@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { acquireWriterLock } from '../odb/writer-lock.js';
 import { registerProject } from '../workspace/projects.js';
-import { publishWorkspaceRecord, workspaceRecordFile } from '../workspace/workspace-record.js';
+import { checkRecordPath, publishWorkspaceRecord } from '../workspace/workspace-record.js';
 import type { Repo } from '../workspace/repo.js';
 
 export interface CacheWriterOptions {
@@ -26,7 +26,7 @@ export async function withCacheWriterLock<T>(repo: Repo, purpose: string, fn: ()
   try {
     await registerProject(repo);
     // a link where the record goes stops the command now, before it writes anything
-    await workspaceRecordFile(repo);
+    await checkRecordPath(repo);
     const result = await fn();
     // still under the lock: gc must see what this command made the workspace reference
     await publishWorkspaceRecord(repo);

@@ -24,6 +24,11 @@ export class RecordFolder {
     this.guard = new NoFollowGuard(cacheDir, { absolute: true, action: 'read, write or delete' });
   }
 
+  /** Refuses the folder (or a folder above it, up to the cache) being a link. */
+  check(): void {
+    this.guard.dir(this.dir);
+  }
+
   /** The path of entry `name`, once the folder and the entry itself are known not to be links. */
   entry(name: string): string {
     const file = join(this.dir, name);

@@ -63,20 +63,25 @@ export function printable(v: unknown): string {
 
 /** This workspace's id: made once, kept in `.tdvc/tmp/workspace.json` (not committed: clones get their own). */
 export async function workspaceId(repo: Repo): Promise<string> {
-  const file = join(repo.tmpDir, 'workspace.json');
-  const text = await readSmallText(file, 'workspace id file');
-  if (text !== undefined) {
-    try {
-      const id = (JSON.parse(text) as { id?: unknown }).id;
-      if (typeof id === 'string' && ID.test(id)) return id;
-    } catch {
-      // unreadable: a new id (the old record then ages and is reported, never silently trusted)
-    }
-  }
+  const known = await savedWorkspaceId(repo);
+  if (known !== undefined) return known;
+  // none, or unreadable: a new id (an old record then ages and is reported, never silently trusted)
   const id = randomBytes(8).toString('hex');
   await ensureDir(repo.tmpDir);
-  await writeFileAtomic(file, JSON.stringify({ id }) + '\n');
+  await writeFileAtomic(join(repo.tmpDir, 'workspace.json'), JSON.stringify({ id }) + '\n');
   return id;
+}
+
+/** The id saved in `.tdvc/tmp/workspace.json`, if there is a valid one. */
+async function savedWorkspaceId(repo: Repo): Promise<string | undefined> {
+  const text = await readSmallText(join(repo.tmpDir, 'workspace.json'), 'workspace id file');
+  if (text === undefined) return undefined;
+  try {
+    const id = (JSON.parse(text) as { id?: unknown }).id;
+    return typeof id === 'string' && ID.test(id) ? id : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -100,6 +105,18 @@ export async function publishWorkspaceRecord(repo: Repo): Promise<WorkspaceRecor
 export async function workspaceRecordFile(repo: Repo): Promise<{ id: string; file: string }> {
   const id = await workspaceId(repo);
   return { id, file: records(repo.cacheDir).entry(`${id}.json`) };
+}
+
+/**
+ * Refuses, before a command writes anything, a link where this workspace's record would go: the
+ * records folder, or the record itself once the workspace has an id (a new id is random, so no one
+ * can have planted a link under it). Creates nothing.
+ */
+export async function checkRecordPath(repo: Repo): Promise<void> {
+  const folder = records(repo.cacheDir);
+  folder.check();
+  const id = await savedWorkspaceId(repo);
+  if (id !== undefined) folder.entry(`${id}.json`);
 }
 
 /**
