@@ -72,6 +72,13 @@ function mkfifo(path: string): void {
   assert.equal(r.status, 0, String(r.stderr));
 }
 
+/** A UNIX socket at `path`, left behind by a process that exits without closing it. */
+function mksocket(path: string): void {
+  const r = spawnSync(process.execPath, ['-e', "require('node:net').createServer().listen(process.argv[1], () => process.exit(0))", path]);
+  assert.equal(r.status, 0, String(r.stderr));
+  assert.equal(lstatSync(path).isSocket(), true);
+}
+
 function quarantined(root: string): string[] {
   const q = join(root, '.tdvc', 'cache', 'quarantine');
   return existsSync(q) ? readdirSync(q) : [];
@@ -434,6 +441,63 @@ test('cache entries that are FIFOs or links are never waited on or read through:
   } finally {
     cleanup();
     out.cleanup();
+  }
+});
+
+test('a UNIX socket under an object name is refused like a FIFO: checkout quarantines it and writes the rest, fsck quarantines it (exit 4)', { timeout: 120_000 }, async () => {
+  const { root, cleanup } = await addedAndRemoved();
+  try {
+    replaceEntry(objectPath(root, 'BBBB'), mksocket);
+    const r = await tdvc(root, ['checkout']);
+    assertIntegrityFailure(r, /data\/b\.txt: expected [0-9a-f]{64}.*socket/);
+    assert.doesNotMatch(r.stderr, /ENXIO/);
+    assert.equal(readFileSync(join(root, 'data', 'a.txt'), 'utf8'), 'AAAA', 'files before it are written');
+    assert.equal(readFileSync(join(root, 'data', 'c.txt'), 'utf8'), 'CCCC', 'files after it are written');
+    assert.equal(existsSync(join(root, 'data', 'b.txt')), false);
+    assert.deepEqual(quarantined(root).map((n) => lstatSync(join(root, '.tdvc', 'cache', 'quarantine', n)).isSocket()), [true], 'the socket is moved aside as itself');
+    assert.equal((await tdvc(root, ['pull'])).code, 0);
+    assert.equal(readFileSync(join(root, 'data', 'b.txt'), 'utf8'), 'BBBB');
+
+    replaceEntry(objectPath(root, 'CCCC'), mksocket);
+    const fsck = await tdvc(root, ['fsck']);
+    assertIntegrityFailure(fsck, /corrupt: [0-9a-f]{64} .*socket/);
+    assert.doesNotMatch(fsck.stderr, /ENXIO/);
+    assert.equal(quarantined(root).length, 2);
+    assert.equal(lstatSync(objectPath(root, 'CCCC'), { throwIfNoEntry: false }), undefined);
+  } finally {
+    cleanup();
+  }
+});
+
+test('a folder under an object name is never moved: checkout writes the rest (exit 4), fsck reports it with what to do (exit 4)', { timeout: 120_000 }, async () => {
+  const { root, cleanup } = await addedAndRemoved();
+  try {
+    const folder = objectPath(root, 'BBBB');
+    replaceEntry(folder, (p) => writeTree(p, { 'thesis.tex': 'years of work', 'sub/data.csv': '1,2,3' }));
+    const before = snapshot(folder);
+    const r = await tdvc(root, ['checkout']);
+    assertIntegrityFailure(r, /data\/b\.txt: expected [0-9a-f]{64}.*folder.*left in place/);
+    assert.equal(readFileSync(join(root, 'data', 'c.txt'), 'utf8'), 'CCCC', 'the rest is checked out');
+    assert.equal(existsSync(join(root, 'data', 'b.txt')), false);
+    assert.deepEqual(snapshot(folder), before, 'the folder stays where it is, as it is');
+    assert.deepEqual(quarantined(root), []);
+
+    const fsck = await tdvc(root, ['fsck']);
+    assertIntegrityFailure(fsck, new RegExp(`error: .*left in place.*${folder}`), /hint: .*move it out of the cache yourself/);
+    assert.deepEqual(snapshot(folder), before);
+    const json = await tdvc(root, ['fsck', '--json']);
+    assert.equal(json.code, 4);
+    const report = JSON.parse(json.stdout) as { ok: boolean; skipped: string[] };
+    assert.deepEqual([report.ok, report.skipped], [false, [folder]]);
+
+    // once the user moved it away, pull restores the object and fsck is clean
+    rmSync(folder, { recursive: true });
+    assert.equal((await tdvc(root, ['pull'])).code, 0);
+    assert.equal(readFileSync(join(root, 'data', 'b.txt'), 'utf8'), 'BBBB');
+    const clean = await tdvc(root, ['fsck']);
+    assert.equal(clean.code, 0, clean.stderr);
+  } finally {
+    cleanup();
   }
 });
 

@@ -142,9 +142,11 @@ test('fsck on a cache folder deletes only exact temp files of killed writers, ne
     assert.deepEqual(report.skipped.sort(), [join(cache, LAYOUT, 'ef'), objectFolder].sort());
     assert.equal(snapshot(), before, 'the user’s things are untouched');
     for (const p of real) assert.equal(existsSync(join(cache, p)), false, `${p} removed`);
+    // what is left in place is still wrong: reported each time, with exit 4 and what to do
     const text = await tdvc(root, ['fsck']);
-    assert.equal(text.code, 0, text.stderr);
-    assert.match(text.stderr, /warning: left alone, a folder where an object belongs: .*1{62}/);
+    assert.equal(text.code, 4, text.stderr);
+    assert.match(text.stderr, /error: not tdvc's, left in place and not checked .*1{62}/);
+    assert.match(text.stderr, /hint: tdvc never moves or deletes what it did not make/);
     assert.equal(snapshot(), before);
   } finally {
     cleanup();

@@ -237,7 +237,10 @@ async function inspectEntry(repo: Repo, e: ManifestEntry): Promise<Omit<Rejected
   } catch (err) {
     if (err instanceof MissingObjectError) return { oid: e.oid, reason: 'it vanished from the cache meanwhile' };
     if (!(err instanceof RejectedObjectError)) throw err;
-    return { oid: e.oid, reason: err.reason, quarantinedAs: await repo.odb.quarantine(e.oid) };
+    const quarantinedAs = await repo.odb.quarantine(e.oid);
+    // a folder stays where it is (see ObjectStore.quarantine): the reason says what to do
+    if (!quarantinedAs) return { oid: e.oid, reason: `${err.reason}, left in place: ${err.hint ?? ''}` };
+    return { oid: e.oid, reason: err.reason, quarantinedAs };
   }
   if (found === e.oid) return { oid: e.oid, reason: `the manifest records ${e.size} bytes, but the object (which is intact) has ${size}` };
   return { oid: e.oid, reason: 'its bytes do not hash to its name', found, quarantinedAs: await repo.odb.quarantine(e.oid) };

@@ -28,7 +28,9 @@ export async function fsck(
     // the locks of killed writers on this host mean nothing any more (not damage: not reported)
     await removeDeadWriterLocks(repo.odb.root);
     const report = await verifyStore(repo.odb, { ...(opts.jobs ? { jobs: opts.jobs } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
-    return { ...report, where: repo.cacheDir, ok: report.corrupt.length === 0 };
+    // an entry left in place (a folder under an object's name) is damage too: the object it
+    // stands for cannot be used until the user moves it away
+    return { ...report, where: repo.cacheDir, ok: report.corrupt.length === 0 && (report.skipped?.length ?? 0) === 0 };
   }
   if (!opts.opener) throw new Error('fsck --remote needs a remote opener');
   const remote = await openRemote(repo, opts.opener, opts.remote);

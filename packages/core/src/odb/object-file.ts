@@ -1,5 +1,5 @@
-import { closeSync, fstatSync, openSync, readSync, type Stats } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { closeSync, fstatSync, lstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { lstat, open, type FileHandle } from 'node:fs/promises';
 import { createHasher } from '../hash/blake3.js';
 import type { Oid } from '../hash/oid.js';
 import { ExitCode, fromSystemError, isErrno, MissingObjectError, TdvcError } from '../errors.js';
@@ -16,15 +16,23 @@ export class RejectedObjectError extends TdvcError {
     readonly oid: Oid,
     path: string,
     readonly reason: string,
+    hint = "run 'tdvc fsck' to quarantine it, then fetch it again ('tdvc pull') or re-add the original file",
   ) {
     super('EBADOBJECT', `cache entry ${path} is not usable as object ${oid}: ${reason}`, {
       path,
       exitCode: ExitCode.integrity,
       data: { oid, reason },
-      hint: "run 'tdvc fsck' to quarantine it, then fetch it again ('tdvc pull') or re-add the original file",
+      hint,
     });
   }
 }
+
+/**
+ * What to do about a folder under an object's name: tdvc never moves or deletes a folder it did not
+ * make (it may hold anything), so neither checkout nor fsck quarantines it; the user must.
+ */
+export const FOREIGN_FOLDER_HINT =
+  "tdvc never moves or deletes a folder it did not make: look at what it holds, move it out of the cache yourself, then run 'tdvc pull' (or re-add the original file)";
 
 /**
  * Opens a cache object for reading: never through a symbolic link, never blocking on a FIFO
@@ -38,6 +46,7 @@ export function openObjectSync(oid: Oid, path: string, expectedSize?: number): {
   } catch (err) {
     if (isErrno(err, 'ENOENT', 'ENOTDIR')) throw new MissingObjectError(oid, 'object');
     if (isErrno(err, 'ELOOP')) throw new RejectedObjectError(oid, path, 'it is a symbolic link');
+    if (isErrno(err, ...UNOPENABLE)) throw new RejectedObjectError(oid, path, unopenableKind(lstatSafeSync(path)));
     throw fromSystemError(err, path);
   }
   try {
@@ -58,6 +67,7 @@ export async function openObject(oid: Oid, path: string, expectedSize?: number):
   } catch (err) {
     if (isErrno(err, 'ENOENT', 'ENOTDIR')) throw new MissingObjectError(oid, 'object');
     if (isErrno(err, 'ELOOP')) throw new RejectedObjectError(oid, path, 'it is a symbolic link');
+    if (isErrno(err, ...UNOPENABLE)) throw new RejectedObjectError(oid, path, unopenableKind(await lstat(path).catch(() => undefined)));
     throw fromSystemError(err, path);
   }
   try {
@@ -70,7 +80,28 @@ export async function openObject(oid: Oid, path: string, expectedSize?: number):
   }
 }
 
+/**
+ * What open(2) answers for entries that are never regular files: a UNIX socket (ENXIO), a device
+ * node without a driver (ENXIO, ENODEV). A FIFO opens at once with O_NONBLOCK and is refused by
+ * checkEntry; these are refused here, the same way (an error the caller quarantines, not a raw
+ * system error that stops a whole checkout or fsck).
+ */
+const UNOPENABLE = ['ENXIO', 'ENODEV'] as const;
+
+function unopenableKind(st: Stats | undefined): string {
+  return st ? `it is ${fileKind(st)}` : 'it cannot be opened as a file';
+}
+
+function lstatSafeSync(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
 function checkEntry(oid: Oid, path: string, st: Stats, expectedSize: number | undefined): void {
+  if (st.isDirectory()) throw new RejectedObjectError(oid, path, 'it is a folder', FOREIGN_FOLDER_HINT);
   if (!st.isFile()) throw new RejectedObjectError(oid, path, `it is ${fileKind(st)}`);
   if (expectedSize !== undefined && st.size !== expectedSize) {
     throw new RejectedObjectError(oid, path, `it has ${st.size} bytes where ${expectedSize} are recorded`);

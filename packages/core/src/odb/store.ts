@@ -146,9 +146,12 @@ export class ObjectStore {
   /**
    * Moves a cache entry that failed a check out of the layout into `<root>/quarantine/` (never
    * deleted: it may be the only copy anyone can still partly use). A link or FIFO is moved as
-   * itself (rename does not follow). Returns where it went.
+   * itself (rename does not follow). A folder is not moved (tdvc never moves or deletes a folder it
+   * did not make: it may hold anything, and a rename would carry all of it along): '' is returned
+   * and the caller reports it. Returns where the entry went.
    */
   async quarantine(oid: Oid): Promise<string> {
+    if ((await lstat(this.pathOf(oid)).catch(() => undefined))?.isDirectory()) return '';
     const qdir = join(this.root, 'quarantine');
     await this.ensureDir(qdir);
     const dest = join(qdir, `${oid}.${Date.now()}`);

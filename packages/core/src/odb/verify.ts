@@ -12,7 +12,11 @@ export interface VerifyReport {
   corrupt: Array<{ oid: Oid; found: string; quarantinedAs: string }>;
   /** temp files of writers that died (same host, process gone) or older than the age limit */
   removedTemps: string[];
-  /** folders under an object's name (so not tdvc's): left alone, not checked */
+  /**
+   * Entries tdvc did not make, left in place and not checked: a folder under an object's name, a
+   * link or file where one of the cache's own folders belongs. Each is a problem (fsck fails): the
+   * objects they stand for cannot be used until the user moves them away.
+   */
   skipped?: string[];
 }
 
@@ -69,7 +73,8 @@ export async function verifyStore(odb: ObjectStore, opts: VerifyOptions = {}): P
   let done = 0;
   await forEachLimit(objects, opts.jobs ?? CACHE_VERIFY_AT_ONCE, async (oid) => {
     // a folder under an object's name is not tdvc's and may hold anything: it is left where it is
-    // and reported (quarantining would move all of it). A link or FIFO is quarantined by check():
+    // and reported as a problem (quarantining would move all of it). A link, FIFO, socket or
+    // device is quarantined by check():
     // moved as itself, never read through
     const st = await lstat(odb.pathOf(oid)).catch(() => undefined);
     if (st?.isDirectory()) report.skipped!.push(odb.pathOf(oid));
