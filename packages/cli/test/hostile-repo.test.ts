@@ -79,6 +79,12 @@ function mksocket(path: string): void {
   assert.equal(lstatSync(path).isSocket(), true);
 }
 
+/** Where `content` lives in a folder remote. */
+function remoteObjectPath(remote: string, content: string): string {
+  const oid = hashBytes(Buffer.from(content));
+  return join(remote, 'b3v1', oid.slice(0, 2), oid.slice(2));
+}
+
 function quarantined(root: string): string[] {
   const q = join(root, '.tdvc', 'cache', 'quarantine');
   return existsSync(q) ? readdirSync(q) : [];
@@ -496,6 +502,97 @@ test('a folder under an object name is never moved: checkout writes the rest (ex
     assert.equal(readFileSync(join(root, 'data', 'b.txt'), 'utf8'), 'BBBB');
     const clean = await tdvc(root, ['fsck']);
     assert.equal(clean.code, 0, clean.stderr);
+  } finally {
+    cleanup();
+  }
+});
+
+test('a folder remote: a FIFO, link or folder under an object name is not the object; push reports it (EBADOBJECT) and leaves it, status -r and fsck -r tell', { timeout: 120_000 }, async () => {
+  const out = outsideFolder();
+  const { root, cleanup } = await makeRepo();
+  const remote = tempDir('tdvc-remote-');
+  try {
+    writeTree(root, { 'data/a.txt': 'AAAA', 'data/sub/s.txt': 'SSSS', 'data/sub/t.txt': 'TTTT' });
+    for (const args of [['add', 'data'], ['remote', 'add', '-d', 'r', remote.path]]) assert.equal((await tdvc(root, args)).code, 0);
+    const rootOid = /hash: blake3:([0-9a-f]{64})/.exec(readFileSync(join(root, 'data.tdvc'), 'utf8'))![1]!;
+    // the tree root (a node on the remote means its whole subtree is there), a file, and a file
+    const planted = [
+      [join(remote.path, 'b3v1', rootOid.slice(0, 2), rootOid.slice(2)), 'named pipe', mkfifo],
+      [remoteObjectPath(remote.path, 'AAAA'), 'symbolic link', (p: string) => symlinkSync(join(out.dir, 'id_rsa'), p)],
+      [remoteObjectPath(remote.path, 'SSSS'), 'folder', (p: string) => writeTree(p, { 'keep.txt': 'mine' })],
+    ] as const;
+    for (const [p, , make] of planted) {
+      mkdirSync(join(p, '..'), { recursive: true });
+      make(p);
+    }
+    const snap = (): string => planted.map(([p]) => `${p}: ${lstatSync(p).mode}`).join('\n') + JSON.stringify([...snapshot(join(planted[2][0]))]);
+    const before = snap();
+
+    const status = await tdvc(root, ['status', '-r']);
+    assert.doesNotMatch(status.stdout, /in sync/, status.stdout);
+    const push = await tdvc(root, ['push', '--json']);
+    assert.equal(push.code, 5, push.stderr + push.stdout);
+    const { failed } = JSON.parse(push.stdout) as { failed: Array<{ oid: string; code: string; message: string }> };
+    for (const [p, kind] of planted.slice(1)) {
+      assert.ok(failed.some((f) => f.code === 'EBADOBJECT' && f.message.includes(p) && f.message.includes(kind)), `push names ${p}: ${JSON.stringify(failed)}`);
+    }
+    assert.equal(readFileSync(remoteObjectPath(remote.path, 'TTTT'), 'utf8'), 'TTTT', 'the subtree under the FIFO root was pushed');
+    assert.equal(snap(), before, 'nothing planted is replaced, written through or removed');
+    assert.doesNotMatch((await tdvc(root, ['status', '-r'])).stdout, /in sync/);
+
+    // with the files there, the root node itself is what fails
+    rmSync(planted[1][0]);
+    rmSync(planted[2][0], { recursive: true });
+    const again = await tdvc(root, ['push']);
+    assert.equal(again.code, 5, again.stderr);
+    assert.match(again.stderr, new RegExp(`EBADOBJECT .*${planted[0][0]}.*named pipe`));
+    assert.equal(lstatSync(planted[0][0]).isFIFO(), true);
+    const status2 = await tdvc(root, ['status', '-r']);
+    assert.match(status2.stdout, /folder manifest is not on r/);
+    assert.doesNotMatch(status2.stdout, /in sync/);
+
+    const fsck = await tdvc(root, ['fsck', '-r', 'r']);
+    assert.equal(fsck.code, 4, fsck.stderr + fsck.stdout);
+    assert.match(fsck.stderr, new RegExp(`not an object, left in place: ${planted[0][0]} \\(it is a named pipe`));
+    assert.match(fsck.stderr, /hint: .*remove it from the remote yourself/);
+    assert.equal(lstatSync(planted[0][0]).isFIFO(), true);
+
+    rmSync(planted[0][0]);
+    assert.equal((await tdvc(root, ['push'])).code, 0);
+    assert.match((await tdvc(root, ['status', '-r'])).stdout, /in sync/);
+    assert.equal((await tdvc(root, ['fsck', '-r', 'r'])).code, 0);
+    out.assertUntouched();
+  } finally {
+    cleanup();
+    remote.cleanup();
+    out.cleanup();
+  }
+});
+
+test('get-url refuses a folder-remote entry that is a FIFO, a link (to /proc/self/environ) or a folder', { timeout: 120_000 }, async () => {
+  const { root, remote, cleanup } = await addedAndRemoved();
+  try {
+    assert.match((await tdvc(root, ['get-url', 'data/a.txt'])).stdout, /^file:\/\//, 'a regular file gets its URL');
+    const makers: Array<[string, string, (p: string) => void]> = [
+      ['AAAA', 'named pipe', mkfifo],
+      ['BBBB', 'symbolic link', (p) => symlinkSync('/proc/self/environ', p)],
+      ['CCCC', 'folder', (p) => mkdirSync(p)],
+    ];
+    for (const [content, kind, make] of makers) {
+      const p = remoteObjectPath(remote, content);
+      replaceEntry(p, make);
+      const file = `data/${content[0]!.toLowerCase()}.txt`;
+      for (const target of [file, 'data']) {
+        const r = await tdvc(root, ['get-url', target]);
+        assert.notEqual(r.code, 0, `${target} with a ${kind}: ${r.stdout}`);
+        assert.equal(r.stdout, '', 'no URL is printed');
+        assert.match(r.stderr, new RegExp(`${p} is not usable as object .*${kind}`));
+      }
+      const json = await tdvc(root, ['get-url', file, '--json']);
+      assert.equal((JSON.parse(json.stdout) as { error: { code: string } }).error.code, 'EBADOBJECT');
+      rmSync(p, { recursive: true });
+      writeFileSync(p, content);
+    }
   } finally {
     cleanup();
   }

@@ -153,24 +153,35 @@ test('fsck on a cache folder deletes only exact temp files of killed writers, ne
   }
 });
 
-test('fsck -r on a folder remote deletes only exact temp files, and lists only regular files under object names', async () => {
+test('fsck -r on a folder remote deletes only exact temp files, lists only regular files under object names, and reports the rest', async () => {
   const { root, outside, cleanup } = await repoWithCache();
   const store = tempDir('tdvc-store-');
   try {
     await ok(root, ['remote', 'add', '-d', 'store', store.path]);
     await ok(root, ['push']);
-    const { snapshot, objectLink } = plantLookalikes(store.path, outside);
+    const { snapshot, objectFolder, objectLink } = plantLookalikes(store.path, outside);
     const real = plantRealStaleTemps(store.path, [LAYOUT, join(LAYOUT, 'ab')]);
     const before = snapshot();
     const r = await tdvc(root, ['fsck', '-r', 'store', '--json']);
-    const report = JSON.parse(r.stdout) as { checked: number; corrupt: unknown[]; removedTemps: string[] };
+    const report = JSON.parse(r.stdout) as { checked: number; corrupt: unknown[]; removedTemps: string[]; rejected: Array<{ path: string; reason: string }> };
     assert.deepEqual(report.corrupt, [], 'a symlink to a user’s file is not listed (so not read) as an object');
+    assert.deepEqual(
+      report.rejected.map((x) => [x.path, x.reason]).sort(),
+      [
+        [objectFolder, 'it is a folder'],
+        [objectLink, 'it is a symbolic link'],
+      ].sort(),
+      'what is under an object name but is not an object is reported',
+    );
     assert.equal(report.checked, 3);
     assert.deepEqual(report.removedTemps.sort(), real.sort());
     assert.equal(r.code, 4, r.stderr);
     assert.equal(snapshot(), before, 'the user’s things are untouched');
     assert.equal(lstatSync(objectLink).isSymbolicLink(), true);
-    assert.equal((await tdvc(root, ['fsck', '-r', 'store'])).code, 0, 'nothing more to do');
+    const again = await tdvc(root, ['fsck', '-r', 'store']);
+    assert.equal(again.code, 4, 'what is left in place is reported each time');
+    assert.match(again.stderr, /hint: tdvc never deletes or replaces what it did not write/);
+    assert.equal(snapshot(), before);
   } finally {
     cleanup();
     store.cleanup();

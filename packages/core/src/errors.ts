@@ -45,7 +45,7 @@ export const ERROR_CODES = {
   EWOULDLOSE: 'refused: it would discard changes that are not in the cache',
   EMISSING: 'an object or file list that is not in the cache',
   ECORRUPT: 'an object whose content does not hash to its id',
-  EBADOBJECT: 'a cache entry that is not a usable object (a link, FIFO, socket, device, folder, or of the wrong size)',
+  EBADOBJECT: 'a cache or folder-remote entry that is not a usable object (a link, FIFO, socket, device, folder, or of the wrong size)',
   EBADRECORD: "a workspace record in a shared cache that tdvc did not write",
   ELOCKED: 'a lock another live process holds (gc, or a file being updated)',
   EPROJECTS: 'gc cannot see projects registered in the cache',

@@ -1,9 +1,10 @@
-import { constants } from 'node:fs';
+import { constants, type Dirent, type Stats } from 'node:fs';
 import { chmod, copyFile, lstat, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
 import {
+  ExitCode,
   fanDir,
   fanOf,
   FOLDER_REMOTE_OPS_AT_ONCE,
@@ -18,6 +19,7 @@ import {
   objectPath,
   oidOfEntry,
   openObject,
+  RejectedObjectError,
   removeRegularFile,
   removeStaleTemp,
   TdvcError,
@@ -26,6 +28,28 @@ import {
   type Remote,
   type RemoteSettings,
 } from '@tdvc/core';
+
+/**
+ * An entry under an object's name on a folder remote that is not a regular file (a link, FIFO,
+ * socket, device or folder: anyone who can write to the remote can put one there). It is not an
+ * object: has() does not count it, push reports it as a failed transfer instead of writing over it,
+ * get-url refuses it, fsck --remote reports it. tdvc never deletes or replaces it: it did not make it.
+ */
+export class RemoteEntryRejectedError extends TdvcError {
+  constructor(
+    readonly oid: Oid,
+    path: string,
+    readonly reason: string,
+    remote: string,
+  ) {
+    super('EBADOBJECT', `remote ${remote}: ${path} is not usable as object ${oid}: ${reason}`, {
+      path,
+      exitCode: ExitCode.integrity,
+      data: { oid, reason },
+      hint: "tdvc never deletes or replaces what it did not write: look at what it is, remove it from the remote yourself, then run 'tdvc push' again",
+    });
+  }
+}
 
 /**
  * A remote on a mounted filesystem: a local folder, EFS, or FSx for Lustre. Objects use the same
@@ -87,7 +111,9 @@ export class FsRemote implements Remote {
 
   /**
    * Lists fan-out folders instead of stat-ing each object: on EFS every metadata call is a network
-   * round trip, and 256 concurrent readdirs beat 100,000 stats.
+   * round trip, and 256 concurrent readdirs beat 100,000 stats. Only a regular file is an object:
+   * a link, FIFO or folder under an object's name is absent (a tree node counted as present would
+   * make push skip its whole subtree), and push then reports it (see upload).
    */
   async has(oids: readonly Oid[]): Promise<Set<Oid>> {
     const wanted = new Set(oids);
@@ -95,20 +121,21 @@ export class FsRemote implements Remote {
     const present = new Set<Oid>();
     if (wanted.size < 64) {
       await forEachLimit(wanted, this.jobs, async (oid) => {
-        if (await exists(this.pathOf(oid))) present.add(oid);
+        if ((await entryKind(this.pathOf(oid))) === 'file') present.add(oid);
       });
       return present;
     }
     await forEachLimit(fans, this.jobs, async (fan) => {
-      let names: string[] = [];
+      const dir = fanDir(this.root, fan);
+      let entries: Dirent[] = [];
       try {
-        names = await readdir(fanDir(this.root, fan));
+        entries = await readdir(dir, { withFileTypes: true });
       } catch (err) {
-        if (!isErrno(err, 'ENOENT')) throw err;
+        if (!isErrno(err, 'ENOENT', 'ENOTDIR')) throw err;
       }
-      for (const n of names) {
-        const oid = oidOfEntry(fan, n);
-        if (oid && wanted.has(oid)) present.add(oid);
+      for (const e of entries) {
+        const oid = oidOfEntry(fan, e.name);
+        if (oid && wanted.has(oid) && (await direntKind(dir, e)) === 'file') present.add(oid);
       }
     });
     return present;
@@ -126,6 +153,11 @@ export class FsRemote implements Remote {
       else await mkdir(dir, { recursive: true });
       this.madeDirs.add(dir);
     }
+    // whatever else is under the object's name stays as it is and the transfer fails, naming it:
+    // has() did not count it, and tdvc neither writes through nor replaces what it did not make
+    // (rename would replace a link or FIFO; a regular file there is a concurrent push of the same
+    // object, and replacing it is harmless)
+    await this.checkEntry(oid, dest);
     const tmp = join(dir, uniqueTempName());
     try {
       await copyFile(path, tmp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
@@ -138,13 +170,41 @@ export class FsRemote implements Remote {
     progress?.(size);
   }
 
-  /** A file:// URL: on EFS or FSx for Lustre every machine that mounts the same path can read it. */
+  /**
+   * A file:// URL: on EFS or FSx for Lustre every machine that mounts the same path can read it.
+   * Never for an entry that is not a regular file (a link to /proc/self/environ, a FIFO a reader
+   * would hang on, a folder): the URL is handed to tools that follow links and do not check.
+   */
   async urlFor(oid: Oid): Promise<string> {
-    return pathToFileURL(this.pathOf(oid)).href;
+    const path = this.pathOf(oid);
+    await this.checkEntry(oid, path);
+    return pathToFileURL(path).href;
   }
 
   list(): AsyncIterable<{ oid: Oid; size: number; mtimeMs: number }> {
     return listFsObjects(this.root);
+  }
+
+  /** Entries under object names that are not regular files, so not objects (fsck --remote reports them). */
+  async *listRejected(): AsyncIterable<{ oid: Oid; path: string; reason: string }> {
+    const base = layoutDir(this.root);
+    for (const entry of await readdir(base, { withFileTypes: true }).catch(() => [] as Dirent[])) {
+      const fan = entry.name;
+      if (!isFanName(fan) || !entry.isDirectory()) continue;
+      const dir = join(base, fan);
+      for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [] as Dirent[])) {
+        const oid = oidOfEntry(fan, e.name);
+        if (!oid) continue;
+        const kind = await direntKind(dir, e);
+        if (kind !== 'file' && kind !== 'gone') yield { oid, path: join(dir, e.name), reason: `it is ${kind}` };
+      }
+    }
+  }
+
+  /** Throws RemoteEntryRejectedError when something other than a regular file is under `path`. */
+  private async checkEntry(oid: Oid, path: string): Promise<void> {
+    const kind = await entryKind(path);
+    if (kind !== 'file' && kind !== 'gone') throw new RemoteEntryRejectedError(oid, path, `it is ${kind}`, this.name);
   }
 
   /**
@@ -188,6 +248,7 @@ export class FsRemote implements Remote {
       opened = await openObject(oid, this.pathOf(oid));
     } catch (err) {
       if (err instanceof MissingObjectError) throw new TdvcError('ENOTONREMOTE', `object ${oid} is not on remote ${this.name}`, { path: this.pathOf(oid) });
+      if (err instanceof RejectedObjectError) throw new RemoteEntryRejectedError(oid, this.pathOf(oid), err.reason, this.name);
       throw err;
     }
     const stream = opened.fh.createReadStream({ highWaterMark: 1 << 20 });
@@ -239,14 +300,36 @@ async function isRealDir(p: string): Promise<boolean> {
   return (await lstat(p).catch(() => undefined))?.isDirectory() === true;
 }
 
-async function exists(p: string): Promise<boolean> {
+/** What is at `p`, never following a link there: 'file' (a regular file), 'gone', or what else it is. */
+async function entryKind(p: string): Promise<string> {
+  let st: Stats;
   try {
-    await stat(p);
-    return true;
+    st = await lstat(p);
   } catch (err) {
-    if (isErrno(err, 'ENOENT', 'ENOTDIR')) return false;
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) return 'gone';
     throw err;
   }
+  return kindOf(st);
+}
+
+/** entryKind from a directory entry; lstat only where the file system gives no type (DT_UNKNOWN). */
+async function direntKind(dir: string, e: Dirent): Promise<string> {
+  if (e.isFile()) return 'file';
+  if (e.isDirectory()) return 'a folder';
+  if (e.isSymbolicLink()) return 'a symbolic link';
+  if (e.isFIFO()) return 'a named pipe';
+  if (e.isSocket()) return 'a socket';
+  if (e.isCharacterDevice() || e.isBlockDevice()) return 'a device';
+  return entryKind(join(dir, e.name));
+}
+
+function kindOf(st: Stats): string {
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'a folder';
+  if (st.isSymbolicLink()) return 'a symbolic link';
+  if (st.isFIFO()) return 'a named pipe';
+  if (st.isSocket()) return 'a socket';
+  return 'a device';
 }
 
 export async function openFsRemote(settings: RemoteSettings): Promise<FsRemote> {

@@ -1,1 +1,1 @@
-export { FsRemote, openFsRemote } from './fs-remote.js';
+export { FsRemote, openFsRemote, RemoteEntryRejectedError } from './fs-remote.js';

@@ -1,11 +1,13 @@
 // Tests of what is particular to the filesystem remote (local folder / EFS / FSx mount), beside the
 // contract every remote keeps (contract.test.ts): the layout on disk, modes, progress; uploads are
 // atomic (no temp files left, never a partial object under its final name), also when separate
-// instances upload the same objects at once; file:// URLs.
+// instances upload the same objects at once; file:// URLs; only regular files are objects (a FIFO,
+// socket, link or folder under an object's name is absent, refused and reported, never replaced).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { hashBytes, TdvcError, type Oid } from '@tdvc/core';
@@ -193,6 +195,93 @@ test('file:// URLs; opening a missing folder or a file is EREMOTE', async () => 
         (e: unknown) => e instanceof TdvcError && e.code === 'EREMOTE',
       );
     }
+  } finally {
+    t.cleanup();
+  }
+});
+
+/** Puts each kind of non-regular entry under an object's name: a FIFO, a socket, a link to a regular file, a folder. */
+function plantNonObjects(root: string, oids: Oid[], outside: string): Array<{ oid: Oid; path: string; kind: string }> {
+  writeFileSync(join(outside, 'secret'), 'not an object');
+  const makers: Array<[string, (p: string) => void]> = [
+    ['named pipe', (p) => assert.equal(spawnSync('mkfifo', [p]).status, 0)],
+    ['socket', (p) => assert.equal(spawnSync(process.execPath, ['-e', "require('node:net').createServer().listen(process.argv[1], () => process.exit(0))", p]).status, 0)],
+    ['symbolic link', (p) => symlinkSync(join(outside, 'secret'), p)],
+    ['folder', (p) => (mkdirSync(p), writeFileSync(join(p, 'keep.txt'), 'mine'))],
+  ];
+  return makers.map(([kind, make], i) => {
+    const oid = oids[i]!;
+    const path = join(root, 'b3v1', oid.slice(0, 2), oid.slice(2));
+    mkdirSync(join(path, '..'), { recursive: true });
+    make(path);
+    return { oid, path, kind };
+  });
+}
+
+function isRejected(oid: Oid, path: string, kind: string): (e: unknown) => boolean {
+  return (e) => e instanceof TdvcError && e.code === 'EBADOBJECT' && e.data['oid'] === oid && e.path === path && e.message.includes(kind) && e.message.includes('remote efs');
+}
+
+test('only regular files are objects: has (one by one and by listing) and list skip FIFOs, sockets, links and folders; listRejected names them', async () => {
+  const t = tempDir('tdvc-fsremote-');
+  try {
+    const root = join(t.path, 'remote');
+    mkdirSync(root);
+    mkdirSync(join(t.path, 'outside'));
+    const remote = remoteAt(root);
+    const objs = makeObjects(join(t.path, 'src'), 6);
+    for (const o of objs.slice(4)) await remote.upload(o.oid, o.path, o.data.byteLength);
+    const planted = plantNonObjects(root, objs.slice(0, 4).map((o) => o.oid), join(t.path, 'outside'));
+    const real = objs.slice(4).map((o) => o.oid).sort();
+    assert.deepEqual([...(await remote.has(objs.map((o) => o.oid)))].sort(), real, 'one by one');
+    // 64 or more ids: has() lists the fan-out folders instead
+    const many = [...objs.map((o) => o.oid), ...Array.from({ length: 70 }, (_, i) => hashBytes(Buffer.from(`absent ${i}`)))];
+    assert.deepEqual([...(await remote.has(many))].sort(), real, 'by listing');
+    const listed: Oid[] = [];
+    for await (const e of remote.list()) listed.push(e.oid);
+    assert.deepEqual(listed.sort(), real);
+    const rejected: Array<{ oid: Oid; path: string; reason: string }> = [];
+    for await (const r of remote.listRejected()) rejected.push(r);
+    assert.deepEqual(
+      rejected.sort((a, b) => a.path.localeCompare(b.path)),
+      planted.map((p) => ({ oid: p.oid, path: p.path, reason: `it is a ${p.kind}` })).sort((a, b) => a.path.localeCompare(b.path)),
+    );
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('upload, urlFor and download refuse a non-regular entry under the object name (EBADOBJECT naming it) and leave it as it is', async () => {
+  const t = tempDir('tdvc-fsremote-');
+  try {
+    const root = join(t.path, 'remote');
+    mkdirSync(root);
+    const outside = join(t.path, 'outside');
+    mkdirSync(outside);
+    const remote = remoteAt(root);
+    const objs = makeObjects(join(t.path, 'src'), 5);
+    const planted = plantNonObjects(root, objs.slice(0, 4).map((o) => o.oid), outside);
+    const kinds = (): string[] => planted.map((p) => `${p.path} ${lstatSync(p.path).mode}`);
+    const before = kinds();
+    for (const [i, p] of planted.entries()) {
+      const o = objs[i]!;
+      await assert.rejects(remote.upload(o.oid, o.path, o.data.byteLength), isRejected(o.oid, p.path, p.kind), `upload over a ${p.kind}`);
+      await assert.rejects(remote.urlFor(o.oid), isRejected(o.oid, p.path, p.kind), `URL of a ${p.kind}`);
+      await assert.rejects(downloadAll(remote, o.oid), isRejected(o.oid, p.path, p.kind), `download of a ${p.kind}`);
+    }
+    assert.deepEqual(kinds(), before, 'nothing replaced or removed');
+    assert.equal(readFileSync(join(outside, 'secret'), 'utf8'), 'not an object', 'nothing written through the link');
+    assert.equal(readFileSync(join(planted[3]!.path, 'keep.txt'), 'utf8'), 'mine');
+    assert.deepEqual(
+      readdirSync(join(root, 'b3v1'), { recursive: true }).filter((n) => String(n).includes('.tmp-')),
+      [],
+      'no temp file left behind',
+    );
+    // a regular object, and one not uploaded yet, still get their URL
+    const o = objs[4]!;
+    assert.equal(await remote.urlFor(o.oid), pathToFileURL(join(root, 'b3v1', o.oid.slice(0, 2), o.oid.slice(2))).href);
+    await remote.upload(o.oid, o.path, o.data.byteLength);
+    assert.equal(await remote.urlFor(o.oid), pathToFileURL(join(root, 'b3v1', o.oid.slice(0, 2), o.oid.slice(2))).href);
   } finally {
     t.cleanup();
   }

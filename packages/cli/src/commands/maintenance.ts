@@ -68,9 +68,13 @@ export async function runFsck(g: OutputOptions & { remote?: string; jobs?: numbe
     for (const c of res.corrupt) err(`corrupt: ${c.oid} (content hashes to ${c.found})${c.quarantinedAs ? `, moved to ${c.quarantinedAs}` : ''}`);
     for (const t of res.removedTemps) say(g, `removed what a killed writer left: ${t}`);
     for (const p of res.skipped ?? []) err(`error: not tdvc's, left in place and not checked (a folder where an object belongs, or a link or file where a cache folder belongs): ${p}`);
-    const notObjects = res.skipped?.length ?? 0;
+    for (const r of res.rejected ?? []) err(`error: not an object, left in place: ${r.path} (${r.reason}, where object ${r.oid} belongs)`);
+    const notObjects = (res.skipped?.length ?? 0) + (res.rejected?.length ?? 0);
     say(g, `${res.checked} object(s) checked in ${res.where}: ${res.corrupt.length} corrupt, ${notObjects > 0 ? `${notObjects} ${notObjects === 1 ? 'entry that is not an object' : 'entries that are not objects'}, ` : ''}${res.removedTemps.length} leftover(s) of killed writers removed`);
     if (res.corrupt.length > 0) err("hint: fetch the corrupt objects again ('tdvc fetch') or re-add the original files");
+    if ((res.rejected ?? []).length > 0) {
+      err("hint: tdvc never deletes or replaces what it did not write: look at what each is, remove it from the remote yourself, then run 'tdvc push' again");
+    }
     if ((res.skipped ?? []).length > 0) {
       err("hint: tdvc never moves or deletes what it did not make: look at what each holds, move it out of the cache yourself, then run 'tdvc pull' (or re-add the original files)");
     }

@@ -68,6 +68,10 @@ export async function runRemoteStatus(g: OutputOptions, repo: Repo, remote: stri
     show(`not pushed to ${res.remote} (run 'tdvc push')`, d.notPushed);
     show(`on ${res.remote} but not in the cache (run 'tdvc fetch')`, d.notFetched);
     show('in neither the cache nor the remote', d.lost);
+    if (d.manifestNotPushed && d.notPushed.length === 0) {
+      clean = false;
+      say(g, `${d.path}: its folder manifest is not on ${res.remote}, so the remote cannot serve this version (run 'tdvc push'; if push fails, it names what is in the way)`);
+    }
   }
   if (clean) say(g, `cache and remote ${res.remote} are in sync for the tracked data`);
 }

@@ -12,6 +12,8 @@ import { REMOTE_VERIFY_AT_ONCE } from '../util/concurrency.js';
 export interface FsckResult extends VerifyReport {
   where: string;
   ok: boolean;
+  /** on a remote: entries under object names that are not objects (left in place: tdvc did not write them) */
+  rejected?: Array<{ oid: Oid; path: string; reason: string }>;
 }
 
 /**
@@ -48,8 +50,10 @@ export async function fsck(
       done++;
       opts.onProgress?.(done, oids.length);
     });
+    const rejected: NonNullable<FsckResult['rejected']> = [];
+    if (remote.listRejected) for await (const r of remote.listRejected()) rejected.push(r);
     const removedTemps = (await remote.removeStaleTemps?.()) ?? [];
-    return { checked: oids.length, corrupt, removedTemps, where: remote.url, ok: corrupt.length === 0 };
+    return { checked: oids.length, corrupt, removedTemps, rejected, where: remote.url, ok: corrupt.length === 0 && rejected.length === 0 };
   } finally {
     await remote.close?.();
   }

@@ -208,6 +208,11 @@ export interface RemoteStatusDataset {
   /** files whose data is in neither place */
   lost: string[];
   manifestOnRemote: boolean;
+  /**
+   * a folder dataset whose tree root is in the cache but not on the remote (a push that failed
+   * part way, or an entry on the remote that is not an object): the remote cannot serve it yet
+   */
+  manifestNotPushed: boolean;
 }
 
 /** `tdvc status --remote [NAME]`: what is not yet pushed, and what is not available locally. */
@@ -215,7 +220,7 @@ export async function remoteStatus(repo: Repo, opener: RemoteOpener, paths: stri
   const sel = await selected(repo, paths, opts.cwd);
   const remote = await openRemote(repo, opener, opts.remote, opts.jobs);
   try {
-    const rows: Array<{ ds: Dataset; files: Array<{ path: string; oid: Oid }>; rootOnRemote: boolean }> = [];
+    const rows: Array<{ ds: Dataset; files: Array<{ path: string; oid: Oid }>; rootOnRemote: boolean; rootLocal: boolean }> = [];
     const all = new Set<Oid>();
     // objects the remote may lack: files under tree nodes it lacks (a node it holds has its whole
     // subtree there, so what lies under one is not asked about), and file datasets
@@ -223,10 +228,12 @@ export async function remoteStatus(repo: Repo, opener: RemoteOpener, paths: stri
     for (const { dataset: ds, subPaths } of sel) {
       const files: Array<{ path: string; oid: Oid }> = [];
       let rootOnRemote = false;
+      let rootLocal = false;
       if (ds.pointer.type === 'file') {
         files.push({ path: ds.dataPath, oid: ds.pointer.oid });
         askRemote.add(ds.pointer.oid);
       } else if (await repo.odb.has(ds.pointer.oid)) {
+        rootLocal = true;
         try {
           const tree = await treeItemsForPush(repo.odb, remote, [{ oid: ds.pointer.oid, where: ds.pointerPath, files: ds.pointer.files }]);
           rootOnRemote = !tree.nodes.some((n) => n.oid === ds.pointer.oid);
@@ -242,19 +249,20 @@ export async function remoteStatus(repo: Repo, opener: RemoteOpener, paths: stri
         rootOnRemote = (await remote.has([ds.pointer.oid])).has(ds.pointer.oid);
       }
       for (const f of files) all.add(f.oid);
-      rows.push({ ds, files, rootOnRemote });
+      rows.push({ ds, files, rootOnRemote, rootLocal });
     }
     const there = await remote.has([...askRemote]);
     const onRemote = { has: (oid: Oid): boolean => !askRemote.has(oid) || there.has(oid) };
     const local = await repo.objects.hasMany(all);
     return {
       remote: remote.name,
-      datasets: rows.map(({ ds, files, rootOnRemote }) => ({
+      datasets: rows.map(({ ds, files, rootOnRemote, rootLocal }) => ({
         path: ds.dataPath,
         notPushed: files.filter((f) => local.has(f.oid) && !onRemote.has(f.oid)).map((f) => f.path),
         notFetched: files.filter((f) => !local.has(f.oid) && onRemote.has(f.oid)).map((f) => f.path),
         lost: files.filter((f) => !local.has(f.oid) && !onRemote.has(f.oid)).map((f) => f.path),
         manifestOnRemote: rootOnRemote,
+        manifestNotPushed: rootLocal && !rootOnRemote,
       })),
     };
   } finally {

@@ -26,6 +26,11 @@ export interface Remote {
   urlFor?(oid: Oid, opts?: { presignSeconds?: number }): Promise<string>;
   /** Every object on the remote, with its size (for gc --remote and fsck --remote). */
   list?(): AsyncIterable<{ oid: Oid; size: number; mtimeMs?: number }>;
+  /**
+   * Entries under object names that are not objects (on a folder remote: anything but a regular
+   * file). fsck --remote reports them; nothing removes them (tdvc did not write them).
+   */
+  listRejected?(): AsyncIterable<{ oid: Oid; path: string; reason: string }>;
   /** Deletes objects (gc --remote). */
   remove?(oids: readonly Oid[]): Promise<void>;
   /** Removes what killed writers left on the remote (fsck --remote); returns what it removed. */
