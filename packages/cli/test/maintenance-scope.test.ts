@@ -170,6 +170,7 @@ test('fsck -r on a folder remote deletes only exact temp files, lists only regul
       [
         [objectFolder, 'it is a folder'],
         [objectLink, 'it is a symbolic link'],
+        [join(store.path, LAYOUT, 'ef'), "it is a symbolic link where the remote's own folder belongs"],
       ].sort(),
       'what is under an object name but is not an object is reported',
     );

@@ -63,6 +63,8 @@ export class FsRemote implements Remote {
   readonly root: string;
   private readonly jobs: number;
   private readonly madeDirs = new Set<string>();
+  /** the layout folder and fan-out folders seen to be real folders (not links) */
+  private readonly ownDirs = new Set<string>();
   private readonly sharedSetting: string | undefined;
   private shared: Promise<boolean> | undefined;
 
@@ -121,11 +123,14 @@ export class FsRemote implements Remote {
     const present = new Set<Oid>();
     if (wanted.size < 64) {
       await forEachLimit(wanted, this.jobs, async (oid) => {
-        if ((await entryKind(this.pathOf(oid))) === 'file') present.add(oid);
+        if (!(await this.foreignDir(fanOf(oid))) && (await entryKind(this.pathOf(oid))) === 'file') present.add(oid);
       });
       return present;
     }
+    await this.readOwnDirs();
     await forEachLimit(fans, this.jobs, async (fan) => {
+      // objects under a fan-out folder that is a link are not this remote's
+      if (await this.foreignDir(fan)) return;
       const dir = fanDir(this.root, fan);
       let entries: Dirent[] = [];
       try {
@@ -149,8 +154,12 @@ export class FsRemote implements Remote {
     const dest = this.pathOf(oid);
     const dir = join(dest, '..');
     if (!this.madeDirs.has(dir)) {
+      // before mkdir too: a recursive mkdir would create the fan-out folder wherever a linked
+      // layout folder points
+      await this.checkDirs(oid);
       if (await this.isShared()) await makeSharedDir(dir);
       else await mkdir(dir, { recursive: true });
+      await this.checkDirs(oid);
       this.madeDirs.add(dir);
     }
     // whatever else is under the object's name stays as it is and the transfer fails, naming it:
@@ -185,12 +194,25 @@ export class FsRemote implements Remote {
     return listFsObjects(this.root);
   }
 
-  /** Entries under object names that are not regular files, so not objects (fsck --remote reports them). */
-  async *listRejected(): AsyncIterable<{ oid: Oid; path: string; reason: string }> {
+  /**
+   * Entries under object names that are not regular files, so not objects, and layout or fan-out
+   * folders that are not real folders (fsck --remote reports them; nothing is listed through them).
+   */
+  async *listRejected(): AsyncIterable<{ oid?: Oid; path: string; reason: string }> {
     const base = layoutDir(this.root);
+    const baseKind = await entryKind(base);
+    if (baseKind !== 'a folder') {
+      if (baseKind !== 'gone') yield { path: base, reason: `it is ${baseKind} where the remote's own folder belongs` };
+      return;
+    }
     for (const entry of await readdir(base, { withFileTypes: true }).catch(() => [] as Dirent[])) {
       const fan = entry.name;
-      if (!isFanName(fan) || !entry.isDirectory()) continue;
+      if (!isFanName(fan)) continue;
+      if (!entry.isDirectory()) {
+        const kind = await direntKind(base, entry);
+        if (kind !== 'a folder' && kind !== 'gone') yield { path: join(base, fan), reason: `it is ${kind} where the remote's own folder belongs` };
+        continue;
+      }
       const dir = join(base, fan);
       for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [] as Dirent[])) {
         const oid = oidOfEntry(fan, e.name);
@@ -201,8 +223,48 @@ export class FsRemote implements Remote {
     }
   }
 
-  /** Throws RemoteEntryRejectedError when something other than a regular file is under `path`. */
+  /**
+   * The layout folder or `fan`'s folder when it exists and is not a real folder (a link to a
+   * folder elsewhere, put there by anyone who can write to the remote): tdvc neither reads, writes
+   * nor deletes through it. Real folders are remembered (a process swapping one meanwhile is not
+   * caught, as in the cache).
+   */
+  private async foreignDir(fan: string): Promise<{ path: string; kind: string } | undefined> {
+    for (const d of [layoutDir(this.root), fanDir(this.root, fan)]) {
+      if (this.ownDirs.has(d)) continue;
+      const kind = await entryKind(d);
+      if (kind === 'gone') return undefined;
+      if (kind !== 'a folder') return { path: d, kind };
+      this.ownDirs.add(d);
+    }
+    return undefined;
+  }
+
+  /** One listing of the layout folder marks its real fan-out folders (has() of many ids asks about most of them). */
+  private async readOwnDirs(): Promise<void> {
+    const base = layoutDir(this.root);
+    if (!this.ownDirs.has(base) && (await entryKind(base)) !== 'a folder') return;
+    this.ownDirs.add(base);
+    for (const e of await readdir(base, { withFileTypes: true }).catch(() => [] as Dirent[])) {
+      if (isFanName(e.name) && e.isDirectory()) this.ownDirs.add(join(base, e.name));
+    }
+  }
+
+  /** Throws when the layout or fan-out folder of `oid` is there but not a real folder (see foreignDir). */
+  private async checkDirs(oid: Oid): Promise<void> {
+    const bad = await this.foreignDir(fanOf(oid));
+    if (!bad) return;
+    throw new TdvcError(bad.kind === 'a symbolic link' ? 'ESYMLINK' : 'EBADFILE', `remote ${this.name}: ${bad.path} is ${bad.kind} where the remote's own folder belongs; tdvc does not read or write through it (object ${oid})`, {
+      path: bad.path,
+      exitCode: ExitCode.integrity,
+      data: { oid },
+      hint: 'tdvc never deletes or replaces what it did not write: look at what it is, remove it from the remote yourself, then run the command again',
+    });
+  }
+
+  /** Throws RemoteEntryRejectedError when something other than a regular file is under `path` (after checkDirs). */
   private async checkEntry(oid: Oid, path: string): Promise<void> {
+    await this.checkDirs(oid);
     const kind = await entryKind(path);
     if (kind !== 'file' && kind !== 'gone') throw new RemoteEntryRejectedError(oid, path, `it is ${kind}`, this.name);
   }
@@ -235,7 +297,7 @@ export class FsRemote implements Remote {
     await forEachLimit(oids, this.jobs, async (oid) => {
       if (!isOid(oid)) throw new Error(`not an object id: ${oid}`);
       const fan = fanOf(oid);
-      if (!realFans.has(fan)) realFans.set(fan, isRealDir(fanDir(this.root, fan)));
+      if (!realFans.has(fan)) realFans.set(fan, this.foreignDir(fan).then(async (bad) => !bad && (await isRealDir(fanDir(this.root, fan)))));
       if (await realFans.get(fan)) await removeRegularFile(this.pathOf(oid));
     });
   }
@@ -243,6 +305,7 @@ export class FsRemote implements Remote {
   async download(oid: Oid, sink: (chunk: Uint8Array) => Promise<void>, progress?: (bytes: number) => void): Promise<void> {
     // a remote folder may be written by anyone with access: never read through a link, never wait
     // on a FIFO, only a regular file (the bytes are then verified against the id by the caller)
+    await this.checkDirs(oid);
     let opened;
     try {
       opened = await openObject(oid, this.pathOf(oid));
@@ -265,6 +328,8 @@ export class FsRemote implements Remote {
 
 export async function* listFsObjects(root: string): AsyncIterable<{ oid: Oid; size: number; mtimeMs: number }> {
   const base = layoutDir(root);
+  // a link where the layout folder belongs is not tdvc's: nothing is listed (so read or deleted) through it
+  if (!(await isRealDir(base))) return;
   for (const entry of await readdir(base, { withFileTypes: true }).catch(() => [])) {
     const fan = entry.name;
     // a symlink where a fan-out folder belongs is not tdvc's: nothing is listed (so read or

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { hashBytes, TdvcError, type Oid } from '@tdvc/core';
@@ -240,7 +240,7 @@ test('only regular files are objects: has (one by one and by listing) and list s
     const listed: Oid[] = [];
     for await (const e of remote.list()) listed.push(e.oid);
     assert.deepEqual(listed.sort(), real);
-    const rejected: Array<{ oid: Oid; path: string; reason: string }> = [];
+    const rejected: Array<{ oid?: Oid; path: string; reason: string }> = [];
     for await (const r of remote.listRejected()) rejected.push(r);
     assert.deepEqual(
       rejected.sort((a, b) => a.path.localeCompare(b.path)),
@@ -282,6 +282,55 @@ test('upload, urlFor and download refuse a non-regular entry under the object na
     assert.equal(await remote.urlFor(o.oid), pathToFileURL(join(root, 'b3v1', o.oid.slice(0, 2), o.oid.slice(2))).href);
     await remote.upload(o.oid, o.path, o.data.byteLength);
     assert.equal(await remote.urlFor(o.oid), pathToFileURL(join(root, 'b3v1', o.oid.slice(0, 2), o.oid.slice(2))).href);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('a layout or fan-out folder that is a link: nothing is counted, listed, read, written or deleted through it; listRejected names it', async () => {
+  const t = tempDir('tdvc-fsremote-');
+  try {
+    const root = join(t.path, 'remote');
+    const outside = join(t.path, 'outside');
+    mkdirSync(root);
+    mkdirSync(outside);
+    const objs = makeObjects(join(t.path, 'src'), 2);
+    const [a, b] = objs as [(typeof objs)[number], (typeof objs)[number]];
+    // the fan-out folder of `a` links to a folder holding a file under a's name (a look-alike)
+    mkdirSync(join(root, 'b3v1'));
+    symlinkSync(outside, join(root, 'b3v1', a.oid.slice(0, 2)));
+    writeFileSync(join(outside, a.oid.slice(2)), a.data);
+    const outsideNow = (): string => JSON.stringify(readdirSync(outside, { recursive: true }).map(String).sort());
+    const check = async (remote: FsRemote, linked: string): Promise<void> => {
+      const before = outsideNow();
+      const refused = (e: unknown): boolean => e instanceof TdvcError && e.code === 'ESYMLINK' && e.path === linked;
+      assert.deepEqual(await remote.has([a.oid]), new Set(), 'one by one');
+      const many = [a.oid, ...Array.from({ length: 70 }, (_, i) => hashBytes(Buffer.from(`absent ${i}`)))];
+      assert.deepEqual(await remote.has(many), new Set(), 'by listing');
+      const listed: Oid[] = [];
+      for await (const e of remote.list()) listed.push(e.oid);
+      assert.equal(listed.includes(a.oid), false);
+      await assert.rejects(remote.upload(a.oid, a.path, a.data.byteLength), refused, 'upload');
+      await assert.rejects(remote.urlFor(a.oid), refused, 'urlFor');
+      await assert.rejects(downloadAll(remote, a.oid), refused, 'download');
+      await remote.remove([a.oid]);
+      const rejected: Array<{ oid?: Oid; path: string; reason: string }> = [];
+      for await (const r of remote.listRejected()) rejected.push(r);
+      assert.deepEqual(rejected, [{ path: linked, reason: "it is a symbolic link where the remote's own folder belongs" }]);
+      assert.equal(outsideNow(), before, 'nothing written or deleted over there');
+    };
+    await check(remoteAt(root), join(root, 'b3v1', a.oid.slice(0, 2)));
+
+    // the whole layout folder a link (to a folder holding b's fan-out folder): not even created through
+    rmSync(join(root, 'b3v1'), { recursive: true });
+    symlinkSync(outside, join(root, 'b3v1'));
+    mkdirSync(join(outside, a.oid.slice(0, 2)));
+    writeFileSync(join(outside, a.oid.slice(0, 2), a.oid.slice(2)), a.data);
+    const before = outsideNow();
+    const remote = remoteAt(root);
+    await check(remote, join(root, 'b3v1'));
+    await assert.rejects(remote.upload(b.oid, b.path, b.data.byteLength), (e: unknown) => e instanceof TdvcError && e.code === 'ESYMLINK');
+    assert.equal(outsideNow(), before, 'no fan-out folder made over there');
   } finally {
     t.cleanup();
   }

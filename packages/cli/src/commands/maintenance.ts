@@ -68,7 +68,7 @@ export async function runFsck(g: OutputOptions & { remote?: string; jobs?: numbe
     for (const c of res.corrupt) err(`corrupt: ${c.oid} (content hashes to ${c.found})${c.quarantinedAs ? `, moved to ${c.quarantinedAs}` : ''}`);
     for (const t of res.removedTemps) say(g, `removed what a killed writer left: ${t}`);
     for (const p of res.skipped ?? []) err(`error: not tdvc's, left in place and not checked (a folder where an object belongs, or a link or file where a cache folder belongs): ${p}`);
-    for (const r of res.rejected ?? []) err(`error: not an object, left in place: ${r.path} (${r.reason}, where object ${r.oid} belongs)`);
+    for (const r of res.rejected ?? []) err(`error: ${r.oid ? 'not an object' : "not tdvc's"}, left in place: ${r.path} (${r.reason}${r.oid ? `, where object ${r.oid} belongs` : ''})`);
     const notObjects = (res.skipped?.length ?? 0) + (res.rejected?.length ?? 0);
     say(g, `${res.checked} object(s) checked in ${res.where}: ${res.corrupt.length} corrupt, ${notObjects > 0 ? `${notObjects} ${notObjects === 1 ? 'entry that is not an object' : 'entries that are not objects'}, ` : ''}${res.removedTemps.length} leftover(s) of killed writers removed`);
     if (res.corrupt.length > 0) err("hint: fetch the corrupt objects again ('tdvc fetch') or re-add the original files");

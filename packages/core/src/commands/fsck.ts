@@ -13,7 +13,7 @@ export interface FsckResult extends VerifyReport {
   where: string;
   ok: boolean;
   /** on a remote: entries under object names that are not objects (left in place: tdvc did not write them) */
-  rejected?: Array<{ oid: Oid; path: string; reason: string }>;
+  rejected?: Array<{ oid?: Oid; path: string; reason: string }>;
 }
 
 /**

@@ -28,9 +28,10 @@ export interface Remote {
   list?(): AsyncIterable<{ oid: Oid; size: number; mtimeMs?: number }>;
   /**
    * Entries under object names that are not objects (on a folder remote: anything but a regular
-   * file). fsck --remote reports them; nothing removes them (tdvc did not write them).
+   * file), and (without `oid`) folders of the layout that are not real folders. fsck --remote
+   * reports them; nothing removes them (tdvc did not write them).
    */
-  listRejected?(): AsyncIterable<{ oid: Oid; path: string; reason: string }>;
+  listRejected?(): AsyncIterable<{ oid?: Oid; path: string; reason: string }>;
   /** Deletes objects (gc --remote). */
   remove?(oids: readonly Oid[]): Promise<void>;
   /** Removes what killed writers left on the remote (fsck --remote); returns what it removed. */
