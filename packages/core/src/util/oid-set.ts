@@ -91,6 +91,9 @@ export interface OidLookup {
 }
 
 const WORDS = 8; // 256 bits an id
+/** hex digit values of lowercase hex, -1 (all bits) for every other ASCII code */
+const HEX = new Int32Array(128).fill(-1);
+for (let c = 0; c < 16; c++) HEX['0123456789abcdef'.charCodeAt(c)] = c;
 const EMPTY = 0;
 const USED = 1;
 const GONE = 2;
@@ -145,17 +148,17 @@ export class OidSet implements OidLookup, OidSink {
   /** Reads 64 hex digits into `probe`; false for anything that is not an id. */
   private parse(oid: Oid): boolean {
     if (oid.length !== 64) return false;
-    for (let w = 0; w < WORDS; w++) {
+    let bad = 0;
+    for (let w = 0, i = 0; w < WORDS; w++) {
       let v = 0;
-      for (let i = w * 8; i < w * 8 + 8; i++) {
-        const c = oid.charCodeAt(i);
-        const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
-        if (d < 0) return false;
-        v = (v << 4) | d;
+      for (const end = i + 8; i < end; i++) {
+        const d = HEX[oid.charCodeAt(i) & 0x7f]! | (oid.charCodeAt(i) & ~0x7f);
+        bad |= d;
+        v = (v << 4) | (d & 15);
       }
-      this.probe[w] = v >>> 0;
+      this.probe[w] = v;
     }
-    return true;
+    return bad >= 0 && bad < 16;
   }
 
   /** The slot holding `probe`, or where it would go (`forInsert`: the first free or gone slot on the way). */
