@@ -57,6 +57,10 @@ test('stat index: many rows with shared prefixes and astral names survive a save
     const [p0, i0] = rows[0]!;
     assert.equal(again.lookup(p0, { ino: i0, size: i0 * 3, mtimeMs: at(i0) }), hashBytes(Buffer.from(p0)));
     assert.equal(again.lookup('d1/absent', { ino: 1, size: 1, mtimeMs: 1 }), undefined);
+    // past the last row (the cursor at the end of the file), then an earlier one: found again
+    assert.equal(again.lookup('zzz', { ino: 1, size: 1, mtimeMs: 1 }), undefined);
+    const [p1, i1] = rows[1]!;
+    assert.equal(again.lookup(p1, { ino: i1, size: i1 * 3, mtimeMs: at(i1) }), hashBytes(Buffer.from(p1)));
   } finally {
     cleanup();
   }

@@ -90,7 +90,8 @@ export class StatIndex {
   private onDisk(path: string): Row | undefined {
     if (!this.exists) return undefined;
     let r = this.reader;
-    if (r?.current && compareUtf8(r.current.path, path) > 0 && r.lastAsked !== undefined && compareUtf8(path, r.lastAsked) < 0) {
+    // the cursor stands at or after the last path asked for: an earlier path may be behind it
+    if (r?.lastAsked !== undefined && compareUtf8(path, r.lastAsked) < 0) {
       r.close();
       r = undefined;
     }
