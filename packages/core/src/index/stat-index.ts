@@ -179,6 +179,11 @@ export class StatIndex {
       if (this.exists) baseFile = this.file;
     }
     this.visits = undefined;
+    if (scanned && this.changed.size === 0 && this.forgotten.size === 0) {
+      // what the scan wrote is the index: no second copy
+      this.install(baseFile!);
+      return;
+    }
     const base = baseFile ? RowReader.open(baseFile) : undefined;
     const changes = [...this.changed.values()].sort((a, b) => compareUtf8(a.path, b.path));
     const out = RowWriter.create(this.file);
@@ -204,7 +209,11 @@ export class StatIndex {
       base?.close();
       if (baseFile !== undefined && baseFile !== this.file) rmSync(baseFile, { force: true });
     }
-    const tmp = out.finish();
+    this.install(out.finish());
+  }
+
+  /** Renames a finished rows file into place as the index. */
+  private install(tmp: string): void {
     renameSync(tmp, this.file);
     this.exists = true;
     sweepIndexDir(join(this.file, '..'));
