@@ -5,7 +5,7 @@ import type { ManifestEntry } from '../objects/manifest.js';
 import { storeSource } from '../tree/source.js';
 import { rangesOfSubPaths, readAllEntries, walkEntries } from '../tree/walk.js';
 import { StatIndex } from '../index/stat-index.js';
-import { scanPath, scanStream, type ScanOptions, type ScanResult, type ScanStream } from '../index/scan.js';
+import { collectScan, scanStream, type ScanOptions, type ScanResult, type ScanStream } from '../index/scan.js';
 import type { PresentFile } from '../checkout/plan.js';
 import type { Pointer } from '../objects/pointer.js';
 import type { Dataset } from '../workspace/datasets.js';
@@ -77,17 +77,11 @@ function folderRecordedError(ds: Dataset): TypeMismatchError {
 
 /** Hashes what the workspace holds for a dataset (stat index first) in the shape of its entries, all at once. */
 export async function readWorkspace(repo: Repo, ds: Dataset, opts: ScanOptions = {}): Promise<WorkspaceState> {
-  repo.guard.dir(dirname(repo.abs(ds.dataPath)));
-  const index = StatIndex.load(repo.indexDir, ds.dataPath);
-  const scan = await scanPath(repo.abs(ds.dataPath), index, { objectsDir: repo.odb.objectsDir, ...opts });
+  const ws = await streamWorkspace(repo, ds, opts);
+  const scan = await collectScan(ws.scan);
   const present = new Map<string, PresentFile & { size: number; mtimeMs: number }>();
-  if (scan.kind === 'dir') {
-    // the scanned records already carry oid, exec, size and mtime: use them as they are
-    if (ds.pointer.type === 'dir') for (const f of scan.files) present.set(f.rel, f);
-    else throw fileRecordedError(ds);
-  } else if (scan.kind === 'file') {
-    if (ds.pointer.type === 'file') present.set(ds.pointer.path, { oid: scan.file.oid, exec: scan.file.exec, size: scan.file.size, mtimeMs: scan.file.mtimeMs });
-    else throw folderRecordedError(ds);
-  }
-  return { scan, present, index };
+  // the scanned records already carry oid, exec, size and mtime: use them as they are
+  if (scan.kind === 'dir') for (const f of scan.files) present.set(f.rel, f);
+  else if (scan.kind === 'file') present.set(ds.pointer.path, { oid: scan.file.oid, exec: scan.file.exec, size: scan.file.size, mtimeMs: scan.file.mtimeMs });
+  return { scan, present, index: ws.index };
 }

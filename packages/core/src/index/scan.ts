@@ -198,7 +198,11 @@ class Hasher {
  * (checkout's plan, diff against the workspace).
  */
 export async function scanPath(abs: string, index: StatIndex, opts: ScanOptions = {}): Promise<ScanResult> {
-  const s = await scanStream(abs, index, opts);
+  return collectScan(await scanStream(abs, index, opts));
+}
+
+/** A scan's stream read to its end: a folder's files in one array. */
+export async function collectScan(s: ScanStream): Promise<ScanResult> {
   if (s.kind !== 'dir') return s;
   const files: ScannedFile[] = [];
   for await (const w of s.windows) for (const f of w) files.push(f);
