@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hashBytes, scanPath, StatIndex } from '../src/index.js';
@@ -130,6 +130,52 @@ test('stat index: walk order, files recorded after the walk and forgotten files 
     assert.equal(again.lookup('new', key(9), 1), OID);
     assert.equal(again.lookup('a', key(0)), undefined, 'forgotten');
     assert.equal(again.lookup('b', key(1)), undefined, 'not seen by the last walk');
+  } finally {
+    cleanup();
+  }
+});
+
+test('stat index: changes spilled a window at a time merge with the scan and with what is still in memory', async () => {
+  const { dir, cleanup } = tmp();
+  try {
+    const indexDir = join(dir, 'index');
+    const key = (ino: number) => ({ ino, size: 1, mtimeMs: T * 1000 - 5000 });
+    const OTHER = 'd'.repeat(64);
+    const first = StatIndex.load(indexDir, 'data');
+    for (const [i, p] of ['a', 'b', 'c', 'd', 'e'].entries()) first.record(p, key(i), OID);
+    await first.save();
+    utimesSync(StatIndex.fileFor(indexDir, 'data'), T, T);
+
+    const idx = StatIndex.load(indexDir, 'data');
+    for (const [i, p] of ['a', 'b', 'c', 'd', 'e'].entries()) idx.visit(p, key(i), OID, true);
+    idx.endVisits();
+    // window 1: b rewritten, a removed
+    idx.forget('a');
+    idx.record('b', key(20), OTHER);
+    idx.spill();
+    // window 2: new files after b, and d removed
+    idx.record('c0', key(30), OTHER);
+    idx.forget('d');
+    idx.spill();
+    assert.equal(idx.lookup('c0', key(30)), undefined, 'spilled changes are out of memory (lookup does not see them)');
+    // out of order (before what was spilled): kept in memory, and still wins at save
+    idx.record('b', key(21), OID);
+    idx.spill();
+    // later changes that stay in memory
+    idx.record('f', key(40), OTHER);
+    await idx.save();
+    utimesSync(StatIndex.fileFor(indexDir, 'data'), T, T);
+
+    const again = StatIndex.load(indexDir, 'data');
+    assert.equal(again.size, 5, 'b c c0 e f');
+    assert.equal(again.lookup('a', key(0)), undefined, 'forgotten in a spilled window');
+    assert.equal(again.lookup('b', key(21)), OID, 'the newest record of b');
+    assert.equal(again.lookup('c', key(2)), OID, 'a scanned row nothing changed');
+    assert.equal(again.lookup('c0', key(30)), OTHER);
+    assert.equal(again.lookup('d', key(3)), undefined, 'forgotten in a spilled window');
+    assert.equal(again.lookup('e', key(4)), OID);
+    assert.equal(again.lookup('f', key(40)), OTHER);
+    assert.deepEqual(readdirSync(indexDir).filter((n) => !n.endsWith('.idx')), [], 'no spill file left');
   } finally {
     cleanup();
   }

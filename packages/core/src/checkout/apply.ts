@@ -10,9 +10,9 @@ import type { Linker } from './link.js';
 import type { LinkItem } from './link-worker.js';
 import { placeError, placeOrReject, REJECTED, type PlaceItem } from './place.js';
 import { RejectedObjectError } from '../odb/object-file.js';
-import { runInWorkers } from '../util/worker-pool.js';
+import { WorkerPool } from '../util/worker-pool.js';
 import { CACHE_OPS_AT_ONCE, defaultThreads, MIN_ITEMS_FOR_THREADS } from '../util/concurrency.js';
-import type { CheckoutPlan } from './plan.js';
+import type { CheckoutAction, PlanCounts } from './plan.js';
 import type { LocalObjects } from '../workspace/local-objects.js';
 import type { Oid } from '../hash/oid.js';
 import type { ManifestEntry } from '../objects/manifest.js';
@@ -24,9 +24,8 @@ export interface ApplyOptions {
   scratchDir: string;
   /** folder the plan's paths are relative to */
   destRoot: string;
+  /** learns each file written or removed; spilled a window at a time (see StatIndex.spill) */
   index: StatIndex;
-  /** plan paths that exist now with other (cached) content, replaced in place */
-  replacing: Set<string>;
   /** the stat index key of a plan path (a file dataset is indexed under '') */
   indexKey?: (path: string) => string;
   jobs?: number;
@@ -41,6 +40,12 @@ export interface ApplyOptions {
   };
 }
 
+/** A plan to carry out: its changes in canonical path order, a window at a time, as often as asked. */
+export interface PlanSource {
+  counts: PlanCounts;
+  windows(): AsyncIterable<CheckoutAction[]>;
+}
+
 export interface ApplyResult {
   written: number;
   removed: number;
@@ -53,13 +58,16 @@ export interface ApplyResult {
 }
 
 /**
- * Carries out a checkout plan: removals, folders, then files written in place (see placeFileSync).
- * The caller writes a checkout journal first, so a re-run after a kill recognises half-written
- * files as its own and finishes the job.
+ * Carries out a checkout plan, read as a stream of windows twice: first every removal (a folder
+ * emptied here may be where a file goes), then, window by window, the files written in place (see
+ * placeFileSync) and the executable bits, the stat index learning each window as it goes. Memory
+ * holds a window, whatever the size of the plan. The caller writes the plan as a checkout journal
+ * first, so a re-run after a kill recognises half-written files as its own and finishes the job.
  */
-export async function applyCheckout(plan: CheckoutPlan, opts: ApplyOptions): Promise<ApplyResult> {
+export async function applyCheckout(src: PlanSource, opts: ApplyOptions): Promise<ApplyResult> {
+  const { counts } = src;
   const used = new Set<LinkType>();
-  const total = plan.write.length + plan.remove.length + plan.chmod.length;
+  const total = counts.write + counts.remove + counts.chmod;
   let done = 0;
   const tick = (): void => {
     done++;
@@ -68,111 +76,170 @@ export async function applyCheckout(plan: CheckoutPlan, opts: ApplyOptions): Pro
   const abs = (rel: string): string => join(opts.destRoot, ...rel.split('/'));
   const key = (rel: string): string => (opts.indexKey ? opts.indexKey(rel) : rel);
 
-  await forEachLimit(plan.remove, CACHE_OPS_AT_ONCE, async (rel) => {
-    opts.index.forget(key(rel));
-    try {
-      await unlink(abs(rel));
-    } catch (err) {
-      if (!isErrno(err, 'ENOENT')) throw fromSystemError(err, abs(rel));
-    }
-    tick();
-  });
-  await pruneEmptyDirs(plan.remove.map(abs), opts.destRoot);
-
-  await makeParents(plan.write.map((e) => abs(e.path)), opts.destRoot);
-  const placeItem = (e: ManifestEntry, dest: string, replace: boolean): PlaceItem => ({
-    oid: e.oid,
-    objectPath: opts.odb.pathOf(e.oid),
-    dest,
-    exec: e.exec,
-    replace,
-    size: e.size,
-    verify: opts.verify,
-  });
-  const rejected: ManifestEntry[] = [];
-  let handedOver = 0;
-  const writes: ManifestEntry[] = [];
-  for (const e of plan.write) {
-    const how = opts.held?.handOver.has(e.oid) ? await handOverOne(e, abs(e.path), opts, opts.held.objects, placeItem) : undefined;
-    if (how === undefined) {
-      writes.push(e);
-      continue;
-    }
-    if (how === 'moved') handedOver++;
-    else used.add(how);
-    opts.index.record(key(e.path), statSync(abs(e.path)), e.oid);
-    tick();
-  }
-  let first = 0;
-  // the first files go one by one through the Linker, which finds the link type that works here
-  // (falling back on "not supported" errors); the rest use that type on worker threads
-  // (a rejected object does not tell which type works: the next file is tried the same way)
-  let probing = true;
-  while (first < writes.length && probing) {
-    const e = writes[first++]!;
-    const dest = abs(e.path);
-    const tmp = join(opts.scratchDir, `w${first}`);
-    try {
-      used.add(await opts.linker.link(placeItem(e, tmp, false)));
-    } catch (err) {
-      if (!(err instanceof RejectedObjectError)) throw err;
-      rejected.push(e);
-      tick();
-      continue;
-    }
-    try {
-      await rename(tmp, dest);
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw placeError(err, dest);
-    }
-    opts.index.record(key(e.path), statSync(dest), e.oid);
-    probing = false;
-    tick();
-  }
-  const rest = writes.slice(first);
-  const type = opts.linker.current;
-  if (rest.length > 0) used.add(type);
-  // items are built a batch at a time: 100,000 [object path, destination] pairs held at once cost
-  // tens of megabytes
-  const item = (k: number): LinkItem => {
-    const e = rest[k]!;
-    return [e.oid, opts.odb.pathOf(e.oid), abs(e.path), e.exec, opts.replacing.has(e.path), e.size];
-  };
-  const record = (row: [ino: number, mtimeMs: number], k: number): void => {
-    const e = rest[k]!;
-    if (row[0] === REJECTED[0]) rejected.push(e);
-    else opts.index.record(key(e.path), { ino: row[0], mtimeMs: row[1], size: e.size }, e.oid);
-  };
-  const threads = opts.jobs ?? defaultThreads();
-  if (rest.length >= MIN_ITEMS_FOR_THREADS && threads > 1) {
-    const lazy = { length: rest.length, slice: (a: number, b: number) => Array.from({ length: b - a }, (_, k) => item(a + k)) };
-    await runInWorkers<LinkItem, [number, number]>(new URL('./link-worker.js', import.meta.url), { type, verify: opts.verify }, lazy, {
-      threads,
-      keepRows: false,
-      onRows: (rows, start) => rows.forEach((row, k) => (record(row, start + k), tick())),
-    });
-  } else {
-    for (let k = 0; k < rest.length; k++) {
-      const [oid, objectPath, dest, exec, replace, size] = item(k);
-      record(placeOrReject(type, { oid, objectPath, dest, exec, replace, size, verify: opts.verify }), k);
-      tick();
+  if (counts.remove > 0) {
+    for await (const window of src.windows()) {
+      const removes: string[] = [];
+      for (const a of window) if (a.kind === 'remove') removes.push(a.path);
+      if (removes.length === 0) continue;
+      await forEachLimit(removes, CACHE_OPS_AT_ONCE, async (rel) => {
+        try {
+          await unlink(abs(rel));
+        } catch (err) {
+          if (!isErrno(err, 'ENOENT')) throw fromSystemError(err, abs(rel));
+        }
+        tick();
+      });
+      // a folder emptied over several windows goes with the last: every window tries the
+      // folders of what it removed, deepest first
+      await pruneEmptyDirs(removes.map(abs), opts.destRoot);
     }
   }
 
+  const placer = new Placer(opts, used, tick, counts.write);
   let chmodded = 0;
-  for (const e of plan.chmod) {
-    // links share the read-only cache object; only real copies carry their own mode
-    const t = opts.linker.current;
-    if (t === 'copy' || t === 'reflink') {
-      await chmod(abs(e.path), e.exec ? 0o755 : 0o644);
-      chmodded++;
-      // a chmod changes the ctime: a held file stays the object's holder
-      if (opts.held) await opts.held.objects.touchedHeldFile(e.oid, abs(e.path));
+  try {
+    if (counts.write + counts.chmod + counts.remove > 0) {
+      for await (const window of src.windows()) {
+        const writes: ManifestEntry[] = [];
+        const replacing = new Set<string>();
+        const chmods: ManifestEntry[] = [];
+        for (const a of window) {
+          if (a.kind === 'remove') opts.index.forget(key(a.path));
+          else if (a.kind === 'chmod') chmods.push(a.entry);
+          else {
+            writes.push(a.entry);
+            if (a.replace) replacing.add(a.entry.path);
+          }
+        }
+        if (writes.length > 0) {
+          await makeParents(writes.map((e) => abs(e.path)), opts.destRoot);
+          await placer.place(writes, replacing);
+        }
+        for (const e of chmods) {
+          // links share the read-only cache object; only real copies carry their own mode
+          const t = opts.linker.current;
+          if (t === 'copy' || t === 'reflink') {
+            await chmod(abs(e.path), e.exec ? 0o755 : 0o644);
+            chmodded++;
+            // a chmod changes the ctime: a held file stays the object's holder
+            if (opts.held) await opts.held.objects.touchedHeldFile(e.oid, abs(e.path));
+          }
+          tick();
+        }
+        opts.index.spill();
+      }
     }
-    tick();
+  } finally {
+    await placer.close();
   }
-  return { written: plan.write.length - rejected.length, removed: plan.remove.length, chmodded, handedOver, rejected, linkTypes: [...used] };
+  return {
+    written: counts.write - placer.rejected.length,
+    removed: counts.remove,
+    chmodded,
+    handedOver: placer.handedOver,
+    rejected: placer.rejected,
+    linkTypes: [...used],
+  };
+}
+
+/**
+ * Writes the files of a plan window after window. The first files go one by one through the
+ * Linker, which finds the link type that works here (falling back on "not supported" errors); the
+ * rest use that type on worker threads that stay up for the whole plan (or on this thread for
+ * small plans). A rejected object does not tell which type works: the next file is tried the same way.
+ */
+class Placer {
+  readonly rejected: ManifestEntry[] = [];
+  handedOver = 0;
+  private probing = true;
+  private probes = 0;
+  private pool: WorkerPool<LinkItem, [number, number]> | undefined;
+  private readonly threads: number;
+
+  constructor(
+    private readonly opts: ApplyOptions,
+    private readonly used: Set<LinkType>,
+    private readonly tick: () => void,
+    writes: number,
+  ) {
+    const threads = opts.jobs ?? defaultThreads();
+    this.threads = writes >= MIN_ITEMS_FOR_THREADS && threads > 1 ? threads : 1;
+  }
+
+  private abs(rel: string): string {
+    return join(this.opts.destRoot, ...rel.split('/'));
+  }
+
+  private key(rel: string): string {
+    return this.opts.indexKey ? this.opts.indexKey(rel) : rel;
+  }
+
+  private placeItem(e: ManifestEntry, dest: string, replace: boolean): PlaceItem {
+    return { oid: e.oid, objectPath: this.opts.odb.pathOf(e.oid), dest, exec: e.exec, replace, size: e.size, verify: this.opts.verify };
+  }
+
+  async place(window: ManifestEntry[], replacing: ReadonlySet<string>): Promise<void> {
+    const { opts } = this;
+    const writes: ManifestEntry[] = [];
+    for (const e of window) {
+      const how = opts.held?.handOver.has(e.oid) ? await handOverOne(e, this.abs(e.path), opts, opts.held.objects, (x, d, r) => this.placeItem(x, d, r)) : undefined;
+      if (how === undefined) {
+        writes.push(e);
+        continue;
+      }
+      if (how === 'moved') this.handedOver++;
+      else this.used.add(how);
+      opts.index.record(this.key(e.path), statSync(this.abs(e.path)), e.oid);
+      this.tick();
+    }
+    let first = 0;
+    while (first < writes.length && this.probing) {
+      const e = writes[first++]!;
+      const dest = this.abs(e.path);
+      const tmp = join(opts.scratchDir, `w${++this.probes}`);
+      try {
+        this.used.add(await opts.linker.link(this.placeItem(e, tmp, false)));
+      } catch (err) {
+        if (!(err instanceof RejectedObjectError)) throw err;
+        this.rejected.push(e);
+        this.tick();
+        continue;
+      }
+      try {
+        // over the old version, if any: its content is in the cache
+        await rename(tmp, dest);
+      } catch (err) {
+        await rm(tmp, { force: true });
+        throw placeError(err, dest);
+      }
+      opts.index.record(this.key(e.path), statSync(dest), e.oid);
+      this.probing = false;
+      this.tick();
+    }
+    const rest = first === 0 ? writes : writes.slice(first);
+    if (rest.length === 0) return;
+    const type = opts.linker.current;
+    this.used.add(type);
+    const item = (e: ManifestEntry): LinkItem => [e.oid, opts.odb.pathOf(e.oid), this.abs(e.path), e.exec, replacing.has(e.path), e.size];
+    const record = (row: [ino: number, mtimeMs: number], e: ManifestEntry): void => {
+      if (row[0] === REJECTED[0]) this.rejected.push(e);
+      else opts.index.record(this.key(e.path), { ino: row[0], mtimeMs: row[1], size: e.size }, e.oid);
+      this.tick();
+    };
+    if (this.threads > 1) {
+      this.pool ??= new WorkerPool<LinkItem, [number, number]>(new URL('./link-worker.js', import.meta.url), { type, verify: opts.verify }, this.threads);
+      await this.pool.run(rest.map(item), { keepRows: false, onRows: (rows, start) => rows.forEach((row, k) => record(row, rest[start + k]!)) });
+      return;
+    }
+    for (const e of rest) {
+      const [oid, objectPath, dest, exec, replace, size] = item(e);
+      record(placeOrReject(type, { oid, objectPath, dest, exec, replace, size, verify: opts.verify }), e);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool?.close();
+  }
 }
 
 /**

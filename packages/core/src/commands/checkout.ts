@@ -5,16 +5,18 @@ import { RejectedObjectError } from '../odb/object-file.js';
 import type { ManifestEntry } from '../objects/manifest.js';
 import { applyCheckout } from '../checkout/apply.js';
 import { Linker } from '../checkout/link.js';
-import { planCheckout, type CheckoutPlan } from '../checkout/plan.js';
-import { checkoutJournalDir, clearJournal, loadPartialCheck, writeJournal } from '../checkout/journal.js';
+import { PlanBuilder, type CheckoutAction, type PlanCounts } from '../checkout/plan.js';
+import { checkoutJournalDir, clearJournal, JournalWriter, loadPartialCheck, readJournal } from '../checkout/journal.js';
 import { join, sep } from 'node:path';
 import { StatIndex } from '../index/stat-index.js';
+import type { ScannedFile } from '../index/scan.js';
 import { repoPathOf, selectDatasets, type Dataset } from '../workspace/datasets.js';
 import type { Repo } from '../workspace/repo.js';
 import type { LinkType } from '../workspace/config.js';
 import { uniqueTempName, writeFileAtomic } from '../util/fs.js';
 import { datasetsAt } from '../dataset/revision.js';
-import { baseDirOf, readWorkspace, targetEntries, type WorkspaceState } from '../dataset/state.js';
+import { baseDirOf, streamWorkspace, type WorkspaceStream } from '../dataset/state.js';
+import { joinByPath, streamEntriesIn } from '../dataset/join.js';
 import { withCacheWriterLock } from './cache-lock.js';
 
 export interface CheckoutOptions {
@@ -64,8 +66,13 @@ export interface CheckoutResult {
 
 export interface Planned {
   ds: Dataset;
-  plan: CheckoutPlan;
-  ws: WorkspaceState | undefined;
+  counts: PlanCounts;
+  /** target files whose object is not in the cache: cannot be written */
+  missing: ManifestEntry[];
+  /** the plan's changes, spooled in order while planning (none on a dry run) */
+  journal: JournalWriter | undefined;
+  /** the stat index as the planning scan left it (none when the workspace could not be read) */
+  index: StatIndex | undefined;
   /** the workspace holds the wrong kind of thing (a file where a folder belongs, or the reverse) */
   typeClash: boolean;
   /** the whole dataset is checked out, not a path inside it */
@@ -76,6 +83,12 @@ export interface Planned {
 export interface CheckoutPlanSet {
   planned: Planned[];
   missingManifests: string[];
+  /** held files (see LocalObjects) this checkout replaces or deletes: back into the cache first */
+  heldBack: Array<[Oid, string]>;
+  /** held objects written elsewhere while their file stays: copied into the cache first */
+  heldCopied: Oid[];
+  /** of the hand-over candidates, those written exactly once (a second file would need a copy anyway) */
+  handOver: Set<Oid>;
 }
 
 /**
@@ -92,12 +105,12 @@ export async function checkout(repo: Repo, paths: string[] = [], opts: CheckoutO
 async function checkoutUnlocked(repo: Repo, paths: string[], opts: CheckoutOptions): Promise<CheckoutResult> {
   const set = await planCheckoutSet(repo, paths, opts);
   if (!opts.dryRun) return applyCheckoutSet(repo, set, opts);
-  const datasets = set.planned.map(({ ds, plan }) => ({
+  const datasets = set.planned.map(({ ds, counts, missing }) => ({
     path: ds.dataPath,
-    written: plan.write.length,
-    removed: plan.remove.length,
-    unchanged: plan.unchanged,
-    missing: plan.missing.map((e) => repoPathOf(ds, e.path)),
+    written: counts.write,
+    removed: counts.remove,
+    unchanged: counts.unchanged,
+    missing: missing.map((e) => repoPathOf(ds, e.path)),
   }));
   for (const p of set.missingManifests) datasets.push({ path: p, written: 0, removed: 0, unchanged: 0, missing: [p] });
   return { datasets, linkTypes: [], fellBack: [] };
@@ -105,6 +118,8 @@ async function checkoutUnlocked(repo: Repo, paths: string[], opts: CheckoutOptio
 
 /**
  * The planning half of checkout: reads the workspace once, throws WouldLoseDataError unless --force.
+ * The target tree and the workspace scan are joined as sorted streams; the changes go to each
+ * dataset's journal as they are decided, so memory holds only counts and exceptions.
  * `among`: the datasets to choose from instead of the pointer files (checkout --ours/--theirs plans
  * with the pointers it has not written yet).
  */
@@ -113,81 +128,149 @@ export async function planCheckoutSet(repo: Repo, paths: string[], opts: Checkou
   const selected = await selectDatasets(repo, rels, among ?? (opts.rev === undefined ? undefined : await datasetsAt(repo, opts.rev)));
   // a held object counts as cached: the apply step puts it back into the cache before it is needed
   const inCache = await repo.objects.presence();
-  const planned: Planned[] = [];
+  const held = await repo.objects.heldFiles();
+  const heldByFile = new Map<string, Oid>();
+  for (const [oid, file] of held) heldByFile.set(file, oid);
+  const set: CheckoutPlanSet = { planned: [], missingManifests: [], heldBack: [], heldCopied: [], handOver: new Set() };
+  const heldBack = new Map<Oid, string>();
+  const heldNeeded = new Set<Oid>();
+  const handOverCounts = new Map<Oid, number>();
   const wouldLose: string[] = [];
-  const missingManifests: string[] = [];
 
-  for (const { dataset: ds, subPaths } of selected) {
-    let target;
-    try {
-      target = await targetEntries(repo, ds.pointer, ds.pointerPath, subPaths);
-    } catch (err) {
-      if (err instanceof MissingManifestError) {
-        missingManifests.push(ds.dataPath);
+  try {
+    for (const { dataset: ds, subPaths } of selected) {
+      const base = baseDirOf(repo, ds);
+      const onAction = (a: CheckoutAction): void => {
+        if (heldByFile.size > 0 && (a.kind === 'remove' || (a.kind === 'write' && a.replace))) {
+          const file = join(base, ...(a.kind === 'remove' ? a.path : a.entry.path).split('/'));
+          const oid = heldByFile.get(file);
+          if (oid !== undefined) heldBack.set(oid, file);
+        }
+        if (a.kind !== 'write') return;
+        if (held.has(a.entry.oid)) heldNeeded.add(a.entry.oid);
+        if (opts.handOver?.has(a.entry.oid)) handOverCounts.set(a.entry.oid, (handOverCounts.get(a.entry.oid) ?? 0) + 1);
+      };
+      const planned = await planDataset(repo, ds, subPaths, { ...opts, inCache, onAction });
+      if (!planned) {
+        set.missingManifests.push(ds.dataPath);
         continue;
       }
-      throw err;
+      const { wouldLose: losing, ...plan } = planned;
+      set.planned.push(plan);
+      for (const path of losing) wouldLose.push(repoPathOf(ds, path));
+      if (planned.typeClash) {
+        if (!opts.force) wouldLose.push(ds.dataPath);
+        const root = repo.abs(ds.dataPath);
+        for (const [file, oid] of heldByFile) if (file === root || file.startsWith(root + sep)) heldBack.set(oid, file);
+      }
     }
-    let ws: WorkspaceState | undefined;
-    let typeClash = false;
-    try {
-      ws = await readWorkspace(repo, ds, opts.onProgress ? { onProgress: (p) => opts.onProgress!({ ...p, path: ds.dataPath }) } : {});
-    } catch (err) {
-      if (!(err instanceof TypeMismatchError)) throw err;
-      typeClash = true;
-      if (!opts.force) wouldLose.push(ds.dataPath);
+    for (const [oid, file] of held) {
+      if (heldBack.has(oid)) set.heldBack.push([oid, file]);
+      else if (heldNeeded.has(oid)) set.heldCopied.push(oid);
     }
-    const leftover = loadPartialCheck(journalDir(repo), ds.dataPath);
-    const plan = planCheckout(target, ws?.present ?? new Map(), {
-      subPaths,
-      inCache,
-      isLeftover: (path, have) => leftover(path, have.size ?? Infinity, have.mtimeMs ?? 0),
-    });
-    for (const p of plan.wouldLose) wouldLose.push(repoPathOf(ds, p));
-    planned.push({ ds, plan, ws, typeClash, whole: subPaths.includes('') });
-  }
+    for (const [oid, n] of handOverCounts) if (n === 1) set.handOver.add(oid);
 
-  if (wouldLose.length > 0 && !opts.force) {
-    const shown = wouldLose.slice(0, 20).map((p) => `  ${p}`).join('\n');
-    const more = wouldLose.length > 20 ? `\n  … and ${wouldLose.length - 20} more` : '';
-    throw new WouldLoseDataError(
-      `checkout would discard changes that are not saved in the cache:\n${shown}${more}`,
-      wouldLose,
-      "keep them with 'tdvc add <dataset>' (then commit the pointer file), or discard them with 'tdvc checkout --force'",
-    );
+    if (wouldLose.length > 0 && !opts.force) {
+      const shown = wouldLose.slice(0, 20).map((p) => `  ${p}`).join('\n');
+      const more = wouldLose.length > 20 ? `\n  … and ${wouldLose.length - 20} more` : '';
+      throw new WouldLoseDataError(
+        `checkout would discard changes that are not saved in the cache:\n${shown}${more}`,
+        wouldLose,
+        "keep them with 'tdvc add <dataset>' (then commit the pointer file), or discard them with 'tdvc checkout --force'",
+      );
+    }
+  } catch (err) {
+    discardCheckoutPlan(set);
+    throw err;
   }
-  return { planned, missingManifests };
+  return set;
 }
+
+/** Drops a plan that will not be applied (its spooled journals). */
+export function discardCheckoutPlan(set: CheckoutPlanSet): void {
+  for (const p of set.planned) p.journal?.discard();
+}
+
+/**
+ * One dataset's plan: the target's entries (only the sub-paths' parts of the tree) joined with the
+ * workspace scan, both in canonical order. Undefined when a manifest of the target is not in the cache.
+ */
+async function planDataset(
+  repo: Repo,
+  ds: Dataset,
+  subPaths: string[],
+  opts: CheckoutOptions & { inCache: (oid: Oid) => boolean; onAction: (a: CheckoutAction) => void },
+): Promise<(Planned & { wouldLose: string[] }) | undefined> {
+  let ws: WorkspaceStream | undefined;
+  let typeClash = false;
+  try {
+    ws = await streamWorkspace(repo, ds, opts.onProgress ? { onProgress: (p) => opts.onProgress!({ ...p, path: ds.dataPath }) } : {});
+  } catch (err) {
+    if (!(err instanceof TypeMismatchError)) throw err;
+    typeClash = true;
+  }
+  const journal = opts.dryRun ? undefined : JournalWriter.create(journalDir(repo), ds.dataPath);
+  try {
+    const leftover = loadPartialCheck(journalDir(repo), ds.dataPath);
+    const builder = new PlanBuilder(
+      { subPaths, inCache: opts.inCache, isLeftover: (path, have) => leftover(path, have.size ?? Infinity, have.mtimeMs ?? 0) },
+      (a) => {
+        journal?.write(a);
+        opts.onAction(a);
+      },
+    );
+    const scan = ws?.scan;
+    const present: AsyncIterable<ScannedFile[]> =
+      scan?.kind === 'dir' ? scan.windows : scan?.kind === 'file' ? oneBatch({ ...scan.file, rel: ds.pointer.path }) : oneBatch<ScannedFile>(undefined);
+    await joinByPath(streamEntriesIn(repo, ds.pointer, ds.pointerPath, subPaths), present, (want, have) => builder.visit(want ? want.path : have!.rel, want, have));
+    return { ds, counts: builder.counts, missing: builder.missing, wouldLose: builder.wouldLose, journal, index: ws?.index, typeClash, whole: subPaths.includes('') };
+  } catch (err) {
+    journal?.discard();
+    if (err instanceof MissingManifestError) return undefined;
+    throw err;
+  }
+}
+
+async function* oneBatch<T>(item: T | undefined): AsyncGenerator<T[]> {
+  if (item !== undefined) yield [item];
+}
+
+/** How many changes of a plan are read from its journal and carried out at a time. */
+const APPLY_WINDOW = 8192;
 
 /** The applying half of checkout. */
 export async function applyCheckoutSet(repo: Repo, set: CheckoutPlanSet, opts: CheckoutOptions & { writePointers?: boolean } = {}): Promise<CheckoutResult> {
   const { planned, missingManifests } = set;
-  const linker = await Linker.create(repo.config.linkTypes(), repo.tmpDir, repo.odb.root);
-  const scratch = await repo.makeScratchDir(uniqueTempName('scratch-checkout'));
   const results: CheckedOutDataset[] = [];
   const used = new Set<LinkType>();
-  const handOver = handOverSet(planned, opts.handOver);
+  let linker: Linker | undefined;
+  let scratch: string | undefined;
   try {
+    linker = await Linker.create(repo.config.linkTypes(), repo.tmpDir, repo.odb.root);
+    scratch = await repo.makeScratchDir(uniqueTempName('scratch-checkout'));
     await takeBackHeld(repo, set);
-    for (const { ds, plan, ws, typeClash, whole } of planned) {
+    for (const p of planned) {
+      const { ds, typeClash, whole } = p;
       if (opts.rev !== undefined && opts.writePointers !== false && whole && ds.text !== undefined) await writeFileAtomic(repo.abs(ds.pointerPath), ds.text);
       if (typeClash) await rm(repo.abs(ds.dataPath), { recursive: true, force: true });
       if (ds.pointer.type === 'dir') await mkdir(repo.abs(ds.dataPath), { recursive: true });
-      const index = ws?.index ?? StatIndex.load(repo.indexDir, ds.dataPath);
-      await writeJournal(journalDir(repo), ds.dataPath, plan.write);
-      const res = await applyCheckout(plan, {
-        odb: repo.odb,
-        linker,
-        scratchDir: scratch,
-        destRoot: baseDirOf(repo, ds),
-        index,
-        held: { objects: repo.objects, handOver },
-        replacing: new Set(plan.write.filter((e) => ws?.present.has(e.path)).map((e) => e.path)),
-        ...(ds.pointer.type === 'file' ? { indexKey: () => '' } : {}),
-        verify: repo.verifyObjects,
-        ...(opts.jobs ? { jobs: opts.jobs } : {}),
-        ...(opts.onProgress ? { onProgress: (done: number, total: number) => opts.onProgress!({ path: ds.dataPath, phase: 'writing', done, total }) } : {}),
-      });
+      const index = p.index ?? StatIndex.load(repo.indexDir, ds.dataPath);
+      const journal = p.journal!.install();
+      const res = await applyCheckout(
+        { counts: p.counts, windows: () => readJournal(journal, APPLY_WINDOW) },
+        {
+          odb: repo.odb,
+          linker,
+          scratchDir: scratch,
+          destRoot: baseDirOf(repo, ds),
+          index,
+          held: { objects: repo.objects, handOver: set.handOver },
+          ...(ds.pointer.type === 'file' ? { indexKey: () => '' } : {}),
+          verify: repo.verifyObjects,
+          ...(opts.jobs ? { jobs: opts.jobs } : {}),
+          ...(opts.onProgress ? { onProgress: (done: number, total: number) => opts.onProgress!({ path: ds.dataPath, phase: 'writing', done, total }) } : {}),
+        },
+      );
       const rejected = await settleRejected(repo, ds, res.rejected);
       await index.save();
       await clearJournal(journalDir(repo), ds.dataPath);
@@ -196,14 +279,15 @@ export async function applyCheckoutSet(repo: Repo, set: CheckoutPlanSet, opts: C
         path: ds.dataPath,
         written: res.written,
         removed: res.removed,
-        unchanged: plan.unchanged,
+        unchanged: p.counts.unchanged,
         ...(res.handedOver > 0 ? { handedOver: res.handedOver } : {}),
-        missing: plan.missing.map((e) => repoPathOf(ds, e.path)),
+        missing: p.missing.map((e) => repoPathOf(ds, e.path)),
         ...(rejected.length > 0 ? { rejected } : {}),
       });
     }
   } finally {
-    await rm(scratch, { recursive: true, force: true });
+    discardCheckoutPlan(set);
+    if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
   }
   for (const p of missingManifests) results.push({ path: p, written: 0, removed: 0, unchanged: 0, missing: [p] });
   return { datasets: results, linkTypes: [...used], fellBack: linker.fellBack };
@@ -246,46 +330,13 @@ async function inspectEntry(repo: Repo, e: ManifestEntry): Promise<Omit<Rejected
   return { oid: e.oid, reason: 'its bytes do not hash to its name', found, quarantinedAs: await repo.odb.quarantine(e.oid) };
 }
 
-/** The hand-over candidates that this checkout writes exactly once (a second file would need a copy anyway). */
-function handOverSet(planned: Planned[], candidates: ReadonlySet<Oid> | undefined): Set<Oid> {
-  const once = new Set<Oid>();
-  if (!candidates || candidates.size === 0) return once;
-  const seen = new Set<Oid>();
-  for (const { plan } of planned) {
-    for (const e of plan.write) {
-      if (!candidates.has(e.oid)) continue;
-      if (seen.has(e.oid)) once.delete(e.oid);
-      else once.add(e.oid);
-      seen.add(e.oid);
-    }
-  }
-  return once;
-}
-
 /**
  * Before anything is written: a held file that this checkout replaces or deletes goes back into
  * the cache (a rename); a held object that is written elsewhere while its file stays is copied in.
  */
 async function takeBackHeld(repo: Repo, set: CheckoutPlanSet): Promise<void> {
-  const held = await repo.objects.heldFiles();
-  if (held.size === 0) return;
-  const touched = new Set<string>();
-  const clearedRoots: string[] = [];
-  const needed = new Set<Oid>();
-  for (const { ds, plan, ws, typeClash } of set.planned) {
-    const base = baseDirOf(repo, ds);
-    const abs = (rel: string): string => join(base, ...rel.split('/'));
-    if (typeClash) clearedRoots.push(repo.abs(ds.dataPath));
-    for (const rel of plan.remove) touched.add(abs(rel));
-    for (const e of plan.write) {
-      needed.add(e.oid);
-      if (ws?.present.has(e.path)) touched.add(abs(e.path));
-    }
-  }
-  for (const [oid, file] of [...held]) {
-    if (touched.has(file) || clearedRoots.some((r) => file === r || file.startsWith(r + sep))) await repo.objects.putBack(oid, file);
-    else if (needed.has(oid)) await repo.objects.ensureInCache([oid]);
-  }
+  for (const [oid, file] of set.heldBack) await repo.objects.putBack(oid, file);
+  if (set.heldCopied.length > 0) await repo.objects.ensureInCache(set.heldCopied);
 }
 
 function journalDir(repo: Repo): string {

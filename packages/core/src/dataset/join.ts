@@ -3,7 +3,7 @@ import type { ManifestEntry } from '../objects/manifest.js';
 import type { Pointer } from '../objects/pointer.js';
 import type { ScannedFile } from '../index/scan.js';
 import { storeSource } from '../tree/source.js';
-import { walkLeaves, type PathRange } from '../tree/walk.js';
+import { rangesOfSubPaths, walkLeaves, type PathRange } from '../tree/walk.js';
 import type { Repo } from '../workspace/repo.js';
 
 /**
@@ -17,6 +17,36 @@ export async function* streamEntries(repo: Repo, pointer: Pointer, where: string
     return;
   }
   yield* walkLeaves(storeSource(repo.odb, where), pointer.oid, range);
+}
+
+/**
+ * streamEntries restricted to sub-paths of the dataset: only the tree nodes that can hold them are
+ * read (and need to be in the cache). Entries near a sub-path (`a.txt` next to `a`) may come too:
+ * the caller filters with inSubPaths. In canonical order, each entry once.
+ */
+export async function* streamEntriesIn(repo: Repo, pointer: Pointer, where: string, subPaths?: readonly string[]): AsyncGenerator<ManifestEntry[]> {
+  const ranges = pointer.type === 'dir' ? rangesOfSubPaths(subPaths) : undefined;
+  if (!ranges) {
+    yield* streamEntries(repo, pointer, where);
+    return;
+  }
+  for (const r of disjointRanges(ranges)) yield* streamEntries(repo, pointer, where, r);
+}
+
+/** Ranges with both ends set, sorted and merged where they overlap, so walking them in turn is in order. */
+function disjointRanges(ranges: PathRange[]): PathRange[] {
+  const sorted = [...ranges].sort((a, b) => compareUtf8(a.from ?? '', b.from ?? ''));
+  const out: PathRange[] = [];
+  for (const r of sorted) {
+    const last = out[out.length - 1];
+    if (last && (last.to === undefined || compareUtf8(r.from ?? '', last.to) <= 0)) {
+      if (r.to === undefined) delete last.to;
+      else if (last.to !== undefined && compareUtf8(r.to, last.to) > 0) last.to = r.to;
+      continue;
+    }
+    out.push({ ...r });
+  }
+  return out;
 }
 
 /**

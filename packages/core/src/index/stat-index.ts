@@ -19,6 +19,9 @@ interface Row extends StatKey {
 }
 
 const MAGIC = Buffer.from('tdvc-index 3\n');
+/** the inode of a spilled change that forgets its path */
+const FORGOTTEN = -1;
+const ZERO_OID = '0'.repeat(64);
 /** the header: MAGIC, then the number of rows (a double) */
 const HEADER = MAGIC.length + 8;
 const OID_BYTES = 32;
@@ -39,15 +42,20 @@ const MAX_PATH_BYTES = 64 * 1024;
  * per file, whatever the size of the dataset.
  *
  * Files written or removed outside a scan (by checkout) are recorded in a map and merged in when
- * the index is saved. Nothing is written when a scan found every row as it was.
+ * the index is saved; a writer that records in canonical order, a window at a time, spills each
+ * window to a sorted temp file (`spill`), so its records do not pile up in memory either. Nothing
+ * is written when a scan found every row as it was.
  *
  * Racy-clean guard (as in Git): an entry whose mtime is not older than the index file itself may
  * have been modified within the same timestamp tick after it was hashed, so it is not trusted.
  */
 export class StatIndex {
   private reader: RowReader | undefined;
-  private readonly changed = new Map<string, Row>();
-  private readonly forgotten = new Set<string>();
+  /** recorded changes not spilled yet: a row, or null for a path forgotten */
+  private readonly changed = new Map<string, Row | null>();
+  /** changes spilled in canonical order (a forgotten path as a row with ino -1) */
+  private spilled: RowWriter | undefined;
+  private spilledLast: string | undefined;
   private savedAtMs = 0;
   private exists = false;
   /** the scan's rows, written as it goes; complete once `endVisits` is called */
@@ -110,7 +118,8 @@ export class StatIndex {
    * Cheapest when asked about paths in canonical order (a scan's order).
    */
   lookup(path: string, st: StatKey, _hint?: number): Oid | undefined {
-    const row = this.forgotten.has(path) ? undefined : (this.changed.get(path) ?? this.onDisk(path));
+    const c = this.changed.get(path);
+    const row = c === null ? undefined : (c ?? this.onDisk(path));
     if (!row || row.ino !== st.ino || row.size !== st.size || row.mtimeMs !== st.mtimeMs) return undefined;
     if (st.mtimeMs >= this.savedAtMs) return undefined;
     return row.oid;
@@ -150,16 +159,30 @@ export class StatIndex {
   }
 
   record(path: string, st: StatKey, oid: Oid): void {
-    this.forgotten.delete(path);
     this.changed.set(path, { path, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, oid });
     this.dirty = true;
   }
 
   /** Drops a path (a file the caller removed). */
   forget(path: string): void {
-    this.forgotten.add(path);
-    this.changed.delete(path);
+    this.changed.set(path, null);
     this.dirty = true;
+  }
+
+  /**
+   * Moves the changes recorded so far out of memory into a sorted temp file, merged in at `save`.
+   * For a caller that records a window of paths at a time, each window after the last one (a
+   * checkout): changes that do not all come after what was spilled before stay in memory. Spilled
+   * changes are no longer seen by `lookup`.
+   */
+  spill(): void {
+    if (this.changed.size === 0) return;
+    const paths = [...this.changed.keys()].sort(compareUtf8);
+    if (this.spilledLast !== undefined && compareUtf8(paths[0]!, this.spilledLast) <= 0) return;
+    this.spilled ??= RowWriter.create(this.file);
+    for (const path of paths) this.spilled.write(this.changed.get(path) ?? { path, oid: ZERO_OID, ino: FORGOTTEN, size: 0, mtimeMs: 0 });
+    this.spilledLast = paths[paths.length - 1];
+    this.changed.clear();
   }
 
   async save(force = false): Promise<void> {
@@ -179,35 +202,43 @@ export class StatIndex {
       if (this.exists) baseFile = this.file;
     }
     this.visits = undefined;
-    if (scanned && this.changed.size === 0 && this.forgotten.size === 0) {
+    const spilledFile = this.spilled?.finish();
+    this.spilled = undefined;
+    this.spilledLast = undefined;
+    if (scanned && this.changed.size === 0 && spilledFile === undefined) {
       // what the scan wrote is the index: no second copy
       this.install(baseFile!);
       return;
     }
+    // highest priority first: the changes in memory are newer than those spilled
+    const memory = [...this.changed.entries()]
+      .sort((a, b) => compareUtf8(a[0], b[0]))
+      .map(([path, row]) => row ?? { path, oid: ZERO_OID, ino: FORGOTTEN, size: 0, mtimeMs: 0 });
+    let k = 0;
+    const spilled = spilledFile ? RowReader.open(spilledFile) : undefined;
     const base = baseFile ? RowReader.open(baseFile) : undefined;
-    const changes = [...this.changed.values()].sort((a, b) => compareUtf8(a.path, b.path));
+    const sources: Array<() => Row | undefined> = [() => memory[k++], () => spilled?.next(), () => base?.next()];
+    const heads = sources.map((next) => next());
     const out = RowWriter.create(this.file);
     try {
-      let k = 0;
-      let row = base?.next();
-      while (row || k < changes.length) {
-        const c = changes[k];
-        const order = !row ? 1 : !c ? -1 : compareUtf8(row.path, c.path);
-        if (order < 0) {
-          if (!this.forgotten.has(row!.path)) out.write(row!);
-          row = base!.next();
-        } else {
-          out.write(c!);
-          k++;
-          if (order === 0) row = base!.next();
+      for (;;) {
+        let first: number | undefined;
+        for (let s = 0; s < heads.length; s++) {
+          if (heads[s] && (first === undefined || compareUtf8(heads[s]!.path, heads[first]!.path) < 0)) first = s;
         }
+        if (first === undefined) break;
+        const row = heads[first]!;
+        if (row.ino !== FORGOTTEN) out.write(row);
+        for (let s = 0; s < heads.length; s++) if (heads[s]?.path === row.path) heads[s] = sources[s]!();
       }
     } catch (err) {
       out.discard();
       throw err;
     } finally {
       base?.close();
+      spilled?.close();
       if (baseFile !== undefined && baseFile !== this.file) rmSync(baseFile, { force: true });
+      if (spilledFile !== undefined) rmSync(spilledFile, { force: true });
     }
     this.install(out.finish());
   }
@@ -219,7 +250,6 @@ export class StatIndex {
     sweepIndexDir(join(this.file, '..'));
     this.savedAtMs = statSync(this.file).mtimeMs;
     this.changed.clear();
-    this.forgotten.clear();
     this.dirty = false;
     this.visitsDiffer = false;
     this.oldRowsSeen = 0;
