@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SCAN_WINDOW, compareUtf8 } from '@tdvc/core';
-import { makeRepo, tdvc, type RunResult } from './helpers.js';
+import { git, makeRepo, tdvc, type RunResult } from './helpers.js';
 
 async function ok(cwd: string, args: string[]): Promise<RunResult> {
   const r = await tdvc(cwd, args);
@@ -34,6 +34,8 @@ test('status and add across many scan windows: every added, modified and deleted
     const added = await ok(root, ['add', 'data', '--json']);
     assert.equal((JSON.parse(added.stdout) as { added: Array<{ files: number }> }).added[0]!.files, files.length);
     assert.equal((JSON.parse((await ok(root, ['status', '--json'])).stdout) as Status).clean, true);
+    git(root, 'add', '-A');
+    git(root, 'commit', '-qm', 'v1');
 
     // canonical order of every path: changes at the first and last file, at each window edge and next to it
     const order = [...files].sort(compareUtf8);
@@ -66,6 +68,11 @@ test('status and add across many scan windows: every added, modified and deleted
     assert.deepEqual(ds.notInCache, []);
     // reported in canonical order, as the streams meet
     assert.deepEqual(ds.modified, sort(ds.modified));
+    // diff against the workspace (streamed the same way) names the same files
+    const d = (JSON.parse((await ok(root, ['diff', '--json'])).stdout) as { datasets: Array<Record<'added' | 'modified' | 'deleted', Array<{ path: string }>>> }).datasets[0]!;
+    assert.deepEqual(d.modified.map((f) => f.path), ds.modified);
+    assert.deepEqual(d.deleted.map((f) => f.path), ds.deleted);
+    assert.deepEqual(d.added.map((f) => f.path), ds.added);
 
     // add records exactly that change; the version diffs against the last one file by file
     const again = (JSON.parse((await ok(root, ['add', 'data', '--json'])).stdout) as { added: Array<{ files: number; hashed: number }> }).added;

@@ -5,7 +5,9 @@ import { storeSource } from '../tree/source.js';
 import { compareUtf8 } from '../objects/paths.js';
 import { repoPathOf, type Dataset } from '../workspace/datasets.js';
 import type { Repo } from '../workspace/repo.js';
-import { readWorkspace } from '../dataset/state.js';
+import { readWorkspace, streamWorkspace } from '../dataset/state.js';
+import { joinByPath, streamEntries } from '../dataset/join.js';
+import type { ScannedFile } from '../index/scan.js';
 import { datasetsAt, filesOf } from '../dataset/revision.js';
 
 export interface DiffFile {
@@ -41,10 +43,13 @@ export async function diff(repo: Repo, revA = 'HEAD', revB?: string): Promise<Di
   const datasets: DatasetDiff[] = [];
   for (const [, { a, b }] of [...byPointer].sort(([x], [y]) => compareUtf8(x, y))) {
     if (a && b && revB !== undefined && a.pointer.oid === b.pointer.oid) continue;
+    const folders = a?.pointer.type !== 'file' && b?.pointer.type !== 'file';
     const d =
-      revB !== undefined && a?.pointer.type !== 'file' && b?.pointer.type !== 'file'
+      revB !== undefined && folders
         ? await diffVersions(repo, a, b, revA, revB)
-        : diffManifests(a ? await filesOf(repo, a) : [], b ? (revB === undefined ? await workspaceFiles(repo, b) : await filesOf(repo, b)) : []);
+        : revB === undefined && folders && b
+          ? await diffWorkspace(repo, a, b)
+          : diffManifests(a ? await filesOf(repo, a) : [], b ? (revB === undefined ? await workspaceFiles(repo, b) : await filesOf(repo, b)) : []);
     if (d.added.length + d.deleted.length + d.modified.length === 0) continue;
     datasets.push({
       path: (a ?? b)!.dataPath,
@@ -72,6 +77,29 @@ async function diffVersions(repo: Repo, a: Dataset | undefined, b: Dataset | und
   }
   return out;
 }
+
+/**
+ * A recorded version of a folder dataset against what its folder holds now: the tree's leaves and
+ * the workspace scan (stat index first) read side by side as sorted streams, only the differences
+ * kept, so memory does not grow with the dataset.
+ */
+async function diffWorkspace(repo: Repo, a: Dataset | undefined, b: Dataset): Promise<ManifestDiff> {
+  const out: ManifestDiff = { added: [], deleted: [], modified: [] };
+  const at = (path: string): string => repoPathOf(b, path);
+  const ws = await streamWorkspace(repo, b);
+  const present = ws.scan.kind === 'dir' ? ws.scan.windows : nothing<ScannedFile>();
+  const target = a ? streamEntries(repo, a.pointer, a.pointerPath) : nothing<ManifestEntry>();
+  await joinByPath(target, present, (want, have) => {
+    const now = have && { path: at(have.rel), oid: have.oid, size: have.size, exec: have.exec };
+    if (!now) out.deleted.push({ ...want!, path: at(want!.path) });
+    else if (!want) out.added.push(now);
+    else if (want.oid !== now.oid || want.exec !== now.exec) out.modified.push({ path: now.path, before: { ...want, path: now.path }, after: now });
+  });
+  await ws.index.save();
+  return out;
+}
+
+async function* nothing<T>(): AsyncGenerator<T[]> {}
 
 function toDiffFile(e: ManifestEntry): DiffFile {
   return { path: e.path, size: e.size, oid: e.oid };
