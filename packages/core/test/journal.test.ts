@@ -66,8 +66,14 @@ test('journal: the plan reads back in order, a window at a time, with paths that
     for (const a of actions) w.write(a);
     const file = w.install();
     const windows = await collect(file, 2);
-    assert.deepEqual(windows.map((x) => x.length), [2, 2, 1]);
-    assert.deepEqual(windows.flat(), actions);
+    assert.deepEqual(windows.map((x) => x.length), [2, 2, 2]);
+    // the folder a written file needs comes before it (the dataset's root needs none)
+    const withFolders = [...actions.slice(0, 2), { kind: 'folder', path: 'd' }, ...actions.slice(2)];
+    assert.deepEqual(windows.flat(), withFolders);
+    // only the kinds asked for
+    const some: CheckoutAction[] = [];
+    for await (const w of readJournal(file, 10, ['remove', 'folder'])) some.push(...w);
+    assert.deepEqual(some, [actions[0], { kind: 'folder', path: 'd' }, actions[4]]);
     // a spool that is discarded leaves nothing
     const d = JournalWriter.create(dir, 'other');
     d.write(actions[0]!);
@@ -84,7 +90,7 @@ test('journal: the plan reads back in order, a window at a time, with paths that
     let seen = 0;
     let sizes = 0;
     let bigWindows = 0;
-    for await (const win of readJournal(bigFile, 8192)) {
+    for await (const win of readJournal(bigFile, 8192, ['write'])) {
       bigWindows++;
       for (const a of win) {
         assert.equal(a.kind, 'write');
@@ -98,6 +104,9 @@ test('journal: the plan reads back in order, a window at a time, with paths that
     }
     assert.equal(seen, n);
     assert.equal(bigWindows, Math.ceil(n / 8192));
+    let folders = 0;
+    for await (const win of readJournal(bigFile, 8192, ['folder'])) folders += win.length;
+    assert.equal(folders, n, 'one folder line where the folder changes');
     assert.equal(sizes, (n * (n - 1)) / 2);
     // a big spool discarded takes the folder it made with it
     const fresh = join(dir, 'fresh');

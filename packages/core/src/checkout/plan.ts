@@ -17,7 +17,9 @@ export type CheckoutAction =
   /** a file whose content is right but whose executable bit is not */
   | { kind: 'chmod'; entry: ManifestEntry }
   /** a file present in the workspace that the target does not have */
-  | { kind: 'remove'; path: string };
+  | { kind: 'remove'; path: string }
+  /** a folder the files written next need (may exist already); made after every removal, before any file */
+  | { kind: 'folder'; path: string };
 
 export interface PlanCounts {
   write: number;
@@ -103,7 +105,7 @@ export function planCheckout(target: readonly ManifestEntry[], present: Readonly
   const b = new PlanBuilder(opts, (a) => {
     if (a.kind === 'write') plan.write.push(a.entry);
     else if (a.kind === 'chmod') plan.chmod.push(a.entry);
-    else plan.remove.push(a.path);
+    else if (a.kind === 'remove') plan.remove.push(a.path);
   });
   const wanted = new Set<string>();
   for (const e of target) {

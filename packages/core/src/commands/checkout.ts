@@ -257,7 +257,7 @@ export async function applyCheckoutSet(repo: Repo, set: CheckoutPlanSet, opts: C
       const index = p.index ?? StatIndex.load(repo.indexDir, ds.dataPath);
       const journal = p.journal!.install();
       const res = await applyCheckout(
-        { counts: p.counts, windows: () => readJournal(journal, APPLY_WINDOW) },
+        { counts: p.counts, windows: (kinds) => readJournal(journal, APPLY_WINDOW, kinds) },
         {
           odb: repo.odb,
           linker,
