@@ -3,7 +3,7 @@ import { open, rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { removeStaleTempSync, uniqueTempName } from '../util/fs.js';
+import { openIfExistsSync, removeStaleTempSync, uniqueTempName } from '../util/fs.js';
 import { isErrno, TdvcError } from '../errors.js';
 import { compareUtf8 } from '../objects/paths.js';
 import type { CheckoutAction } from './plan.js';
@@ -310,13 +310,8 @@ class WriteCursor {
 
   /** The cursor of a journal left by a checkout that is gone, or undefined (none, a live one, damaged). */
   static open(file: string): WriteCursor | undefined {
-    let fd: number;
-    try {
-      fd = openSync(file, 'r');
-    } catch (err) {
-      if (isErrno(err, 'ENOENT')) return undefined;
-      throw err;
-    }
+    const fd = openIfExistsSync(file);
+    if (fd === undefined) return undefined;
     const c = new WriteCursor(file, fd);
     const head = fstatSync(fd).isFile() ? c.line() : undefined;
     const [magic, host, pid, started] = head?.split('\t') ?? [];

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Oid } from '../hash/oid.js';
 import { isErrno } from '../errors.js';
 import { compareUtf8 } from '../objects/paths.js';
-import { removeStaleTempSync, uniqueTempName } from '../util/fs.js';
+import { openIfExistsSync, removeStaleTempSync, uniqueTempName } from '../util/fs.js';
 
 /** What is remembered about one workspace file: enough stat data to know it was not touched. */
 export interface StatKey {
@@ -271,13 +271,8 @@ class RowReader {
   private constructor(private fd: number | undefined) {}
 
   static open(file: string): RowReader | undefined {
-    let fd: number;
-    try {
-      fd = openSync(file, 'r');
-    } catch (err) {
-      if (isErrno(err, 'ENOENT')) return undefined;
-      throw err;
-    }
+    const fd = openIfExistsSync(file);
+    if (fd === undefined) return undefined;
     const r = new RowReader(fd);
     if (!fstatSync(fd).isFile() || !r.fill(HEADER) || !r.buf.subarray(r.start, r.start + MAGIC.length).equals(MAGIC)) {
       r.close();

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { lstatSync, unlinkSync, type Stats } from 'node:fs';
+import { lstatSync, openSync, unlinkSync, type Stats } from 'node:fs';
 import { lstat, open, rename, rm, mkdir, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fromSystemError, isErrno } from '../errors.js';
@@ -191,4 +191,14 @@ export async function forEachLimit<T>(items: Iterable<T>, limit: number, fn: (it
   };
   await Promise.all(Array.from({ length: Math.max(1, limit) }, worker));
   if (failed) throw firstError;
+}
+
+/** Opens a file of tdvc's own for reading; undefined when it does not exist (other errors are thrown). */
+export function openIfExistsSync(file: string): number | undefined {
+  try {
+    return openSync(file, 'r');
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return undefined;
+    throw err;
+  }
 }
