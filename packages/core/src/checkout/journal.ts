@@ -80,7 +80,8 @@ function parseLine(line: string): CheckoutAction | undefined {
  * memory until it outgrows a chunk, so a small plan that is refused leaves no trace on disk.
  */
 export class JournalWriter {
-  private buf = Buffer.allocUnsafe(CHUNK);
+  /** grows up to CHUNK: a checkout of many small datasets holds one plan each until it applies them */
+  private buf = Buffer.allocUnsafe(4096);
   private used = 0;
   private fd: number | undefined;
   private tmp: string | undefined;
@@ -113,8 +114,13 @@ export class JournalWriter {
 
   private put(text: string): void {
     const bytes = Buffer.byteLength(text);
-    if (this.used + bytes > this.buf.length) this.flush();
-    if (bytes > this.buf.length) this.buf = Buffer.allocUnsafe(bytes);
+    if (this.used + bytes > this.buf.length) {
+      if (this.buf.length < CHUNK || bytes > this.buf.length) {
+        const bigger = Buffer.allocUnsafe(Math.max(Math.min(this.buf.length * 4, CHUNK), this.used + bytes));
+        this.buf.copy(bigger, 0, 0, this.used);
+        this.buf = bigger;
+      } else this.flush();
+    }
     this.used += this.buf.write(text, this.used);
   }
 
@@ -140,6 +146,7 @@ export class JournalWriter {
     this.flush();
     closeSync(this.fd!);
     this.fd = undefined;
+    this.buf = Buffer.alloc(0);
     const file = journalFile(this.dir, this.dataPath);
     renameSync(this.tmp!, file);
     unfinished(this.tmp!, false);
@@ -151,6 +158,7 @@ export class JournalWriter {
   /** Drops the plan (spooled, not installed): nothing of it stays, not even a folder it made. */
   discard(): void {
     this.used = 0;
+    this.buf = Buffer.alloc(0);
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
     if (this.tmp === undefined) return;

@@ -177,7 +177,14 @@ export class StatIndex {
    */
   spill(): void {
     if (this.changed.size === 0) return;
-    const paths = [...this.changed.keys()].sort(compareUtf8);
+    const paths = [...this.changed.keys()];
+    // a window is usually recorded in order already: check before sorting
+    for (let k = 1; k < paths.length; k++) {
+      if (compareUtf8(paths[k - 1]!, paths[k]!) > 0) {
+        paths.sort(compareUtf8);
+        break;
+      }
+    }
     if (this.spilledLast !== undefined && compareUtf8(paths[0]!, this.spilledLast) <= 0) return;
     this.spilled ??= RowWriter.create(this.file);
     for (const path of paths) this.spilled.write(this.changed.get(path) ?? { path, oid: ZERO_OID, ino: FORGOTTEN, size: 0, mtimeMs: 0 });
