@@ -1,12 +1,13 @@
 // status and add read the workspace, the stat index and the dataset's tree as sorted streams, a
 // window of files at a time: what they report must not depend on where the windows end. A dataset
 // larger than several windows, with changes in each window, at window edges, and among names whose
-// canonical order differs from a plain sort ('a' folder vs 'a.txt', 'a-b', astral names).
+// canonical order differs from a plain sort ('a' folder vs 'a.txt', 'a-b', astral names). Large
+// enough that the scans after the first walk on a thread of their own (WalkThread).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SCAN_WINDOW, compareUtf8 } from '@tdvc/core';
+import { SCAN_WINDOW, WALK_THREAD_MIN_FILES, compareUtf8 } from '@tdvc/core';
 import { git, makeRepo, tdvc, type RunResult } from './helpers.js';
 
 async function ok(cwd: string, args: string[]): Promise<RunResult> {
@@ -23,7 +24,8 @@ interface Status {
 test('status and add across many scan windows: every added, modified and deleted file, wherever the windows end', { timeout: 300_000 }, async () => {
   const { root, cleanup } = await makeRepo();
   try {
-    const n = SCAN_WINDOW * 2 + 1000;
+    // more files than the stat index needs to have the walk run on a thread of its own (from the second scan on)
+    const n = Math.max(SCAN_WINDOW * 2 + 1000, WALK_THREAD_MIN_FILES + 500);
     const files: string[] = [];
     for (let i = 0; i < n; i++) files.push(`d${String(i % 37).padStart(2, '0')}/f${i}`);
     files.push('a.txt', 'a-b', 'a/x', 'a/sub/y', 'a0', '\u{1F600}', '\uFF21');

@@ -77,3 +77,19 @@ test('a hint with a path holding a space and a quote can be pasted into a shell'
     cleanup();
   }
 });
+
+test('add expands a quoted pattern (fast-glob, loaded only for patterns) and names a pattern that matches nothing', async () => {
+  const { root, cleanup } = await makeRepo();
+  try {
+    writeTree(root, { 'models/a.bin': 'a', 'models/b.bin': 'b', 'models/c.txt': 'c', 'plain.bin': 'p' });
+    const r = await tdvc(root, ['add', 'models/*.bin', 'plain.bin', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const added = (JSON.parse(r.stdout) as { added: Array<{ path: string }> }).added.map((d) => d.path).sort();
+    assert.deepEqual(added, ['models/a.bin', 'models/b.bin', 'plain.bin']);
+    const none = await tdvc(root, ['add', 'models/*.csv']);
+    assert.notEqual(none.code, 0);
+    assert.match(none.stderr, /no files match models\/\*\.csv/);
+  } finally {
+    cleanup();
+  }
+});

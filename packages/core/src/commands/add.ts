@@ -1,7 +1,8 @@
 import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { lstatSync, statSync } from 'node:fs';
-import fg from 'fast-glob';
+import type FastGlob from 'fast-glob';
+import { createRequire } from 'node:module';
 import { TdvcError, InvalidPathError } from '../errors.js';
 import { serializePointer, POINTER_SUFFIX, POINTER_VERSION, type Pointer } from '../objects/pointer.js';
 import { TreeBuilder } from '../tree/builder.js';
@@ -63,12 +64,20 @@ async function addUnlocked(repo: Repo, paths: string[], opts: AddOptions): Promi
   return out;
 }
 
+/** Characters without which no argument is a pattern (fast-glob is loaded only when one has them). */
+const GLOB_CHARS = /[*?[\]{}()!+@]/;
+let fastGlobModule: typeof FastGlob | undefined;
+function fastGlob(): typeof FastGlob {
+  fastGlobModule ??= createRequire(import.meta.url)('fast-glob') as typeof FastGlob;
+  return fastGlobModule;
+}
+
 function expandArgs(repo: Repo, paths: string[], cwd: string): string[] {
   const out: string[] = [];
   for (const p of paths) {
     const arg = p.endsWith(POINTER_SUFFIX) ? p.slice(0, -POINTER_SUFFIX.length) : p;
-    if (fg.isDynamicPattern(arg) && !existsLstat(join(cwd, arg))) {
-      const matches = fg.sync(arg, { cwd, onlyFiles: false, dot: false, followSymbolicLinks: false, ignore: ['**/.git/**', '**/.tdvc/**', '**/*.tdvc'] });
+    if (GLOB_CHARS.test(arg) && fastGlob().isDynamicPattern(arg) && !existsLstat(join(cwd, arg))) {
+      const matches = fastGlob().sync(arg, { cwd, onlyFiles: false, dot: false, followSymbolicLinks: false, ignore: ['**/.git/**', '**/.tdvc/**', '**/*.tdvc'] });
       if (matches.length === 0) throw new TdvcError('ENOMATCH', `no files match ${arg}`, { path: arg });
       for (const m of matches.sort()) out.push(repo.relPath(m, cwd));
     } else {

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { chmod } from 'node:fs/promises';
 import { join } from 'node:path';
-import git from 'isomorphic-git';
+import { igit } from '../git/igit.js';
 import type { Repo } from '../workspace/repo.js';
 import { ensureDir, writeFileAtomic } from '../util/fs.js';
 import { NoFollowGuard } from '../util/no-follow.js';
@@ -103,11 +103,11 @@ export async function install(repo: Repo, opts: InstallOptions): Promise<Install
   if (gitattributes) await writeFileAtomic(attrFile, `${attrs}${attrs === '' || attrs.endsWith('\n') ? '' : '\n'}${line}\n`);
 
   const driver = `${opts.command} merge-driver %O %A %B %P`;
-  const current = await git.getConfig({ fs, gitdir: g.gitdir, path: 'merge.tdvc.driver' });
+  const current = await (await igit()).getConfig({ fs, gitdir: g.gitdir, path: 'merge.tdvc.driver' });
   const mergeDriver = current !== driver;
   if (mergeDriver) {
-    await git.setConfig({ fs, gitdir: g.gitdir, path: 'merge.tdvc.name', value: 'tdvc dataset merge (file-level, three-way)' });
-    await git.setConfig({ fs, gitdir: g.gitdir, path: 'merge.tdvc.driver', value: driver });
+    await (await igit()).setConfig({ fs, gitdir: g.gitdir, path: 'merge.tdvc.name', value: 'tdvc dataset merge (file-level, three-way)' });
+    await (await igit()).setConfig({ fs, gitdir: g.gitdir, path: 'merge.tdvc.driver', value: driver });
   }
   return { hooks, gitattributes, mergeDriver };
 }

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import git from 'isomorphic-git';
+import { igit } from '../git/igit.js';
 import { TdvcError, WouldLoseDataError } from '../errors.js';
 import type { Repo } from '../workspace/repo.js';
 import { POINTER_SUFFIX } from '../objects/pointer.js';
@@ -50,7 +50,7 @@ async function mergeUnlocked(repo: Repo, branch: string, opts: { author?: { name
   const author = opts.author ?? authorFromEnv();
   let res;
   try {
-    res = await git.merge({
+    res = await (await igit()).merge({
       fs,
       dir: repo.root,
       gitdir: g.gitdir,
@@ -96,7 +96,7 @@ async function mergeUnlocked(repo: Repo, branch: string, opts: { author?: { name
   // bring the working tree and the index to the result; refuses (changing nothing) when an
   // untracked file is in the way
   try {
-    await git.checkout({ fs, dir: repo.root, gitdir: g.gitdir, ref: result, noUpdateHead: true, cache: g.cache });
+    await (await igit()).checkout({ fs, dir: repo.root, gitdir: g.gitdir, ref: result, noUpdateHead: true, cache: g.cache });
   } catch (err) {
     const e = err as { code?: string; data?: { filepaths?: string[] }; message?: string };
     if (e.code === 'CheckoutConflictError') {
@@ -106,7 +106,7 @@ async function mergeUnlocked(repo: Repo, branch: string, opts: { author?: { name
     throw new TdvcError('EGIT', `merge of ${branch} failed: ${e.message ?? String(err)}`);
   }
   if (conflicts.length > 0) {
-    for (const c of conflicts) await git.resetIndex({ fs, dir: repo.root, gitdir: g.gitdir, filepath: c.path + POINTER_SUFFIX, cache: g.cache });
+    for (const c of conflicts) await (await igit()).resetIndex({ fs, dir: repo.root, gitdir: g.gitdir, filepath: c.path + POINTER_SUFFIX, cache: g.cache });
     await writeFile(join(g.gitdir, 'MERGE_HEAD'), `${theirOid}\n`);
     await writeFile(
       join(g.gitdir, 'MERGE_MSG'),
@@ -115,7 +115,7 @@ async function mergeUnlocked(repo: Repo, branch: string, opts: { author?: { name
     const co = await checkout(repo, []).catch(() => undefined);
     return { branch, commit: undefined, fastForward: false, alreadyMerged: false, conflicts, checkout: co };
   }
-  await git.writeRef({ fs, gitdir: g.gitdir, ref: `refs/heads/${ours}`, value: result, force: true });
+  await (await igit()).writeRef({ fs, gitdir: g.gitdir, ref: `refs/heads/${ours}`, value: result, force: true });
   const co = await checkout(repo, []);
   return { branch, commit: result, fastForward: res.fastForward === true, alreadyMerged: false, conflicts, checkout: co };
 }

@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import git from 'isomorphic-git';
+import { igit } from '../git/igit.js';
 import { WouldLoseDataError } from '../errors.js';
 import type { Repo } from '../workspace/repo.js';
 import { applyCheckoutSet, planCheckoutSet, type CheckoutResult } from './checkout.js';
@@ -39,7 +39,7 @@ async function switchUnlocked(repo: Repo, rev: string, opts: { force?: boolean }
   // one read of the workspace: plan against REV's pointer files (refusing here touches nothing),
   // then move Git, then apply that same plan
   const plan = await planCheckoutSet(repo, [], { rev: commit, ...(opts.force ? { force: true } : {}) });
-  const branches = await git.listBranches({ fs, gitdir: g.gitdir });
+  const branches = await (await igit()).listBranches({ fs, gitdir: g.gitdir });
   const branch = branches.includes(rev) ? rev : undefined;
   await g.switchWorkingTree(branch ?? commit, { detach: branch === undefined, force: opts.force === true, label: rev });
   const co = await applyCheckoutSet(repo, plan, { rev: commit, writePointers: false, ...(opts.force ? { force: true } : {}) });

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import git from 'isomorphic-git';
+import { igit } from './igit.js';
 import { TdvcError } from '../errors.js';
 import { POINTER_SUFFIX } from '../objects/pointer.js';
 import { SMALL_TEXT_LIMIT } from '../util/safe-read.js';
@@ -72,11 +72,11 @@ export class GitRepo {
   private async resolveBase(name: string): Promise<string | undefined> {
     let oid: string | undefined;
     try {
-      oid = await git.resolveRef({ fs, gitdir: this.gitdir, ref: name });
+      oid = await (await igit()).resolveRef({ fs, gitdir: this.gitdir, ref: name });
     } catch {
       if (/^[0-9a-f]{4,40}$/.test(name)) {
         try {
-          oid = await git.expandOid({ fs, gitdir: this.gitdir, oid: name, cache: this.cache });
+          oid = await (await igit()).expandOid({ fs, gitdir: this.gitdir, oid: name, cache: this.cache });
         } catch {
           return undefined;
         }
@@ -91,7 +91,7 @@ export class GitRepo {
     for (let i = 0; i < 10; i++) {
       let obj;
       try {
-        obj = await git.readObject({ fs, gitdir: this.gitdir, oid, format: 'parsed', cache: this.cache });
+        obj = await (await igit()).readObject({ fs, gitdir: this.gitdir, oid, format: 'parsed', cache: this.cache });
       } catch {
         return undefined;
       }
@@ -103,7 +103,7 @@ export class GitRepo {
   }
 
   async parents(commit: string): Promise<string[]> {
-    const { commit: c } = await git.readCommit({ fs, gitdir: this.gitdir, oid: commit, cache: this.cache });
+    const { commit: c } = await (await igit()).readCommit({ fs, gitdir: this.gitdir, oid: commit, cache: this.cache });
     return c.parent;
   }
 
@@ -112,13 +112,13 @@ export class GitRepo {
   }
 
   async currentBranch(): Promise<string | undefined> {
-    return (await git.currentBranch({ fs, gitdir: this.gitdir, fullname: false })) ?? undefined;
+    return (await (await igit()).currentBranch({ fs, gitdir: this.gitdir, fullname: false })) ?? undefined;
   }
 
   /** The text of `path` at `commit`, or undefined when it does not exist there. */
   async readText(commit: string, path: string): Promise<string | undefined> {
     try {
-      const { blob } = await git.readBlob({ fs, gitdir: this.gitdir, oid: commit, filepath: path, cache: this.cache });
+      const { blob } = await (await igit()).readBlob({ fs, gitdir: this.gitdir, oid: commit, filepath: path, cache: this.cache });
       return pointerText(blob, path, commit);
     } catch (err) {
       if ((err as { code?: string }).code === 'NotFoundError') return undefined;
@@ -128,10 +128,10 @@ export class GitRepo {
 
   /** Every `*.tdvc` pointer file committed at `commit`. */
   async listPointers(commit: string): Promise<CommittedPointer[]> {
-    const { commit: c } = await git.readCommit({ fs, gitdir: this.gitdir, oid: commit, cache: this.cache });
+    const { commit: c } = await (await igit()).readCommit({ fs, gitdir: this.gitdir, oid: commit, cache: this.cache });
     const found: Array<{ path: string; oid: string }> = [];
     const walk = async (treeOid: string, prefix: string): Promise<void> => {
-      const { tree } = await git.readTree({ fs, gitdir: this.gitdir, oid: treeOid, cache: this.cache });
+      const { tree } = await (await igit()).readTree({ fs, gitdir: this.gitdir, oid: treeOid, cache: this.cache });
       for (const e of tree) {
         const path = prefix ? `${prefix}/${e.path}` : e.path;
         if (e.type === 'tree') await walk(e.oid, path);
@@ -149,7 +149,7 @@ export class GitRepo {
     await walk(c.tree, '');
     return Promise.all(
       found.map(async (f) => {
-        const { blob } = await git.readBlob({ fs, gitdir: this.gitdir, oid: f.oid, cache: this.cache });
+        const { blob } = await (await igit()).readBlob({ fs, gitdir: this.gitdir, oid: f.oid, cache: this.cache });
         return { path: f.path, text: pointerText(blob, f.path, commit) };
       }),
     );
@@ -157,7 +157,7 @@ export class GitRepo {
 
   async branchTips(): Promise<string[]> {
     const out: string[] = [];
-    for (const b of await git.listBranches({ fs, gitdir: this.gitdir })) {
+    for (const b of await (await igit()).listBranches({ fs, gitdir: this.gitdir })) {
       const oid = await this.tryResolve(`refs/heads/${b}`);
       if (oid) out.push(oid);
     }
@@ -166,7 +166,7 @@ export class GitRepo {
 
   async tagCommits(): Promise<string[]> {
     const out: string[] = [];
-    for (const t of await git.listTags({ fs, gitdir: this.gitdir })) {
+    for (const t of await (await igit()).listTags({ fs, gitdir: this.gitdir })) {
       const oid = await this.tryResolve(`refs/tags/${t}`);
       if (oid) out.push(oid);
     }
@@ -176,8 +176,8 @@ export class GitRepo {
   /** Every commit reachable from all branches and tags (for gc and pull --all-commits). */
   async allCommits(): Promise<string[]> {
     const refs = [
-      ...(await git.listBranches({ fs, gitdir: this.gitdir })).map((b) => `refs/heads/${b}`),
-      ...(await git.listTags({ fs, gitdir: this.gitdir })).map((t) => `refs/tags/${t}`),
+      ...(await (await igit()).listBranches({ fs, gitdir: this.gitdir })).map((b) => `refs/heads/${b}`),
+      ...(await (await igit()).listTags({ fs, gitdir: this.gitdir })).map((t) => `refs/tags/${t}`),
     ];
     const seen = new Set<string>();
     const stack: string[] = [];
@@ -217,7 +217,7 @@ export class GitRepo {
       return;
     }
     try {
-      await git.checkout({ fs, dir: this.dir, gitdir: this.gitdir, ref, force: opts.force, cache: this.cache });
+      await (await igit()).checkout({ fs, dir: this.dir, gitdir: this.gitdir, ref, force: opts.force, cache: this.cache });
     } catch (err) {
       const e = err as { code?: string; data?: { filepaths?: string[] }; message?: string };
       if (e.code === 'CheckoutConflictError') {
@@ -241,7 +241,7 @@ export class GitRepo {
         .filter((e) => e.length > 3)
         .map((e) => e.slice(3));
     }
-    const rows = await git.statusMatrix({ fs, dir: this.dir, gitdir: this.gitdir, cache: this.cache });
+    const rows = await (await igit()).statusMatrix({ fs, dir: this.dir, gitdir: this.gitdir, cache: this.cache });
     return rows.filter(([, head, work, stage]) => head === 1 && (work !== 1 || stage !== 1)).map(([p]) => p);
   }
 }

@@ -5,8 +5,9 @@ import { SMALL_FILE, type ObjectStore } from '../odb/store.js';
 import { SmallFiles } from './file-pool.js';
 import { forEachLimit } from '../util/fs.js';
 import { walkSorted, statPath, type WalkedFile } from '../util/walk.js';
+import { WalkThread } from '../util/walk-thread.js';
 import type { StatIndex } from './stat-index.js';
-import { LARGE_FILES_AT_ONCE } from '../util/concurrency.js';
+import { defaultThreads, LARGE_FILES_AT_ONCE } from '../util/concurrency.js';
 
 export interface ScannedFile {
   /** read and hashed in this scan (the stat index did not vouch for it) */
@@ -96,14 +97,20 @@ export async function scanStream(abs: string, index: StatIndex, opts: ScanOption
 }
 
 async function* scanWindows(abs: string, index: StatIndex, hasher: Hasher, opts: ScanOptions): AsyncGenerator<ScannedFile[]> {
-  const walk = walkSorted(abs, {
-    onFile: (n) => opts.onProgress?.({ phase: 'listing', done: n, total: 0 }),
+  const walkOpts = {
+    onFile: (n: number) => opts.onProgress?.({ phase: 'listing', done: n, total: 0 }),
     ...(opts.objectsDir ? { objectsDir: opts.objectsDir } : {}),
-  });
-  const take = (): WalkedFile[] => {
+  };
+  // a dataset the index knows to be large is walked on a thread of its own (see WalkThread); a new
+  // or small one here, where the walk is cheap next to hashing or to starting a thread
+  const threads = opts.jobs ?? defaultThreads();
+  const thread = threads > 1 && index.size >= WALK_THREAD_MIN_FILES ? new WalkThread(abs, { ...walkOpts, window: SCAN_WINDOW }) : undefined;
+  const walk = thread ? undefined : walkSorted(abs, walkOpts);
+  const take = async (): Promise<WalkedFile[]> => {
+    if (thread) return (await thread.next()) ?? [];
     const out: WalkedFile[] = [];
     while (out.length < SCAN_WINDOW) {
-      const r = walk.next();
+      const r = walk!.next();
       if (r.done) break;
       out.push(r.value);
     }
@@ -113,7 +120,7 @@ async function* scanWindows(abs: string, index: StatIndex, hasher: Hasher, opts:
     // one window hashes while the next is walked
     let pending: Promise<ScannedFile[]> | undefined;
     for (;;) {
-      const walked = take();
+      const walked = await take();
       const next = walked.length > 0 ? hasher.hash(walked) : undefined;
       // a failure of the window not yet awaited must not go unhandled while this one is
       next?.catch(() => {});
@@ -127,10 +134,14 @@ async function* scanWindows(abs: string, index: StatIndex, hasher: Hasher, opts:
     }
     index.endVisits();
   } finally {
-    walk.return(undefined);
+    walk?.return(undefined);
+    await thread?.close();
     await hasher.close();
   }
 }
+
+/** From how many files (as the stat index last counted them) a scan walks on a thread of its own. */
+export const WALK_THREAD_MIN_FILES = 20_000;
 
 /** Hashes walked files the index cannot vouch for: small ones on the thread pool, large ones streamed. */
 class Hasher {
