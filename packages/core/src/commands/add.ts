@@ -1,3 +1,4 @@
+import type { Oid } from '../hash/oid.js';
 import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { lstatSync, statSync } from 'node:fs';
@@ -124,7 +125,8 @@ async function addOne(repo: Repo, rel: string, opts: AddOptions): Promise<AddedD
   const scan = await scanStream(abs, index, {
     store: odb,
     reflink: linkTypes[0] === 'reflink',
-    requirePresent: odb.knownObjects(),
+    // listed when the first window is compared, so the walk runs ahead meanwhile
+    requirePresent: { has: (oid: Oid) => odb.knownObjects().has(oid) },
     objectsDir: odb.objectsDir,
     ...(opts.jobs ? { jobs: opts.jobs } : {}),
     ...(opts.onProgress ? { onProgress: (p: ScanProgress) => opts.onProgress!({ ...p, path: rel }) } : {}),

@@ -127,7 +127,9 @@ export async function planCheckoutSet(repo: Repo, paths: string[], opts: Checkou
   const rels = paths.map((p) => repo.relPath(p, opts.cwd));
   const selected = await selectDatasets(repo, rels, among ?? (opts.rev === undefined ? undefined : await datasetsAt(repo, opts.rev)));
   // a held object counts as cached: the apply step puts it back into the cache before it is needed
-  const inCache = await repo.objects.presence();
+  // (listed once the first workspace walk has started: it runs ahead meanwhile)
+  let listing: Promise<(oid: Oid) => boolean> | undefined;
+  const presence = (): Promise<(oid: Oid) => boolean> => (listing ??= repo.objects.presence());
   const held = await repo.objects.heldFiles();
   const heldByFile = new Map<string, Oid>();
   for (const [oid, file] of held) heldByFile.set(file, oid);
@@ -150,7 +152,7 @@ export async function planCheckoutSet(repo: Repo, paths: string[], opts: Checkou
         if (held.has(a.entry.oid)) heldNeeded.add(a.entry.oid);
         if (opts.handOver?.has(a.entry.oid)) handOverCounts.set(a.entry.oid, (handOverCounts.get(a.entry.oid) ?? 0) + 1);
       };
-      const planned = await planDataset(repo, ds, subPaths, { ...opts, inCache, onAction });
+      const planned = await planDataset(repo, ds, subPaths, { ...opts, presence, onAction });
       if (!planned) {
         set.missingManifests.push(ds.dataPath);
         continue;
@@ -199,7 +201,7 @@ async function planDataset(
   repo: Repo,
   ds: Dataset,
   subPaths: string[],
-  opts: CheckoutOptions & { inCache: (oid: Oid) => boolean; onAction: (a: CheckoutAction) => void },
+  opts: CheckoutOptions & { presence: () => Promise<(oid: Oid) => boolean>; onAction: (a: CheckoutAction) => void },
 ): Promise<(Planned & { wouldLose: string[] }) | undefined> {
   let ws: WorkspaceStream | undefined;
   let typeClash = false;
@@ -209,11 +211,12 @@ async function planDataset(
     if (!(err instanceof TypeMismatchError)) throw err;
     typeClash = true;
   }
+  const inCache = await opts.presence();
   const journal = opts.dryRun ? undefined : JournalWriter.create(journalDir(repo), ds.dataPath);
   try {
     const leftover = loadPartialCheck(journalDir(repo), ds.dataPath);
     const builder = new PlanBuilder(
-      { subPaths, inCache: opts.inCache, isLeftover: (path, have) => leftover(path, have.size ?? Infinity, have.mtimeMs ?? 0) },
+      { subPaths, inCache, isLeftover: (path, have) => leftover(path, have.size ?? Infinity, have.mtimeMs ?? 0) },
       (a) => {
         journal?.write(a);
         opts.onAction(a);

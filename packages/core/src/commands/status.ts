@@ -47,11 +47,12 @@ export async function status(repo: Repo, paths: string[] = [], opts: StatusOptio
     const st: DatasetStatus = { path: ds.dataPath, pointerPath: ds.pointerPath, type: ds.pointer.type, state: 'clean', added: [], modified: [], deleted: [], interrupted: [], notInCache: [] };
     out.push(st);
     const inScope = (p: string): boolean => inSubPaths(subPaths, p);
-    isLocal ??= await repo.objects.presence();
-    const local = isLocal;
     const target = streamEntries(repo, ds.pointer, ds.pointerPath);
     try {
+      // the walk starts first: it runs ahead while the cache is listed
       const ws = await streamWorkspace(repo, ds, opts.onProgress ? { onProgress: (p) => opts.onProgress!({ ...p, path: ds.dataPath }) } : {});
+      isLocal ??= await repo.objects.presence();
+      const local = isLocal;
       if (ws.scan.kind === 'missing') {
         st.state = 'not-in-workspace';
         for await (const batch of target) for (const e of batch) if (inScope(e.path) && !local(e.oid)) st.notInCache.push(prefix(ds, e.path));

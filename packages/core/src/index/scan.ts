@@ -71,7 +71,7 @@ export type ScanStream =
 /**
  * Computes the hash of every file at `abs`, reading only files the stat index cannot vouch for.
  * A folder is walked in canonical order and its files come out a window at a time, hashed by a
- * pool of threads while the walk goes on: memory holds two windows, never the whole dataset.
+ * pool of threads while the walk goes on: memory holds a bounded number of windows, never the whole dataset.
  * `counts` are complete once `windows` is.
  */
 export async function scanStream(abs: string, index: StatIndex, opts: ScanOptions = {}): Promise<ScanStream> {
@@ -93,10 +93,18 @@ export async function scanStream(abs: string, index: StatIndex, opts: ScanOption
     throw new TdvcError('EBADFILE', `not a regular file or folder: ${abs}`, { path: abs });
   }
   const hasher = new Hasher(index, opts);
-  return { kind: 'dir', windows: scanWindows(abs, index, hasher, opts), counts: hasher.counts };
+  // the walk starts now (on its own thread for a large dataset), so that it runs ahead while the
+  // caller gets ready (lists the cache) before reading the first window
+  return { kind: 'dir', windows: scanWindows(index, hasher, opts, startWalk(abs, index, opts)), counts: hasher.counts };
 }
 
-async function* scanWindows(abs: string, index: StatIndex, hasher: Hasher, opts: ScanOptions): AsyncGenerator<ScannedFile[]> {
+/** The files of a folder in canonical order, a window at a time, walked here or on a thread of its own. */
+interface Walk {
+  take(): Promise<WalkedFile[]>;
+  close(): Promise<void>;
+}
+
+function startWalk(abs: string, index: StatIndex, opts: ScanOptions): Walk {
   const walkOpts = {
     onFile: (n: number) => opts.onProgress?.({ phase: 'listing', done: n, total: 0 }),
     ...(opts.objectsDir ? { objectsDir: opts.objectsDir } : {}),
@@ -104,18 +112,27 @@ async function* scanWindows(abs: string, index: StatIndex, hasher: Hasher, opts:
   // a dataset the index knows to be large is walked on a thread of its own (see WalkThread); a new
   // or small one here, where the walk is cheap next to hashing or to starting a thread
   const threads = opts.jobs ?? defaultThreads();
-  const thread = threads > 1 && index.size >= WALK_THREAD_MIN_FILES ? new WalkThread(abs, { ...walkOpts, window: SCAN_WINDOW }) : undefined;
-  const walk = thread ? undefined : walkSorted(abs, walkOpts);
-  const take = async (): Promise<WalkedFile[]> => {
-    if (thread) return (await thread.next()) ?? [];
-    const out: WalkedFile[] = [];
-    while (out.length < SCAN_WINDOW) {
-      const r = walk!.next();
-      if (r.done) break;
-      out.push(r.value);
-    }
-    return out;
+  if (threads > 1 && index.size >= WALK_THREAD_MIN_FILES) {
+    const thread = new WalkThread(abs, { ...walkOpts, window: SCAN_WINDOW });
+    return { take: async () => (await thread.next()) ?? [], close: () => thread.close() };
+  }
+  const walk = walkSorted(abs, walkOpts);
+  return {
+    take: async () => {
+      const out: WalkedFile[] = [];
+      while (out.length < SCAN_WINDOW) {
+        const r = walk.next();
+        if (r.done) break;
+        out.push(r.value);
+      }
+      return out;
+    },
+    close: async () => void walk.return(undefined),
   };
+}
+
+async function* scanWindows(index: StatIndex, hasher: Hasher, opts: ScanOptions, walk: Walk): AsyncGenerator<ScannedFile[]> {
+  const take = (): Promise<WalkedFile[]> => walk.take();
   try {
     // one window hashes while the next is walked
     let pending: Promise<ScannedFile[]> | undefined;
@@ -134,8 +151,7 @@ async function* scanWindows(abs: string, index: StatIndex, hasher: Hasher, opts:
     }
     index.endVisits();
   } finally {
-    walk?.return(undefined);
-    await thread?.close();
+    await walk.close();
     await hasher.close();
   }
 }
