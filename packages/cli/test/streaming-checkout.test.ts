@@ -5,7 +5,8 @@
 // and the stat index it leaves (spilled a window at a time) must vouch for exactly what is there.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { SCAN_WINDOW, compareUtf8 } from '@tdvc/core';
@@ -93,6 +94,35 @@ test('checkout across many plan windows: folder to file and back, window edges, 
     const inScope = (p: string): boolean => ['d00', 'd0', 'blk'].some((s) => p === s || p.startsWith(`${s}/`));
     const want = new Map([...v2].filter(([p]) => !inScope(p)).concat([...v1].filter(([p]) => inScope(p))));
     assert.deepEqual(contents(data), want, 'sub-path checkout: those paths as in v1, the rest as in v2');
+  } finally {
+    cleanup();
+  }
+});
+
+test('a link to a FIFO planted where the journal and the stat index live is not followed: status and checkout finish', { timeout: 60_000 }, async () => {
+  const { root, cleanup } = await makeRepo();
+  try {
+    write(root, 'a', 'a\n');
+    await ok(root, ['add', 'data']);
+    const key = createHash('sha1').update('data').digest('hex').slice(0, 16);
+    const fifo = join(root, '..', `${key}-fifo`);
+    execFileSync('mkfifo', [fifo]);
+    try {
+      for (const [dir, name] of [['journal', `${key}.journal`], ['index', `${key}.idx`]] as const) {
+        mkdirSync(join(root, '.tdvc', 'tmp', dir), { recursive: true });
+        rmSync(join(root, '.tdvc', 'tmp', dir, name), { force: true });
+        symlinkSync(fifo, join(root, '.tdvc', 'tmp', dir, name));
+      }
+      // opening either for reading would block forever on the FIFO
+      const st = JSON.parse((await ok(root, ['status', '--json'])).stdout) as { clean: boolean };
+      assert.equal(st.clean, true);
+      rmSync(join(root, 'data'), { recursive: true });
+      await ok(root, ['checkout']);
+      assert.deepEqual(contents(join(root, 'data')), new Map([['a', contents(join(root, 'data')).get('a')!]]));
+      assert.equal(readFileSync(join(root, 'data', 'a'), 'utf8'), 'a\n');
+    } finally {
+      rmSync(fifo, { force: true });
+    }
   } finally {
     cleanup();
   }

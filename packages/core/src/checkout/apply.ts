@@ -62,8 +62,7 @@ export interface ApplyResult {
  * Carries out a checkout plan, read as a stream of windows three times: first every removal (a
  * folder emptied here may be where a file goes), then every folder the files need, then, window by
  * window, the files written in place (see placeFileSync) and the executable bits, the stat index
- * learning each window as it goes. Memory
- * holds a window, whatever the size of the plan. The caller writes the plan as a checkout journal
+ * learning each window as it goes. Memory holds a window, whatever the size of the plan. The caller writes the plan as a checkout journal
  * first, so a re-run after a kill recognises half-written files as its own and finishes the job.
  */
 export async function applyCheckout(src: PlanSource, opts: ApplyOptions): Promise<ApplyResult> {

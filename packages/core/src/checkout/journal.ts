@@ -88,7 +88,6 @@ export class JournalWriter {
   private madeDir = false;
   /** the folder of the last file written ('' the dataset's root, which the checkout makes) */
   private lastFolder = '';
-  lines = 0;
 
   private constructor(
     private readonly dir: string,
@@ -109,7 +108,6 @@ export class JournalWriter {
       this.lastFolder = folder;
     }
     this.put(lineOf(a));
-    this.lines++;
   }
 
   private put(text: string): void {

@@ -132,12 +132,11 @@ function startWalk(abs: string, index: StatIndex, opts: ScanOptions): Walk {
 }
 
 async function* scanWindows(index: StatIndex, hasher: Hasher, opts: ScanOptions, walk: Walk): AsyncGenerator<ScannedFile[]> {
-  const take = (): Promise<WalkedFile[]> => walk.take();
   try {
     // one window hashes while the next is walked
     let pending: Promise<ScannedFile[]> | undefined;
     for (;;) {
-      const walked = await take();
+      const walked = await walk.take();
       const next = walked.length > 0 ? hasher.hash(walked) : undefined;
       // a failure of the window not yet awaited must not go unhandled while this one is
       next?.catch(() => {});

@@ -22,6 +22,10 @@ const MAGIC = Buffer.from('tdvc-index 3\n');
 /** the inode of a spilled change that forgets its path */
 const FORGOTTEN = -1;
 const ZERO_OID = '0'.repeat(64);
+/** A change that drops `path`, as it is spilled and merged. */
+function forgottenRow(path: string): Row {
+  return { path, oid: ZERO_OID, ino: FORGOTTEN, size: 0, mtimeMs: 0 };
+}
 /** the header: MAGIC, then the number of rows (a double) */
 const HEADER = MAGIC.length + 8;
 const OID_BYTES = 32;
@@ -187,7 +191,7 @@ export class StatIndex {
     }
     if (this.spilledLast !== undefined && compareUtf8(paths[0]!, this.spilledLast) <= 0) return;
     this.spilled ??= RowWriter.create(this.file);
-    for (const path of paths) this.spilled.write(this.changed.get(path) ?? { path, oid: ZERO_OID, ino: FORGOTTEN, size: 0, mtimeMs: 0 });
+    for (const path of paths) this.spilled.write(this.changed.get(path) ?? forgottenRow(path));
     this.spilledLast = paths[paths.length - 1];
     this.changed.clear();
   }
@@ -220,7 +224,7 @@ export class StatIndex {
     // highest priority first: the changes in memory are newer than those spilled
     const memory = [...this.changed.entries()]
       .sort((a, b) => compareUtf8(a[0], b[0]))
-      .map(([path, row]) => row ?? { path, oid: ZERO_OID, ino: FORGOTTEN, size: 0, mtimeMs: 0 });
+      .map(([path, row]) => row ?? forgottenRow(path));
     let k = 0;
     const spilled = spilledFile ? RowReader.open(spilledFile) : undefined;
     const base = baseFile ? RowReader.open(baseFile) : undefined;

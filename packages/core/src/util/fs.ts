@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { lstatSync, openSync, unlinkSync, type Stats } from 'node:fs';
+import { constants, lstatSync, openSync, unlinkSync, type Stats } from 'node:fs';
 import { lstat, open, rename, rm, mkdir, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fromSystemError, isErrno } from '../errors.js';
@@ -193,12 +193,16 @@ export async function forEachLimit<T>(items: Iterable<T>, limit: number, fn: (it
   if (failed) throw firstError;
 }
 
-/** Opens a file of tdvc's own for reading; undefined when it does not exist (other errors are thrown). */
+/**
+ * Opens a file of tdvc's own for reading; undefined when it does not exist or is a symbolic link
+ * (not tdvc's: never followed). Non-blocking, so a FIFO planted under the name cannot hang the
+ * open; the caller checks that what it got is a regular file. Other errors are thrown.
+ */
 export function openIfExistsSync(file: string): number | undefined {
   try {
-    return openSync(file, 'r');
+    return openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
-    if (isErrno(err, 'ENOENT')) return undefined;
+    if (isErrno(err, 'ENOENT', 'ELOOP')) return undefined;
     throw err;
   }
 }
