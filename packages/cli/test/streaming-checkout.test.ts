@@ -5,8 +5,9 @@
 // and the stat index it leaves (spilled a window at a time) must vouch for exactly what is there.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { SCAN_WINDOW, compareUtf8 } from '@tdvc/core';
@@ -105,7 +106,8 @@ test('a link to a FIFO planted where the journal and the stat index live is not 
     write(root, 'a', 'a\n');
     await ok(root, ['add', 'data']);
     const key = createHash('sha1').update('data').digest('hex').slice(0, 16);
-    const fifo = join(root, '..', `${key}-fifo`);
+    const fifoDir = mkdtempSync(join(tmpdir(), 'tdvc-fifo-'));
+    const fifo = join(fifoDir, 'fifo');
     execFileSync('mkfifo', [fifo]);
     try {
       for (const [dir, name] of [['journal', `${key}.journal`], ['index', `${key}.idx`]] as const) {
@@ -121,7 +123,7 @@ test('a link to a FIFO planted where the journal and the stat index live is not 
       assert.deepEqual(contents(join(root, 'data')), new Map([['a', contents(join(root, 'data')).get('a')!]]));
       assert.equal(readFileSync(join(root, 'data', 'a'), 'utf8'), 'a\n');
     } finally {
-      rmSync(fifo, { force: true });
+      rmSync(fifoDir, { recursive: true, force: true });
     }
   } finally {
     cleanup();
