@@ -58,3 +58,15 @@ test('OidSet: exact membership through growth and deletes; ids sharing their fir
   }
   assert.equal(set.size, 50_000);
 });
+
+test('OidSet: reserve makes room once; ids added before and after it, beyond what was reserved, are all found', async () => {
+  const { OidSet } = await import('../src/util/oid-set.js');
+  const set = new OidSet();
+  const ids = Array.from({ length: 30_000 }, () => randomBytes(32).toString('hex'));
+  for (const id of ids.slice(0, 100)) set.add(id);
+  set.reserve(10_000);
+  for (const id of ids.slice(100)) set.add(id); // 3× what was reserved: it grows again
+  assert.equal(set.size, ids.length);
+  for (const id of ids) assert.ok(set.has(id));
+  assert.equal(set.has(randomBytes(32).toString('hex')), false);
+});

@@ -180,3 +180,39 @@ test('stat index: changes spilled a window at a time merge with the scan and wit
     cleanup();
   }
 });
+
+test('stat index: spilled windows alone become the index; with rows on disk they are merged, not put in their place', async () => {
+  const { dir, cleanup } = tmp();
+  try {
+    const indexDir = join(dir, 'index');
+    const key = (ino: number) => ({ ino, size: 1, mtimeMs: T * 1000 - 5000 });
+    // a checkout into an empty folder: nothing on disk, two windows spilled
+    const fresh = StatIndex.load(indexDir, 'data');
+    for (let i = 0; i < 6; i++) fresh.record(`w1-${i}`, key(i), OID);
+    fresh.spill();
+    for (let i = 0; i < 6; i++) fresh.record(`w2-${i}`, key(10 + i), OID);
+    fresh.spill();
+    await fresh.save();
+    utimesSync(StatIndex.fileFor(indexDir, 'data'), T, T);
+    const loaded = StatIndex.load(indexDir, 'data');
+    assert.equal(loaded.size, 12);
+    for (let i = 0; i < 6; i++) {
+      assert.equal(loaded.lookup(`w1-${i}`, key(i), 0), OID);
+      assert.equal(loaded.lookup(`w2-${i}`, key(10 + i), 0), OID);
+    }
+    assert.deepEqual(readdirSync(indexDir).filter((n) => !n.endsWith('.idx')), [], 'no spill file left');
+
+    // no scan this time: the rows on disk stay, the spilled ones join them
+    const more = StatIndex.load(indexDir, 'data');
+    more.record('w1-9', key(99), OID);
+    more.spill();
+    await more.save();
+    utimesSync(StatIndex.fileFor(indexDir, 'data'), T, T);
+    const merged = StatIndex.load(indexDir, 'data');
+    assert.equal(merged.size, 13);
+    assert.equal(merged.lookup('w1-0', key(0), 0), OID);
+    assert.equal(merged.lookup('w1-9', key(99), 0), OID);
+  } finally {
+    cleanup();
+  }
+});

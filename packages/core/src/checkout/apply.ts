@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import { chmod, mkdir, rename, rm, rmdir, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { pathBelow } from '../objects/paths.js';
 import { fromSystemError, isErrno, TdvcError } from '../errors.js';
 import type { StatIndex } from '../index/stat-index.js';
 import type { ObjectStore } from '../odb/store.js';
@@ -74,7 +75,7 @@ export async function applyCheckout(src: PlanSource, opts: ApplyOptions): Promis
     done++;
     if ((done & 255) === 0 || done === total) opts.onProgress?.(done, total);
   };
-  const abs = (rel: string): string => join(opts.destRoot, ...rel.split('/'));
+  const abs = (rel: string): string => pathBelow(opts.destRoot, rel);
   const key = (rel: string): string => (opts.indexKey ? opts.indexKey(rel) : rel);
 
   if (counts.remove > 0) {
@@ -173,7 +174,7 @@ class Placer {
   }
 
   private abs(rel: string): string {
-    return join(this.opts.destRoot, ...rel.split('/'));
+    return pathBelow(this.opts.destRoot, rel);
   }
 
   private key(rel: string): string {

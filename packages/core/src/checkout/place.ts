@@ -18,6 +18,12 @@ export function placeError(err: unknown, dest: string): unknown {
 }
 
 const SMALL = 8 << 20;
+/**
+ * The bytes of the file being copied, when they fit: one buffer per thread instead of one per file
+ * (a checkout of 100,000 small files allocated and collected 100,000 buffers).
+ */
+const SCRATCH_BYTES = 1 << 20;
+let scratch: Buffer | undefined;
 
 /** One file to place: the object, where it goes, and how. */
 export interface PlaceItem {
@@ -56,7 +62,8 @@ export function placeRaw(type: LinkType, it: PlaceItem): [ino: number, mtimeMs: 
   try {
     if (type === 'copy' && it.size <= SMALL) {
       // small files: one read (checked before anything is written), and a create with the right mode
-      const data = readAllSync(fd, it.size, it.oid, it.objectPath);
+      scratch ??= Buffer.allocUnsafe(SCRATCH_BYTES);
+      const data = readAllSync(fd, it.size, it.oid, it.objectPath, scratch);
       if (it.verify && hashBytes(data) !== it.oid) reject('its bytes do not hash to its name');
       if (it.replace) unlinkIfThere(it.dest);
       const out = openSync(it.dest, 'wx', mode);

@@ -3,11 +3,12 @@ import type { Oid } from '../hash/oid.js';
 import { MissingObjectError, WouldLoseDataError, TypeMismatchError, MissingManifestError } from '../errors.js';
 import { RejectedObjectError } from '../odb/object-file.js';
 import type { ManifestEntry } from '../objects/manifest.js';
+import { pathBelow } from '../objects/paths.js';
 import { applyCheckout } from '../checkout/apply.js';
 import { Linker } from '../checkout/link.js';
 import { PlanBuilder, type CheckoutAction, type PlanCounts } from '../checkout/plan.js';
 import { checkoutJournalDir, clearJournal, JournalWriter, loadPartialCheck, readJournal } from '../checkout/journal.js';
-import { join, sep } from 'node:path';
+import { sep } from 'node:path';
 import { StatIndex } from '../index/stat-index.js';
 import type { ScannedFile } from '../index/scan.js';
 import { repoPathOf, selectDatasets, type Dataset } from '../workspace/datasets.js';
@@ -144,7 +145,7 @@ export async function planCheckoutSet(repo: Repo, paths: string[], opts: Checkou
       const base = baseDirOf(repo, ds);
       const onAction = (a: CheckoutAction): void => {
         if (heldByFile.size > 0 && (a.kind === 'remove' || (a.kind === 'write' && a.replace))) {
-          const file = join(base, ...(a.kind === 'remove' ? a.path : a.entry.path).split('/'));
+          const file = pathBelow(base, a.kind === 'remove' ? a.path : a.entry.path);
           const oid = heldByFile.get(file);
           if (oid !== undefined) heldBack.set(oid, file);
         }
@@ -223,6 +224,9 @@ async function planDataset(
       },
     );
     const scan = ws?.scan;
+    // a dataset folder that is not there holds no file: no row of the index describes one any more
+    // (the rows the checkout writes then become the whole index, with no merge: see StatIndex.save)
+    if (scan?.kind === 'missing') ws!.index.endVisits();
     const present: AsyncIterable<ScannedFile[]> =
       scan?.kind === 'dir' ? scan.windows : scan?.kind === 'file' ? oneBatch({ ...scan.file, rel: ds.pointer.path }) : oneBatch<ScannedFile>(undefined);
     await joinByPath(streamEntriesIn(repo, ds.pointer, ds.pointerPath, subPaths), present, (want, have) => builder.visit(want ? want.path : have!.rel, want, have));

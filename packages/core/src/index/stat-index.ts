@@ -60,6 +60,8 @@ export class StatIndex {
   /** changes spilled in canonical order (a forgotten path as a row with ino -1) */
   private spilled: RowWriter | undefined;
   private spilledLast: string | undefined;
+  /** forgotten paths among the spilled changes */
+  private spilledForgotten = 0;
   private savedAtMs = 0;
   private exists = false;
   /** the scan's rows, written as it goes; complete once `endVisits` is called */
@@ -191,7 +193,11 @@ export class StatIndex {
     }
     if (this.spilledLast !== undefined && compareUtf8(paths[0]!, this.spilledLast) <= 0) return;
     this.spilled ??= RowWriter.create(this.file);
-    for (const path of paths) this.spilled.write(this.changed.get(path) ?? forgottenRow(path));
+    for (const path of paths) {
+      const row = this.changed.get(path) ?? forgottenRow(path);
+      if (row.ino === FORGOTTEN) this.spilledForgotten++;
+      this.spilled.write(row);
+    }
     this.spilledLast = paths[paths.length - 1];
     this.changed.clear();
   }
@@ -213,12 +219,22 @@ export class StatIndex {
       if (this.exists) baseFile = this.file;
     }
     this.visits = undefined;
-    const spilledFile = this.spilled?.finish();
+    // read back by this process only: no fsync
+    const spilledFile = this.spilled?.finish(false);
     this.spilled = undefined;
     this.spilledLast = undefined;
+    const forgottenSpilled = this.spilledForgotten;
+    this.spilledForgotten = 0;
     if (scanned && this.changed.size === 0 && spilledFile === undefined) {
       // what the scan wrote is the index: no second copy
       this.install(baseFile!);
+      return;
+    }
+    if (spilledFile !== undefined && this.changed.size === 0 && forgottenSpilled === 0 && rowsIn(baseFile) === 0) {
+      // everything is in the spilled rows (a checkout into an empty folder): they are the index
+      if (baseFile !== undefined && baseFile !== this.file) rmSync(baseFile, { force: true });
+      syncFile(spilledFile);
+      this.install(spilledFile);
       return;
     }
     // highest priority first: the changes in memory are newer than those spilled
@@ -264,6 +280,22 @@ export class StatIndex {
     this.dirty = false;
     this.visitsDiffer = false;
     this.oldRowsSeen = 0;
+  }
+}
+
+/** The number of rows a rows file's header announces (0 for none or no file). */
+function rowsIn(file: string | undefined): number {
+  const r = file === undefined ? undefined : RowReader.open(file);
+  r?.close();
+  return r?.rows ?? 0;
+}
+
+function syncFile(file: string): void {
+  const fd = openSync(file, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -418,13 +450,16 @@ class RowWriter {
     this.used = 0;
   }
 
-  /** Completes the file (row count, fsync: a row that lies would be trusted) and returns its name. */
-  finish(): string {
+  /**
+   * Completes the file (row count; fsync unless `durable` is false: a row of an index that lies
+   * after a crash would be trusted) and returns its name.
+   */
+  finish(durable = true): string {
     this.flush();
     const count = Buffer.alloc(8);
     count.writeDoubleLE(this.rows);
     writeSync(this.fd!, count, 0, 8, MAGIC.length);
-    fsyncSync(this.fd!);
+    if (durable) fsyncSync(this.fd!);
     closeSync(this.fd!);
     this.fd = undefined;
     unfinished(this.tmp, false);

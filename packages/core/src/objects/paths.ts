@@ -1,3 +1,16 @@
+import { join, sep } from 'node:path';
+
+/**
+ * The absolute path of `rel` (a canonical '/'-separated relative path, see relPathProblem) below
+ * the folder `root`. A string join where the platform separates with '/' (path.join normalises
+ * every segment again, which cost a checkout of 100,000 files ~0.1 s of its busiest thread).
+ */
+export function pathBelow(root: string, rel: string): string {
+  if (rel === '') return root;
+  if (sep !== '/') return join(root, ...rel.split('/'));
+  return root.endsWith('/') ? root + rel : `${root}/${rel}`;
+}
+
 /**
  * Validation of the relative paths stored in manifests and pointer files. A tampered file must
  * never make tdvc write outside the dataset folder.

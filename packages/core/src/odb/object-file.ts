@@ -109,14 +109,19 @@ function checkEntry(oid: Oid, path: string, st: Stats, expectedSize: number | un
 }
 
 /** Reads a whole object from an open descriptor (size known from its fstat); a file that grows is refused. */
-export function readAllSync(fd: number, size: number, oid: Oid, path: string): Buffer {
-  const data = Buffer.allocUnsafe(size + 1);
+export function readAllSync(fd: number, size: number, oid: Oid, path: string, scratch?: Buffer): Buffer {
+  // `scratch`, when it is large enough, holds the bytes instead of a new buffer (the result is
+  // then a view of it, valid until the caller's next use of it)
+  const data = scratch && scratch.length > size ? scratch : Buffer.allocUnsafe(size + 1);
   let n = 0;
   for (;;) {
-    const r = readSync(fd, data, n, data.length - n, n);
+    const asked = data.length - n;
+    const r = readSync(fd, data, n, asked, n);
     if (r === 0) break;
     n += r;
     if (n > size) break;
+    // a read of a regular file stops short of what was asked only at its end: no second read to see it
+    if (n === size && r < asked) break;
   }
   if (n !== size) throw new RejectedObjectError(oid, path, `it changed size while being read (${n} bytes)`);
   return data.subarray(0, n);

@@ -25,7 +25,8 @@ import { forEachLimit, removeRegularFile, removeStaleTemp, removeStaleTempSync, 
 import { CACHE_OPS_AT_ONCE } from '../util/concurrency.js';
 import { hashFdSync, openObject, openObjectSync, readAllSync } from './object-file.js';
 import { isUnsupportedHere } from '../util/link-support.js';
-import { fanDir, fanOf, isFanName, layoutDir, objectPath, oidOfEntry } from '../objects/layout.js';
+import { fanDir, fanOf, isFanName, layoutDir, objectName, oidOfEntry } from '../objects/layout.js';
+import { pathBelow } from '../objects/paths.js';
 import { NoFollowGuard } from '../util/no-follow.js';
 import { OidSet, type OidLookup, type OidSink } from '../util/oid-set.js';
 
@@ -75,12 +76,15 @@ export class ObjectStore {
   private readonly noFollow: NoFollowGuard;
   /** synchronous reads so far, and those slower than SLOW_READ_MS (see readSmallSync) */
   private readonly syncReads = { done: 0, slow: 0 };
+  /** the layout folder, for pathOf */
+  private readonly layout: string;
 
   constructor(root: string, options: ObjectStoreOptions = {}) {
     this.root = root;
     this.shared = options.shared ?? 'none';
     this.fsync = options.fsync ?? this.shared !== 'none';
     this.noFollow = new NoFollowGuard(root);
+    this.layout = layoutDir(root);
     // A shared cache must never show another member a folder they cannot use, not even for the
     // moment between mkdir and chmod (or after a writer is killed in between): the umask becomes
     // 002, so every folder is born 2775 and nothing is world-writable. (Worker threads inherit it.)
@@ -96,7 +100,8 @@ export class ObjectStore {
   }
 
   pathOf(oid: Oid): string {
-    return objectPath(this.root, oid);
+    // objectPath(root, oid) without path.join's per-call normalising (a checkout asks once per file)
+    return pathBelow(this.layout, `${fanOf(oid)}/${objectName(oid)}`);
   }
 
   /** The folder of the object layout (`<root>/b3v1`). */
@@ -222,10 +227,17 @@ export class ObjectStore {
       if (isErrno(err, 'ENOENT')) return out;
       throw fromSystemError(err);
     }
+    let reserved = false;
     for (const entry of entries) {
       const fan = fanFolderOf(entry);
       if (fan === undefined) removeStaleTempSync(join(base, entry.name));
-      else if (fan !== false) for (const stray of collectFan(fan, readdirSync(join(base, fan)), out)) removeStaleTempSync(join(base, fan, stray));
+      else if (fan !== false) {
+        const names = readdirSync(join(base, fan));
+        // ids spread evenly over the fan-out folders: the first tells about how many there are
+        if (!reserved) out.reserve?.(Math.ceil(names.length * entries.length * 1.1));
+        reserved = true;
+        for (const stray of collectFan(fan, names, out)) removeStaleTempSync(join(base, fan, stray));
+      }
     }
     return out;
   }

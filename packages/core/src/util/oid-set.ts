@@ -5,6 +5,8 @@ import type { Oid } from '../hash/oid.js';
 export interface OidSink {
   add(oid: Oid): unknown;
   has(oid: Oid): boolean;
+  /** room for about `n` ids, so adding them does not grow the set step by step */
+  reserve?(n: number): void;
 }
 
 /**
@@ -135,6 +137,13 @@ export class OidSet implements OidLookup, OidSink {
     return this.parse(oid) && this.state[this.find(false)] === USED;
   }
 
+  reserve(n: number): void {
+    // the table stays at most 3/4 full (see add)
+    let slots = this.mask + 1;
+    while (slots * 3 < (this.count + n) * 4) slots *= 2;
+    if (slots > this.mask + 1) this.grow(slots);
+  }
+
   delete(oid: Oid): boolean {
     if (!this.parse(oid)) return false;
     const slot = this.find(false);
@@ -178,9 +187,9 @@ export class OidSet implements OidLookup, OidSink {
     }
   }
 
-  private grow(): void {
+  /** Rehashes into a table twice as large (or as large, to clear gone slots, when few are in use), or of `slots`. */
+  private grow(slots = this.count * 4 > this.mask + 1 ? (this.mask + 1) * 2 : this.mask + 1): void {
     const { keys, state } = this;
-    const slots = this.count * 4 > (this.mask + 1) ? (this.mask + 1) * 2 : this.mask + 1;
     this.keys = new Uint32Array(slots * WORDS);
     this.state = new Uint8Array(slots);
     this.mask = slots - 1;

@@ -3,6 +3,12 @@ import { parentPort, Worker } from 'node:worker_threads';
 import { deserializeError, serializeError, type SerializedError } from './worker-errors.js';
 
 const BATCH = 256;
+/**
+ * Batches in flight per thread: a thread that finishes one starts the next at once instead of
+ * waiting for this thread to take its rows and send more (with one, the link threads of a 100k
+ * checkout sat idle 15 % of the time).
+ */
+const IN_FLIGHT = 2;
 /** Below this many items, starting threads costs more than it saves. */
 export const MIN_ITEMS_FOR_THREADS = 2000;
 
@@ -68,7 +74,7 @@ export class WorkerPool<TItem, TRow> {
       const job: Job<TItem, TRow> = { items, next: 0, busy: 0, out: keep ? new Array(items.length) : [], keep, onRows: opts.onRows, resolve, reject };
       if (items.length === 0) return resolve(job.out);
       this.queue.push(job);
-      for (const [w, starts] of this.idle.splice(0)) this.feed(w, starts);
+      for (const [w, starts] of this.idle.splice(0)) while (starts.length < IN_FLIGHT && this.feed(w, starts));
     });
   }
 
@@ -76,18 +82,20 @@ export class WorkerPool<TItem, TRow> {
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 
-  private feed(w: Worker, starts: Array<[Job<TItem, TRow>, number]>): void {
-    if (this.failed) return;
+  /** Sends `w` its next batch; false when there is none (it joins the idle list, once). */
+  private feed(w: Worker, starts: Array<[Job<TItem, TRow>, number]>): boolean {
+    if (this.failed) return false;
     const job = this.queue.find((j) => j.next < j.items.length);
     if (!job) {
-      this.idle.push([w, starts]);
-      return;
+      if (!this.idle.some(([x]) => x === w)) this.idle.push([w, starts]);
+      return false;
     }
     const start = job.next;
     job.next = Math.min(job.items.length, job.next + BATCH);
     job.busy++;
     starts.push([job, start]);
     w.postMessage(job.items.slice(start, job.next));
+    return true;
   }
 
   private fail(err: Error): void {
