@@ -162,10 +162,12 @@ export function readSmallFileSync(path: string): { data: Buffer; st: Stats } {
     const data = Buffer.allocUnsafe(st.size + 1);
     let n = 0;
     for (;;) {
-      const r = readSync(fd, data, n, data.length - n, n);
+      const asked = data.length - n;
+      const r = readSync(fd, data, n, asked, n);
       if (r === 0) break;
       n += r;
-      if (n === data.length) break;
+      // a read of a regular file stops short of what was asked only at its end
+      if (n === data.length || r < asked) break;
     }
     const after = fstatSync(fd);
     if (n !== st.size || after.size !== st.size || after.mtimeMs !== st.mtimeMs) throw new FileChangedError(path);

@@ -146,13 +146,13 @@ export class StatIndex {
 
   /** The scan saw every file: what it visited is the index now. */
   endVisits(): void {
-    this.visits ??= RowWriter.create(this.file);
+    // (a scan that visited nothing has no rows file: nothing is written before save)
     this.visitsComplete = true;
     // every row visited was vouched for by a row on disk: unchanged, unless the disk has more
     if (!this.visitsDiffer && this.diskRows() !== this.oldRowsSeen) this.visitsDiffer = true;
     if (!this.visitsDiffer) {
       // the file on disk says it all: the copy is not needed
-      this.visits.discard();
+      this.visits?.discard();
       this.visits = undefined;
     }
   }
@@ -205,7 +205,7 @@ export class StatIndex {
   async save(force = false): Promise<void> {
     this.reader?.close();
     this.reader = undefined;
-    const scanned = this.visits !== undefined && this.visitsComplete && this.visitsDiffer;
+    const scanned = this.visitsComplete && this.visitsDiffer;
     if (!force && !this.dirty && !scanned) {
       this.visits?.discard();
       this.visits = undefined;
@@ -213,7 +213,7 @@ export class StatIndex {
     }
     // the base: what the scan visited, else what was on disk; then the recorded changes merged in
     let baseFile: string | undefined;
-    if (scanned) baseFile = this.visits!.finish();
+    if (scanned) baseFile = (this.visits ?? RowWriter.create(this.file)).finish();
     else {
       this.visits?.discard();
       if (this.exists) baseFile = this.file;

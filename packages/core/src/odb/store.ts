@@ -336,7 +336,7 @@ export class ObjectStore {
     } catch (err) {
       throw fromSystemError(err, this.pathOf(oid));
     }
-    return { oid, size: data.byteLength, created: this.publishSync(oid, tmp) };
+    return { oid, size: data.byteLength, created: this.publishSync(oid, tmp, true) };
   }
 
   /** undefined until tried; false once a clone failed with "not supported here" */
@@ -615,11 +615,16 @@ export class ObjectStore {
   }
 
   /** The synchronous twin of `publish`. */
-  private publishSync(oid: Oid, tmp: string): boolean {
+  /**
+   * Renames a temp file holding exactly `oid` into place, unless the object is there already.
+   * `lookedJustNow`: the caller has just found it missing (hasSync): no second look before the
+   * rename (an object published meanwhile by another writer has the same bytes, and is replaced).
+   */
+  private publishSync(oid: Oid, tmp: string, lookedJustNow = false): boolean {
     const final = this.pathOf(oid);
     try {
       // existsSync: no Stats object per file (this runs for every new object of a 100,000-file add)
-      const existed = this.known ? this.known.has(oid) : existsSync(final);
+      const existed = this.known ? this.known.has(oid) : !lookedJustNow && existsSync(final);
       if (existed) {
         rmSync(tmp, { force: true });
         return false;
