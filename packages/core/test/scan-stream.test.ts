@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compareUtf8, hashBytes, scanPath, scanStream, SCAN_WINDOW, StatIndex, walkSorted } from '../src/index.js';
@@ -146,42 +146,6 @@ test('scanStream: windows in canonical order across window boundaries; the index
     assert.equal(after.size, n - 1);
     const s4 = await scanPath(data, after);
     assert.equal(s4.kind === 'dir' && s4.hashed, 0);
-  } finally {
-    cleanup();
-  }
-});
-
-test('a scan with no stat index (the walk does not lstat regular files): sizes, inodes, mtimes and executable bits come from the files read; a large file goes back to the streaming path, on the threads and without them', async () => {
-  const { ObjectStore } = await import('../src/index.js');
-  const { chmodSync, lstatSync } = await import('node:fs');
-  const { dir, cleanup } = tmp();
-  try {
-    const data = join(dir, 'data');
-    mkdirSync(join(data, 'sub'), { recursive: true });
-    const big = Buffer.alloc(9 << 20, 7); // over SMALL_FILE (8 MiB): streamed, not read whole
-    big.write('the large one', 1000);
-    writeFileSync(join(data, 'big.bin'), big);
-    chmodSync(join(data, 'big.bin'), 0o755);
-    for (let i = 0; i < 2100; i++) writeFileSync(join(data, 'sub', `f${i}`), `file ${i}`);
-    for (let i = 0; i < 2100; i += 7) chmodSync(join(data, 'sub', `f${i}`), 0o755);
-    for (const jobs of [2, 1]) {
-      const store = new ObjectStore(join(dir, `cache-${jobs}`));
-      const idx = StatIndex.load(join(dir, `index-${jobs}`), 'data');
-      assert.equal(idx.size, 0);
-      const res = await scanPath(data, idx, { store, jobs });
-      assert.equal(res.kind, 'dir');
-      if (res.kind !== 'dir') return;
-      assert.equal(res.files.length, 2101);
-      assert.equal(res.stored, 2101);
-      for (const f of res.files) {
-        const st = lstatSync(f.abs);
-        const bytes = readFileSync(f.abs);
-        assert.equal(f.oid, hashBytes(bytes), f.rel);
-        assert.deepEqual([f.size, f.ino, f.mtimeMs, f.exec], [st.size, st.ino, st.mtimeMs, (st.mode & 0o100) !== 0], `${f.rel} (jobs ${jobs})`);
-        assert.ok(existsSync(store.pathOf(f.oid)), `${f.rel} stored`);
-      }
-      assert.equal(res.files.find((f) => f.rel === 'big.bin')?.exec, true);
-    }
   } finally {
     cleanup();
   }

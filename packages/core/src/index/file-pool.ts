@@ -1,9 +1,7 @@
 import type { Oid } from '../hash/oid.js';
 import { selectBackend } from '../hash/blake3.js';
 import type { ObjectStore } from '../odb/store.js';
-import { addSmallFileSync, hashSmallFileSync, TOO_LARGE } from './ingest.js';
-
-export { TOO_LARGE };
+import { addSmallFileSync, hashSmallFileSync } from './ingest.js';
 import { defaultThreads, MIN_ITEMS_FOR_THREADS, WorkerPool } from '../util/worker-pool.js';
 
 export interface SmallFileResult {
@@ -14,18 +12,13 @@ export interface SmallFileResult {
   created: boolean;
   /** stored as a copy-on-write clone of the file: the workspace already shares its blocks */
   cloned: boolean;
-  exec: boolean;
 }
 
-
-/** A row from a thread: a file's result, or TOO_LARGE in place of its id. */
-type Row = [oid: Oid | typeof TOO_LARGE, size: number, ino: number, mtimeMs: number, created: boolean, cloned: boolean, exec: boolean];
+type Row = [oid: Oid, size: number, ino: number, mtimeMs: number, created: boolean, cloned: boolean];
 
 export interface SmallFileOptions {
   threads?: number;
   reflink?: boolean;
-  /** files whose size the caller does not know: one larger than this comes back as TOO_LARGE, unread */
-  limit?: number;
 }
 
 /**
@@ -47,14 +40,11 @@ export class SmallFiles {
     this.threads = opts.threads ?? defaultThreads();
   }
 
-  /** The files' results in the order of `paths`; TOO_LARGE for a file over `limit`. */
-  async process(paths: string[], onProgress?: (done: number) => void): Promise<Array<SmallFileResult | typeof TOO_LARGE>> {
+  async process(paths: string[], onProgress?: (done: number) => void): Promise<SmallFileResult[]> {
     if (!this.pool && (paths.length < MIN_ITEMS_FOR_THREADS || this.threads <= 1)) {
-      const out: Array<SmallFileResult | typeof TOO_LARGE> = new Array(paths.length);
-      const read = { reflink: this.opts.reflink === true, ...(this.opts.limit !== undefined ? { limit: this.opts.limit } : {}) };
+      const out: SmallFileResult[] = new Array(paths.length);
       for (let i = 0; i < paths.length; i++) {
-        const r = this.store ? addSmallFileSync(this.store, paths[i]!, read) : hashSmallFileSync(paths[i]!, read.limit);
-        out[i] = r === undefined ? TOO_LARGE : { cloned: false, ...r };
+        out[i] = this.store ? addSmallFileSync(this.store, paths[i]!, { reflink: this.opts.reflink === true }) : { ...hashSmallFileSync(paths[i]!), cloned: false };
         if ((i & 1023) === 1023) onProgress?.(i + 1);
       }
       onProgress?.(paths.length);
@@ -63,7 +53,7 @@ export class SmallFiles {
     const store = this.store;
     this.pool ??= new WorkerPool<string, Row>(
       new URL('./file-worker.js', import.meta.url),
-      { root: store?.root, shared: store?.shared ?? 'none', fsync: store?.fsync ?? false, backend: selectBackend(), reflink: this.opts.reflink === true, limit: this.opts.limit },
+      { root: store?.root, shared: store?.shared ?? 'none', fsync: store?.fsync ?? false, backend: selectBackend(), reflink: this.opts.reflink === true },
       this.threads,
     );
     let done = 0;
@@ -74,7 +64,7 @@ export class SmallFiles {
         onProgress?.(done);
       },
     });
-    return rows.map(([oid, size, ino, mtimeMs, created, cloned, exec]) => (oid === TOO_LARGE ? TOO_LARGE : { oid, size, ino, mtimeMs, created, cloned, exec }));
+    return rows.map(([oid, size, ino, mtimeMs, created, cloned]) => ({ oid, size, ino, mtimeMs, created, cloned }));
   }
 
   async close(): Promise<void> {

@@ -16,7 +16,7 @@ import { NotRegularFileError, WORKSPACE_READ } from '../util/safe-read.js';
 /** Chunk of the pipelined large-file pass: big enough that each read and write is one long system call. */
 const PIPE_CHUNK = 4 << 20;
 
-export type AddedFile = PutResult & { mtimeMs: number; ino: number; cloned: boolean; exec: boolean };
+export type AddedFile = PutResult & { mtimeMs: number; ino: number; cloned: boolean };
 
 function vanished(path: string, verb: 'added' | 'read' = 'added'): TdvcError {
   return new TdvcError('EVANISHED', `file vanished while it was being ${verb}: ${path}`, { path, hint: verb === 'added' ? 'run tdvc add again' : 'run the command again' });
@@ -34,7 +34,7 @@ function unchanged(before: Stats, after: Stats, size: number): boolean {
 export async function addFile(store: ObjectStore, path: string, opts: { reflink?: boolean } = {}): Promise<AddedFile> {
   const { fh, before } = await openWorkspaceFile(path, 'added');
   try {
-    const done = (r: PutResult, cloned = false): AddedFile => ({ ...r, mtimeMs: before.mtimeMs, ino: before.ino, cloned, exec: isExec(before) });
+    const done = (r: PutResult, cloned = false): AddedFile => ({ ...r, mtimeMs: before.mtimeMs, ino: before.ino, cloned });
     if (opts.reflink === true && store.mayClone) {
       const cloned = await store
         .cloneIn(path, async (size) => {
@@ -77,12 +77,12 @@ export async function addFile(store: ObjectStore, path: string, opts: { reflink?
 }
 
 /** Hashes a workspace file without storing it, refusing it if it changes while being read. */
-export async function hashWorkspaceFile(path: string): Promise<{ oid: Oid; size: number; ino: number; mtimeMs: number; exec: boolean }> {
+export async function hashWorkspaceFile(path: string): Promise<{ oid: Oid; size: number; ino: number; mtimeMs: number }> {
   const { fh, before } = await openWorkspaceFile(path, 'read');
   try {
     const { oid, size } = await hashHandle(fh);
     if (!unchanged(before, await fh.stat(), size)) throw new FileChangedError(path);
-    return { oid, size, ino: before.ino, mtimeMs: before.mtimeMs, exec: isExec(before) };
+    return { oid, size, ino: before.ino, mtimeMs: before.mtimeMs };
   } finally {
     await fh.close();
   }
@@ -113,7 +113,7 @@ async function openWorkspaceFile(path: string, verb: 'added' | 'read'): Promise<
  * files the promise machinery of the async path costs more CPU than the system calls themselves,
  * so batches of small files run through this, on worker threads.
  */
-export function addSmallFileSync(store: ObjectStore, path: string, opts: SmallReadOptions = {}): AddedFile | undefined {
+export function addSmallFileSync(store: ObjectStore, path: string, opts: { reflink?: boolean } = {}): AddedFile {
   if (opts.reflink === true && store.mayClone) {
     let before: Stats;
     try {
@@ -123,7 +123,6 @@ export function addSmallFileSync(store: ObjectStore, path: string, opts: SmallRe
       throw fromSystemError(err, path);
     }
     if (!before.isFile()) throw new NotRegularFileError(path, 'file', before);
-    if (opts.limit !== undefined && before.size > opts.limit) return undefined;
     let cloned;
     try {
       cloned = store.cloneInSync(path, (size) => {
@@ -133,40 +132,22 @@ export function addSmallFileSync(store: ObjectStore, path: string, opts: SmallRe
     } catch (err) {
       throw isErrno(err, 'ENOENT') ? vanished(path) : fromSystemError(err, path);
     }
-    if (cloned) return { ...cloned, mtimeMs: before.mtimeMs, ino: before.ino, exec: isExec(before) };
+    if (cloned) return { ...cloned, mtimeMs: before.mtimeMs, ino: before.ino };
   }
-  const { data, st } = readSmallFileSync(path, opts.limit);
-  if (data === undefined) return undefined;
+  const { data, st } = readSmallFileSync(path);
   // one result object per file, filled in (no spread copy): this runs 100,000 times in a large add
   const r = store.putBytesSync(data) as AddedFile;
   r.mtimeMs = st.mtimeMs;
   r.ino = st.ino;
   r.cloned = false;
-  r.exec = isExec(st);
   return r;
-}
-
-/** What stands for a file found larger than SmallReadOptions.limit (not read: the caller streams it). */
-export const TOO_LARGE = 'too large';
-
-export interface SmallReadOptions {
-  reflink?: boolean;
-  /**
-   * For a file whose size the caller does not know yet (a walk that did not stat it): a file
-   * larger than this is not read, and undefined is returned (the caller streams it instead).
-   */
-  limit?: number;
-}
-
-function isExec(st: Stats): boolean {
-  return (st.mode & 0o100) !== 0;
 }
 
 /**
  * Reads a whole small file, refusing it when it changes while being read (size or mtime moved
  * between the fstat before and the one after) or vanishes.
  */
-export function readSmallFileSync(path: string, limit?: number): { data: Buffer | undefined; st: Stats } {
+export function readSmallFileSync(path: string): { data: Buffer; st: Stats } {
   let fd: number;
   try {
     fd = openSync(path, WORKSPACE_READ);
@@ -177,7 +158,6 @@ export function readSmallFileSync(path: string, limit?: number): { data: Buffer 
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new NotRegularFileError(path, 'file', st);
-    if (limit !== undefined && st.size > limit) return { data: undefined, st };
     // one byte more than expected, so a file that grew is noticed without a second read
     const data = Buffer.allocUnsafe(st.size + 1);
     let n = 0;
@@ -200,8 +180,7 @@ export function readSmallFileSync(path: string, limit?: number): { data: Buffer 
 }
 
 /** Hashes a small workspace file (read whole, refused if it changes meanwhile). */
-export function hashSmallFileSync(path: string, limit?: number): { oid: Oid; size: number; mtimeMs: number; ino: number; created: false; exec: boolean } | undefined {
-  const { data, st } = readSmallFileSync(path, limit);
-  if (data === undefined) return undefined;
-  return { oid: hashBytes(data), size: data.byteLength, mtimeMs: st.mtimeMs, ino: st.ino, created: false, exec: isExec(st) };
+export function hashSmallFileSync(path: string): { oid: Oid; size: number; mtimeMs: number; ino: number; created: false } {
+  const { data, st } = readSmallFileSync(path);
+  return { oid: hashBytes(data), size: data.byteLength, mtimeMs: st.mtimeMs, ino: st.ino, created: false };
 }

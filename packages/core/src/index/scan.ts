@@ -2,7 +2,7 @@ import { addFile, hashWorkspaceFile } from './ingest.js';
 import type { Oid } from '../hash/oid.js';
 import { TdvcError } from '../errors.js';
 import { SMALL_FILE, type ObjectStore } from '../odb/store.js';
-import { SmallFiles, TOO_LARGE } from './file-pool.js';
+import { SmallFiles } from './file-pool.js';
 import { forEachLimit } from '../util/fs.js';
 import { walkSorted, statPath, type WalkedFile } from '../util/walk.js';
 import { WalkThread } from '../util/walk-thread.js';
@@ -116,9 +116,7 @@ function startWalk(abs: string, index: StatIndex, opts: ScanOptions): Walk {
     const thread = new WalkThread(abs, { ...walkOpts, window: SCAN_WINDOW });
     return { take: async () => (await thread.next()) ?? [], close: () => thread.close() };
   }
-  // with no row to compare with, every file is opened and fstat'ed by the hashing anyway: the walk
-  // does not lstat regular files (see WalkOptions.statless)
-  const walk = walkSorted(abs, { ...walkOpts, statless: index.size === 0 });
+  const walk = walkSorted(abs, walkOpts);
   return {
     take: async () => {
       const out: WalkedFile[] = [];
@@ -169,7 +167,7 @@ class Hasher {
     private readonly index: StatIndex,
     private readonly opts: ScanOptions,
   ) {
-    this.small = new SmallFiles(opts.store, { reflink: opts.reflink === true, limit: SMALL_FILE, ...(opts.jobs ? { threads: opts.jobs } : {}) });
+    this.small = new SmallFiles(opts.store, { reflink: opts.reflink === true, ...(opts.jobs ? { threads: opts.jobs } : {}) });
   }
 
   async hash(walked: WalkedFile[]): Promise<ScannedFile[]> {
@@ -179,8 +177,7 @@ class Hasher {
     const large: number[] = [];
     for (let i = 0; i < walked.length; i++) {
       const w = walked[i]!;
-      // (a file walked without stat data (size -1) goes to the small-file threads, which send a large one back)
-      const oid = w.size < 0 ? undefined : index.lookup(w.rel, w);
+      const oid = index.lookup(w.rel, w);
       if (oid !== undefined && (!opts.requirePresent || opts.requirePresent.has(oid))) {
         // the walked record becomes the scanned one: no second object per file
         const f = w as ScannedFile;
@@ -196,27 +193,23 @@ class Hasher {
     let smallDone = 0;
     let largeDone = 0;
     const progress = (): void => opts.onProgress?.({ phase: 'hashing', done: base + smallDone + largeDone, total: base + total });
-    const record = (i: number, r: { oid: Oid; size: number; ino: number; mtimeMs: number; created?: boolean; cloned?: boolean; exec?: boolean }): void => {
+    const record = (i: number, r: { oid: Oid; size: number; ino: number; mtimeMs: number; created?: boolean; cloned?: boolean }): void => {
       const w = walked[i]!;
-      // the mode of the descriptor read (a file walked without stat data has no other)
-      out[i] = { rel: w.rel, abs: w.abs, oid: r.oid, size: r.size, exec: r.exec ?? w.exec, ino: r.ino, mtimeMs: r.mtimeMs, fresh: true, cloned: r.cloned === true };
+      out[i] = { rel: w.rel, abs: w.abs, oid: r.oid, size: r.size, exec: w.exec, ino: r.ino, mtimeMs: r.mtimeMs, fresh: true, cloned: r.cloned === true };
       if (r.created) counts.stored++;
     };
     const smallRun = this.small.process(
       small.map((i) => walked[i]!.abs),
       (n) => ((smallDone = n), progress()),
     );
-    const hashLarge = (list: number[]): Promise<void> =>
-      forEachLimit(list, LARGE_FILES_AT_ONCE, async (i) => {
-        const w = walked[i]!;
-        record(i, opts.store ? await addFile(opts.store, w.abs, { reflink: opts.reflink === true }) : await hashWorkspaceFile(w.abs));
-        largeDone++;
-        progress();
-      });
-    const [smallResults] = await Promise.all([smallRun, hashLarge(large)]);
-    const sentBack: number[] = [];
-    smallResults.forEach((r, k) => (r === TOO_LARGE ? sentBack.push(small[k]!) : record(small[k]!, r)));
-    await hashLarge(sentBack);
+    const largeRun = forEachLimit(large, LARGE_FILES_AT_ONCE, async (i) => {
+      const w = walked[i]!;
+      record(i, opts.store ? await addFile(opts.store, w.abs, { reflink: opts.reflink === true }) : await hashWorkspaceFile(w.abs));
+      largeDone++;
+      progress();
+    });
+    const [smallResults] = await Promise.all([smallRun, largeRun]);
+    smallResults.forEach((r, k) => record(small[k]!, r));
     counts.hashed += total;
     return out;
   }

@@ -11,6 +11,7 @@ import {
   readdirSync,
   renameSync,
   rmSync,
+  statSync,
   writeSync,
   type Dirent,
 } from 'node:fs';
@@ -456,9 +457,7 @@ export class ObjectStore {
 
   hasSync(oid: Oid): boolean {
     if (this.known) return this.known.has(oid);
-    // existsSync, not statSync: no Stats object, and for a missing object (every new one of an
-    // add) a third of the cost (100,000 lookups: 0.6 s against 1.5 s, then 0.33 s against 0.43 s)
-    return existsSync(this.pathOf(oid));
+    return statSync(this.pathOf(oid), { throwIfNoEntry: false }) !== undefined;
   }
 
   /** The synchronous twin of `ensureDir`. */

@@ -22,13 +22,6 @@ export interface WalkOptions {
    * `cache.type symlink` made, and is read as that object.
    */
   objectsDir?: string;
-  /**
-   * Regular files (as the folder listing types them) come without stat data (ino, size and mtime
-   * -1, exec false): for a caller that opens every file anyway and takes the stat from there (an
-   * add with no stat index to compare with), one lstat per file saved. Links and untyped entries
-   * are still looked at.
-   */
-  statless?: boolean;
 }
 
 /**
@@ -49,7 +42,6 @@ export interface WalkOptions {
 export function* walkSorted(dir: string, opts: WalkOptions = {}): Generator<WalkedFile> {
   const links = new LinkPolicy(dir, opts.objectsDir);
   const onFile = opts.onFile;
-  const statless = opts.statless === true;
   let count = 0;
   function* walkDir(absDir: string, relDir: string): Generator<WalkedFile> {
     let dirents: Dirent[];
@@ -61,13 +53,11 @@ export function* walkSorted(dir: string, opts: WalkOptions = {}): Generator<Walk
     }
     // a folder sorts as its name followed by '/', as its files' paths do
     const keys: string[] = new Array(dirents.length);
-    const regular = statless ? new Set<string>() : undefined;
     for (let i = 0; i < dirents.length; i++) {
       const d = dirents[i]!;
       const problem = relPathProblem(d.name);
       if (problem) throw badName(absDir, d.name, relDir === '' ? d.name : `${relDir}/${d.name}`, problem);
       keys[i] = d.isDirectory() ? `${d.name}/` : d.name;
-      if (regular && d.isFile()) regular.add(d.name);
     }
     dirents = [];
     keys.sort(compareUtf8);
@@ -77,11 +67,6 @@ export function* walkSorted(dir: string, opts: WalkOptions = {}): Generator<Walk
       const name = key.endsWith('/') ? key.slice(0, -1) : key;
       const abs = absPrefix + name;
       const rel = prefix + name;
-      if (regular?.has(name)) {
-        yield { rel, abs, ino: -1, size: -1, mtimeMs: -1, exec: false };
-        if (onFile && (++count & 1023) === 0) onFile(count);
-        continue;
-      }
       let st: Stats | undefined;
       try {
         st = lstatSync(abs, { throwIfNoEntry: false });
