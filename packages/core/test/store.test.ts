@@ -237,3 +237,33 @@ test('a manifest object larger than any file list can be is refused before it is
     cleanup();
   }
 });
+
+test('listing: a large cache is listed on a thread, with the same ids as listing it here, and the set is kept', async () => {
+  const { dir, cleanup } = tmp();
+  try {
+    const root = join(dir, 'cache');
+    const writer = new ObjectStore(root);
+    const oids: string[] = [];
+    for (let i = 0; i < 30_000; i++) oids.push(writer.putBytesSync(Buffer.from(`object ${i}`)).oid);
+    const expected = new ObjectStore(root).listAllSync();
+    assert.equal(expected.size, 30_000);
+
+    const store = new ObjectStore(root);
+    const run = store.listing();
+    // written while the thread lists: the listing must still know it
+    const late = store.putBytesSync(Buffer.from('written during the listing')).oid;
+    const known = await run;
+    assert.ok(known.has(late), 'the object written during the listing');
+    for (const oid of oids) assert.ok(known.has(oid), oid);
+    assert.equal(known.has(hashBytes(Buffer.from('never written'))), false);
+    assert.equal(store.knownObjects(), known, 'one listing, kept');
+
+    // nothing written meanwhile: the thread's set is the one kept
+    const quiet = new ObjectStore(root);
+    const set = await quiet.listing();
+    for (const oid of [...oids, late]) assert.ok(set.has(oid), oid);
+    assert.equal(await quiet.listing(), set);
+  } finally {
+    cleanup();
+  }
+});

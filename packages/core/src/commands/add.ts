@@ -122,11 +122,13 @@ async function addOne(repo: Repo, rel: string, opts: AddOptions): Promise<AddedD
   if (repo.hasGit) repo.guard.target(join(dirname(abs), '.gitignore'));
   const index = StatIndex.load(repo.indexDir, rel);
   const linkTypes = repo.config.linkTypes();
+  // the cache is listed (on a thread when large) while the walk runs ahead; the first window waits for it
+  const listing = odb.listing();
+  listing.catch(() => {});
   const scan = await scanStream(abs, index, {
     store: odb,
     reflink: linkTypes[0] === 'reflink',
-    // listed when the first window is compared, so the walk runs ahead meanwhile
-    requirePresent: { has: (oid: Oid) => odb.knownObjects().has(oid) },
+    requirePresent: { has: (oid: Oid) => odb.knownObjects().has(oid), ready: listing },
     objectsDir: odb.objectsDir,
     ...(opts.jobs ? { jobs: opts.jobs } : {}),
     ...(opts.onProgress ? { onProgress: (p: ScanProgress) => opts.onProgress!({ ...p, path: rel }) } : {}),

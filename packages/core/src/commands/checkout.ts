@@ -126,9 +126,10 @@ async function checkoutUnlocked(repo: Repo, paths: string[], opts: CheckoutOptio
  */
 export async function planCheckoutSet(repo: Repo, paths: string[], opts: CheckoutOptions = {}, among?: Dataset[]): Promise<CheckoutPlanSet> {
   const rels = paths.map((p) => repo.relPath(p, opts.cwd));
+  // the cache is listed (on a thread when large) while the trees are read and the workspace walked
+  repo.objects.startListing();
   const selected = await selectDatasets(repo, rels, among ?? (opts.rev === undefined ? undefined : await datasetsAt(repo, opts.rev)));
   // a held object counts as cached: the apply step puts it back into the cache before it is needed
-  // (listed once the first workspace walk has started: it runs ahead meanwhile)
   let listing: Promise<(oid: Oid) => boolean> | undefined;
   const presence = (): Promise<(oid: Oid) => boolean> => (listing ??= repo.objects.presence());
   const held = await repo.objects.heldFiles();

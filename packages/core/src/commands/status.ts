@@ -40,6 +40,8 @@ export interface StatusOptions {
  */
 export async function status(repo: Repo, paths: string[] = [], opts: StatusOptions = {}): Promise<StatusResult> {
   const rels = paths.map((p) => repo.relPath(p, opts.cwd));
+  // the cache is listed (on a thread when large) while the workspace is walked
+  repo.objects.startListing();
   const selected = await selectDatasets(repo, rels);
   let isLocal: ((oid: Oid) => boolean) | undefined;
   const out: DatasetStatus[] = [];

@@ -2,6 +2,15 @@ import { fmix32 } from '../hash/mix.js';
 import type { Oid } from '../hash/oid.js';
 
 /** What marking needs of a set of ids. */
+/** An OidSet's tables (typed arrays, transferable between threads). */
+export interface OidSetParts {
+  keys: Uint32Array<ArrayBuffer>;
+  state: Uint8Array<ArrayBuffer>;
+  mask: number;
+  count: number;
+  gone: number;
+}
+
 export interface OidSink {
   add(oid: Oid): unknown;
   has(oid: Oid): boolean;
@@ -135,6 +144,22 @@ export class OidSet implements OidLookup, OidSink {
 
   has(oid: Oid): boolean {
     return this.parse(oid) && this.state[this.find(false)] === USED;
+  }
+
+  /** The set's tables, to move it to another thread (see fromParts); this set is unusable after. */
+  toParts(): OidSetParts {
+    return { keys: this.keys, state: this.state, mask: this.mask, count: this.count, gone: this.gone };
+  }
+
+  /** A set rebuilt from another thread's `toParts` (no copy, no rehash). */
+  static fromParts(p: OidSetParts): OidSet {
+    const set = new OidSet();
+    set.keys = p.keys;
+    set.state = p.state;
+    set.mask = p.mask;
+    set.count = p.count;
+    set.gone = p.gone;
+    return set;
   }
 
   reserve(n: number): void {

@@ -40,9 +40,17 @@ export class LocalObjects {
     return this.held;
   }
 
+  /**
+   * Starts listing the cache (on a thread when it is large: see ObjectStore.listing) for a
+   * `presence` asked later; a failure shows there. Only while this process writes no objects.
+   */
+  startListing(): void {
+    this.store.listing().catch(() => {});
+  }
+
   /** A membership test for planners that ask per entry: the cache's listing and the held files. */
   async presence(): Promise<(oid: Oid) => boolean> {
-    const cached = this.store.knownObjects();
+    const cached = await this.store.listing();
     const held = await this.heldFiles();
     return (oid) => cached.has(oid) || held.has(oid);
   }
