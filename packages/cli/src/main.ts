@@ -43,11 +43,12 @@ export function buildProgram(): Command {
     .option('--json', 'machine-readable output')
     .action(run(async () => (await import('./commands/add.js')).runAdd));
 
-  program
+  const status = program
     .command('status')
     .description('show how tracked data differs from its pointer files, and what the cache lacks')
     .argument('[paths...]', 'datasets or paths inside them (default: all)')
-    .option('-r, --remote [name]', 'compare with a remote instead: what is not pushed, what is not fetched')
+    .option('-r, --remote [name]', 'compare with a remote instead: what is not pushed, what is not fetched');
+  revisionOptions(status, 'with --remote: ')
     .option('--json', 'machine-readable output')
     .action(run(async () => (await import('./commands/status.js')).runStatus));
 
@@ -204,10 +205,23 @@ export function buildProgram(): Command {
       .option('--json', 'machine-readable output');
     if (name === 'pull') c.option('-f, --force', 'discard workspace changes that are not in the cache');
     if (name === 'push') c.option('--if-remote', 'do nothing (successfully) when no remote is configured (for hooks)');
+    if (name !== 'pull') revisionOptions(c, '');
     if (name !== 'pull') c.option('-n, --dry-run', `say what would be ${name === 'push' ? 'uploaded' : 'downloaded'}, move nothing`);
     c.action(run(async () => (await import('./commands/sync.js')).syncCommand(name)));
   }
   return program;
+}
+
+/**
+ * The versions push, fetch and `status -r` cover (core's RevisionScope): the working tree's pointer
+ * files by default; `--rev` (repeatable) instead of them; the --all-* options in addition to them.
+ */
+function revisionOptions(c: Command, prefix: string): Command {
+  return c
+    .option('--rev <rev>', `${prefix}the datasets as committed at this revision instead of the working tree (repeatable)`, (v: string, prev: string[] = []) => [...prev, v])
+    .option('-a, --all-branches', `${prefix}also every branch tip's datasets`)
+    .option('-T, --all-tags', `${prefix}also every tag's datasets`)
+    .option('-A, --all-commits', `${prefix}also the datasets of every commit`);
 }
 
 // InvalidArgumentError is the one error commander prints (naming the option and the value) before

@@ -1,12 +1,20 @@
-import { Repo, shellQuote, status } from '@tdvc/core';
+import { hasRevisions, Repo, shellQuote, status, TdvcError } from '@tdvc/core';
 import { printJson, say, type OutputOptions } from '../output.js';
 import { createProgress } from '../progress.js';
+import { scopeOf, type RevisionFlags } from '../revisions.js';
 
-export async function runStatus(g: OutputOptions & { remote?: string | boolean }, paths: string[]): Promise<void> {
+export async function runStatus(g: OutputOptions & RevisionFlags & { remote?: string | boolean }, paths: string[]): Promise<void> {
+  const scope = scopeOf(g);
+  if (g.remote === undefined && hasRevisions(scope)) {
+    throw new TdvcError('EUSAGE', '--rev, --all-branches, --all-tags and --all-commits need --remote: status compares the workspace with its pointer files', {
+      exitCode: 2,
+      hint: "'tdvc status -r --all-tags' shows what the remote lacks for every tag",
+    });
+  }
   const repo = await Repo.open();
   if (g.remote !== undefined) {
     const { runRemoteStatus } = await import('./sync.js');
-    return runRemoteStatus(g, repo, typeof g.remote === 'string' ? g.remote : undefined, paths);
+    return runRemoteStatus(g, repo, typeof g.remote === 'string' ? g.remote : undefined, paths, scope);
   }
   const bar = createProgress(!g.quiet && !g.json);
   let res;

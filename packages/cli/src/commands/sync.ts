@@ -1,9 +1,10 @@
-import { ExitCode, fetch, getUrls, listRemotes, pull, push, remoteStatus, Repo, type CheckoutResult, type SyncResult } from '@tdvc/core';
+import { ExitCode, fetch, getUrls, listRemotes, pull, push, remoteStatus, Repo, type CheckoutResult, type RevisionScope, type SyncResult } from '@tdvc/core';
 import { err, formatBytes, out, printJson, reportRejected, say, type OutputOptions } from '../output.js';
 import { createProgress } from '../progress.js';
 import { openRemoteByUrl } from '../remotes.js';
+import { scopeOf, type RevisionFlags } from '../revisions.js';
 
-type SyncOpts = OutputOptions & { remote?: string; jobs?: number; force?: boolean; ifRemote?: boolean; dryRun?: boolean };
+type SyncOpts = OutputOptions & RevisionFlags & { remote?: string; jobs?: number; force?: boolean; ifRemote?: boolean; dryRun?: boolean };
 
 export function syncCommand(name: 'push' | 'fetch' | 'pull') {
   return async (g: SyncOpts, paths: string[]): Promise<number> => {
@@ -15,6 +16,7 @@ export function syncCommand(name: 'push' | 'fetch' | 'pull') {
       ...(g.jobs ? { jobs: g.jobs } : {}),
       ...(g.force ? { force: true } : {}),
       ...(g.dryRun && name !== 'pull' ? { dryRun: true } : {}),
+      ...(name !== 'pull' ? { scope: scopeOf(g) } : {}),
       onProgress: (p: { phase: string; done: number; total: number; bytes: number; totalBytes: number }) =>
         bar.update(p.phase === 'upload' ? 'uploading' : 'downloading', p.done, p.total, p.bytes, p.totalBytes),
     };
@@ -53,15 +55,16 @@ export function syncCommand(name: 'push' | 'fetch' | 'pull') {
   };
 }
 
-export async function runRemoteStatus(g: OutputOptions, repo: Repo, remote: string | undefined, paths: string[]): Promise<void> {
-  const res = await remoteStatus(repo, openRemoteByUrl, paths, remote ? { remote } : {});
+export async function runRemoteStatus(g: OutputOptions, repo: Repo, remote: string | undefined, paths: string[], scope: RevisionScope = {}): Promise<void> {
+  const res = await remoteStatus(repo, openRemoteByUrl, paths, { ...(remote ? { remote } : {}), scope });
   if (g.json) return printJson(res);
   let clean = true;
   for (const d of res.datasets) {
+    const name = d.rev === undefined ? d.path : `${d.path} at ${d.rev}`;
     const show = (label: string, list: string[]): void => {
       if (list.length === 0) return;
       clean = false;
-      say(g, `${d.path}: ${list.length} file(s) ${label}`);
+      say(g, `${name}: ${list.length} file(s) ${label}`);
       for (const p of list.slice(0, 20)) say(g, `\t${p}`);
       if (list.length > 20) say(g, `\t… and ${list.length - 20} more`);
     };
@@ -70,7 +73,7 @@ export async function runRemoteStatus(g: OutputOptions, repo: Repo, remote: stri
     show('in neither the cache nor the remote', d.lost);
     if (d.manifestNotPushed && d.notPushed.length === 0) {
       clean = false;
-      say(g, `${d.path}: its folder manifest is not on ${res.remote}, so the remote cannot serve this version (run 'tdvc push'; if push fails, it names what is in the way)`);
+      say(g, `${name}: its folder manifest is not on ${res.remote}, so the remote cannot serve this version (run 'tdvc push'; if push fails, it names what is in the way)`);
     }
   }
   if (clean) say(g, `cache and remote ${res.remote} are in sync for the tracked data`);

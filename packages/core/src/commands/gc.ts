@@ -17,6 +17,7 @@ import { storeSource } from '../tree/source.js';
 import { markTree } from '../tree/walk.js';
 import { OidPrefixSet } from '../util/oid-set.js';
 import { openRemote } from './remote.js';
+import { commitsInScope } from '../dataset/scope.js';
 import { join } from 'node:path';
 import { CACHE_OPS_AT_ONCE } from '../util/concurrency.js';
 
@@ -281,7 +282,7 @@ async function collectReferences(repo: Repo, scope: GcScope, into: OidPrefixSet,
   }
   if (repo.hasGit && (scope.allBranches || scope.allTags || scope.allCommits)) {
     const g = new GitRepo(repo.root);
-    for (const commit of await commitsInScope(g, scope)) {
+    for (const { commit } of await commitsInScope(g, scope)) {
       for (const cp of await g.listPointers(commit)) {
         const p = parsePointer(cp.text, `${cp.path} at ${commit.slice(0, 12)}`);
         await addPointer(p.type, p.oid, `${repo.root}/${cp.path} at ${commit.slice(0, 12)}`);
@@ -321,10 +322,3 @@ function workspacePointerFiles(repo: Repo): string[] {
   return out.sort();
 }
 
-async function commitsInScope(g: GitRepo, scope: GcScope): Promise<string[]> {
-  if (scope.allCommits) return g.allCommits();
-  const out = new Set<string>();
-  if (scope.allBranches) for (const c of await g.branchTips()) out.add(c);
-  if (scope.allTags) for (const c of await g.tagCommits()) out.add(c);
-  return [...out];
-}

@@ -27,6 +27,7 @@ export type { InstallOptions, InstallResult } from './install.js';
 export { merge } from './merge.js';
 export type { MergeResult } from './merge.js';
 export { datasetsAt, datasetAt } from '../dataset/revision.js';
+export { selectInScope, commitsInScope, coversWorkspace, hasRevisions, type RevisionScope, type ScopedDataset } from '../dataset/scope.js';
 export { gc } from './gc.js';
 export type { GcOptions, GcResult, GcScope } from './gc.js';
 export { fsck } from './fsck.js';

@@ -7,7 +7,8 @@ import { storeSource } from '../tree/source.js';
 import { markTree, rangesOfSubPaths, walkEntries } from '../tree/walk.js';
 import { HAND_OVER_MIN_SIZE } from '../workspace/held.js';
 import type { RemoteOpener } from '../transfer/remote.js';
-import { inSubPaths, repoPathOf, selectDatasets, type Dataset } from '../workspace/datasets.js';
+import { inSubPaths, repoPathOf, type Dataset } from '../workspace/datasets.js';
+import { selectInScope, type RevisionScope, type ScopedDataset } from '../dataset/scope.js';
 import type { Repo } from '../workspace/repo.js';
 import { checkout, type CheckoutResult } from './checkout.js';
 import { readManifest } from '../dataset/state.js';
@@ -18,6 +19,11 @@ export interface SyncOptions {
   cwd?: string;
   remote?: string;
   jobs?: number;
+  /**
+   * push, fetch and `status -r`: the versions to cover (default: the working tree's pointer files);
+   * with revisions, every distinct dataset version they hold, once
+   */
+  scope?: RevisionScope;
   /** push and fetch: plan only, move nothing (`skipped` still counts what is there already) */
   dryRun?: boolean;
   onProgress?: (p: { phase: 'upload' | 'download'; done: number; total: number; bytes: number; totalBytes: number }) => void;
@@ -44,17 +50,27 @@ function wouldTransfer(...plans: TransferPlan[]): NonNullable<SyncResult['wouldT
   return out;
 }
 
-async function selected(repo: Repo, paths: string[], cwd?: string): Promise<Array<{ dataset: Dataset; subPaths: string[] }>> {
-  return selectDatasets(repo, paths.map((p) => repo.relPath(p, cwd)));
+async function selected(repo: Repo, paths: string[], opts: SyncOptions): Promise<ScopedDataset[]> {
+  return selectInScope(repo, paths.map((p) => repo.relPath(p, opts.cwd)), opts.scope ?? {});
+}
+
+/** Where a selected dataset version is, for messages: its pointer file, and the revision it was read at. */
+function whereOf(s: ScopedDataset): string {
+  return s.rev === undefined ? s.dataset.pointerPath : `${s.dataset.pointerPath} at ${s.rev}`;
 }
 
 /** `tdvc push [PATH...]`: uploads the objects of the selected datasets that the remote lacks. */
 export async function push(repo: Repo, opener: RemoteOpener, paths: string[] = [], opts: SyncOptions = {}): Promise<SyncResult> {
   const fileItems: TransferItem[] = [];
   const roots: Array<{ oid: Oid; where: string; files: number }> = [];
-  for (const { dataset: ds } of await selected(repo, paths, opts.cwd)) {
+  const rootSeen = new Set<Oid>();
+  for (const s of await selected(repo, paths, opts)) {
+    const ds = s.dataset;
     if (ds.pointer.type === 'file') fileItems.push({ oid: ds.pointer.oid, size: ds.pointer.size, isManifest: false });
-    else roots.push({ oid: ds.pointer.oid, where: ds.pointerPath, files: ds.pointer.files });
+    else if (!rootSeen.has(ds.pointer.oid)) {
+      rootSeen.add(ds.pointer.oid);
+      roots.push({ oid: ds.pointer.oid, where: whereOf(s), files: ds.pointer.files });
+    }
   }
   const remote = await openRemote(repo, opener, opts.remote, opts.jobs);
   try {
@@ -95,7 +111,7 @@ export async function fetch(repo: Repo, opener: RemoteOpener, paths: string[] = 
 }
 
 async function fetchUnlocked(repo: Repo, opener: RemoteOpener, paths: string[], opts: SyncOptions & Pick<FetchOptions, 'onFetched'>): Promise<SyncResult> {
-  const sel = await selected(repo, paths, opts.cwd);
+  const sel = await selected(repo, paths, opts);
   const remote = await openRemote(repo, opener, opts.remote, opts.jobs);
   const progress = opts.onProgress ? { onProgress: (p: { done: number; total: number; bytes: number; totalBytes: number }) => opts.onProgress!({ phase: 'download', ...p }) } : {};
   const jobs = opts.jobs ? { jobs: opts.jobs } : {};
@@ -106,9 +122,9 @@ async function fetchUnlocked(repo: Repo, opener: RemoteOpener, paths: string[], 
       ? await dryRunTrees(repo, dirs.map((s) => s.dataset.pointer.oid))
       : await fetchTreeNodes(
           repo.odb,
-          dirs.map(({ dataset: ds, subPaths }) => {
-            const ranges = rangesOfSubPaths(subPaths);
-            return { oid: ds.pointer.oid, where: ds.pointerPath, ...(ranges ? { ranges } : {}) };
+          dirs.map((s) => {
+            const ranges = rangesOfSubPaths(s.subPaths);
+            return { oid: s.dataset.pointer.oid, where: whereOf(s), ...(ranges ? { ranges } : {}) };
           }),
           (oids) => repo.odb.hasMany(oids),
           (items) => applyFetch(repo.odb, remote, planTransfer(items, new Set()), jobs),
@@ -116,11 +132,12 @@ async function fetchUnlocked(repo: Repo, opener: RemoteOpener, paths: string[], 
     const first = { transferred: trees.transferred, bytes: trees.bytes, skipped: trees.skipped, failed: trees.failed };
     const unreadable = trees.failedRoots;
     const files: TransferItem[] = [];
-    for (const { dataset: ds, subPaths } of sel) {
+    for (const s of sel) {
+      const { dataset: ds, subPaths } = s;
       if (ds.pointer.type === 'file') {
         files.push({ oid: ds.pointer.oid, size: ds.pointer.size, isManifest: false });
       } else if (!unreadable.has(ds.pointer.oid)) {
-        const src = storeSource(repo.odb, ds.pointerPath);
+        const src = storeSource(repo.odb, whereOf(s));
         const walks = (rangesOfSubPaths(subPaths) ?? [{}]).map((r) => walkEntries(src, ds.pointer.oid, r));
         for (const walk of walks) {
           for await (const e of walk) if (inSubPaths(subPaths, e.path)) files.push({ oid: e.oid, size: e.size, isManifest: false });
@@ -201,6 +218,8 @@ async function dryRunTrees(repo: Repo, roots: Oid[]): Promise<{ failedRoots: Set
 
 export interface RemoteStatusDataset {
   path: string;
+  /** the revision this version of the dataset was read at (none: the working tree) */
+  rev?: string;
   /** files whose data is in the cache but not on the remote */
   notPushed: string[];
   /** files whose data is on the remote but not in the cache */
@@ -217,15 +236,16 @@ export interface RemoteStatusDataset {
 
 /** `tdvc status --remote [NAME]`: what is not yet pushed, and what is not available locally. */
 export async function remoteStatus(repo: Repo, opener: RemoteOpener, paths: string[] = [], opts: SyncOptions = {}): Promise<{ remote: string; datasets: RemoteStatusDataset[] }> {
-  const sel = await selected(repo, paths, opts.cwd);
+  const sel = await selected(repo, paths, opts);
   const remote = await openRemote(repo, opener, opts.remote, opts.jobs);
   try {
-    const rows: Array<{ ds: Dataset; files: Array<{ path: string; oid: Oid }>; rootOnRemote: boolean; rootLocal: boolean }> = [];
+    const rows: Array<{ ds: Dataset; rev: string | undefined; files: Array<{ path: string; oid: Oid }>; rootOnRemote: boolean; rootLocal: boolean }> = [];
     const all = new Set<Oid>();
     // objects the remote may lack: files under tree nodes it lacks (a node it holds has its whole
     // subtree there, so what lies under one is not asked about), and file datasets
     const askRemote = new Set<Oid>();
-    for (const { dataset: ds, subPaths } of sel) {
+    for (const s of sel) {
+      const { dataset: ds, subPaths } = s;
       const files: Array<{ path: string; oid: Oid }> = [];
       let rootOnRemote = false;
       let rootLocal = false;
@@ -235,10 +255,10 @@ export async function remoteStatus(repo: Repo, opener: RemoteOpener, paths: stri
       } else if (await repo.odb.has(ds.pointer.oid)) {
         rootLocal = true;
         try {
-          const tree = await treeItemsForPush(repo.odb, remote, [{ oid: ds.pointer.oid, where: ds.pointerPath, files: ds.pointer.files }]);
+          const tree = await treeItemsForPush(repo.odb, remote, [{ oid: ds.pointer.oid, where: whereOf(s), files: ds.pointer.files }]);
           rootOnRemote = !tree.nodes.some((n) => n.oid === ds.pointer.oid);
           for (const f of tree.files) askRemote.add(f.oid);
-          for (const e of await readManifest(repo, ds.pointer.oid, ds.pointerPath)) {
+          for (const e of await readManifest(repo, ds.pointer.oid, whereOf(s))) {
             if (inSubPaths(subPaths, e.path)) files.push({ path: repoPathOf(ds, e.path), oid: e.oid });
           }
         } catch (err) {
@@ -249,15 +269,16 @@ export async function remoteStatus(repo: Repo, opener: RemoteOpener, paths: stri
         rootOnRemote = (await remote.has([ds.pointer.oid])).has(ds.pointer.oid);
       }
       for (const f of files) all.add(f.oid);
-      rows.push({ ds, files, rootOnRemote, rootLocal });
+      rows.push({ ds, rev: s.rev, files, rootOnRemote, rootLocal });
     }
     const there = await remote.has([...askRemote]);
     const onRemote = { has: (oid: Oid): boolean => !askRemote.has(oid) || there.has(oid) };
     const local = await repo.objects.hasMany(all);
     return {
       remote: remote.name,
-      datasets: rows.map(({ ds, files, rootOnRemote, rootLocal }) => ({
+      datasets: rows.map(({ ds, rev, files, rootOnRemote, rootLocal }) => ({
         path: ds.dataPath,
+        ...(rev !== undefined ? { rev } : {}),
         notPushed: files.filter((f) => local.has(f.oid) && !onRemote.has(f.oid)).map((f) => f.path),
         notFetched: files.filter((f) => !local.has(f.oid) && onRemote.has(f.oid)).map((f) => f.path),
         lost: files.filter((f) => !local.has(f.oid) && !onRemote.has(f.oid)).map((f) => f.path),

@@ -156,19 +156,28 @@ export class GitRepo {
   }
 
   async branchTips(): Promise<string[]> {
-    const out: string[] = [];
-    for (const b of await (await igit()).listBranches({ fs, gitdir: this.gitdir })) {
-      const oid = await this.tryResolve(`refs/heads/${b}`);
-      if (oid) out.push(oid);
-    }
-    return out;
+    return (await this.branches()).map((b) => b.commit);
   }
 
   async tagCommits(): Promise<string[]> {
-    const out: string[] = [];
-    for (const t of await (await igit()).listTags({ fs, gitdir: this.gitdir })) {
-      const oid = await this.tryResolve(`refs/tags/${t}`);
-      if (oid) out.push(oid);
+    return (await this.tags()).map((t) => t.commit);
+  }
+
+  /** Every branch with the commit at its tip. */
+  async branches(): Promise<Array<{ name: string; commit: string }>> {
+    return this.refsUnder('refs/heads', await (await igit()).listBranches({ fs, gitdir: this.gitdir }));
+  }
+
+  /** Every tag with the commit it names (annotated tags peeled). */
+  async tags(): Promise<Array<{ name: string; commit: string }>> {
+    return this.refsUnder('refs/tags', await (await igit()).listTags({ fs, gitdir: this.gitdir }));
+  }
+
+  private async refsUnder(prefix: string, names: string[]): Promise<Array<{ name: string; commit: string }>> {
+    const out: Array<{ name: string; commit: string }> = [];
+    for (const name of names) {
+      const commit = await this.tryResolve(`${prefix}/${name}`);
+      if (commit) out.push({ name, commit });
     }
     return out;
   }
