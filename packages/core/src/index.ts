@@ -23,3 +23,4 @@ export { shellQuote } from './util/shell-quote.js';
 export * from './util/concurrency.js';
 export * from './git/index.js';
 export * from './merge/index.js';
+export { RevisionView, type OpenRevisionOptions, type ViewFile } from './reader/revision-view.js';

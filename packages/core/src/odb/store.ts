@@ -535,6 +535,25 @@ export class ObjectStore {
     return new ObjectWriter(this, oid, source, tmp, fh);
   }
 
+  /**
+   * Feeds an object's bytes to `sink` in chunks, in order (opened as every reader opens one: no
+   * links, no blocking, regular files of `expectedSize` only). The caller hashes what it gets.
+   */
+  async streamObject(oid: Oid, sink: (chunk: Uint8Array) => Promise<void>, expectedSize?: number): Promise<void> {
+    const { fh } = await openObject(oid, this.pathOf(oid), expectedSize);
+    try {
+      const buf = Buffer.allocUnsafe(1 << 20);
+      for (;;) {
+        const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+        if (bytesRead === 0) return;
+        // a copy: the sink may keep the chunk while this buffer is read into again
+        await sink(Buffer.from(buf.subarray(0, bytesRead)));
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+
   /** Re-hashes an object on disk; returns the digest found. */
   async rehash(oid: Oid): Promise<string> {
     return (await this.rehashChecked(oid)).oid;

@@ -82,6 +82,11 @@ export class Config {
     return new Config(tdvcDir, { repo: await read('repo'), local: await read('local') });
   }
 
+  /** A committed config as text (read from a revision): `where` names it in messages; no local level. */
+  static fromText(text: string | undefined, where: string): Config {
+    return new Config(where, { repo: text === undefined ? new Map() : parseIni(text, where), local: new Map() });
+  }
+
   get(key: string): string | undefined {
     const { section, option } = splitKey(key);
     return this.levels.local.get(section)?.get(option) ?? this.levels.repo.get(section)?.get(option);
