@@ -3,11 +3,13 @@
 // tree manifests downloaded on demand and verified, and streams files verified from the remote.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { git, makeRepo, tdvc, tempDir, writeTree, type RunResult } from './helpers.js';
+import { startGitHttp } from '@tdvc/test-utils';
 
 async function ok(cwd: string, args: string[]): Promise<RunResult> {
   const r = await tdvc(cwd, args);
@@ -20,18 +22,24 @@ const CORE = pathToFileURL(join(here, '..', '..', '..', 'core', 'dist', 'src', '
 const CLI = pathToFileURL(join(here, '..', 'src', 'index.js')).href;
 
 /** Runs `body` (an async function's text, given `core`, `cli` and `args`) in a node process whose PATH has no git. */
-function runIsolated(dir: string, body: string, args: Record<string, unknown>): { code: number | null; out: unknown; stderr: string } {
+async function runIsolated(dir: string, body: string, args: Record<string, unknown>): Promise<{ code: number | null; out: unknown; stderr: string }> {
   const script = join(dir, `reader-${Math.random().toString(36).slice(2)}.mjs`);
   writeFileSync(
     script,
     `const core = await import(${JSON.stringify(CORE)});\nconst cli = await import(${JSON.stringify(CLI)});\nconst args = JSON.parse(process.env.READER_ARGS);\n` +
       `const result = await (async () => {\n${body}\n})();\nprocess.stdout.write(JSON.stringify(result ?? null));\n`,
   );
-  const r = spawnSync(process.execPath, [script], {
+  // (not spawnSync: a server in this process, the Git one, must keep answering)
+  const child = spawn(process.execPath, [script], {
     cwd: dir,
     env: { PATH: join(dir, 'no-bin'), HOME: join(dir, 'home-not-there'), TMPDIR: dir, READER_ARGS: JSON.stringify(args) },
-    encoding: 'utf8',
   });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const [code] = (await once(child, 'close')) as [number | null];
+  const r = { status: code, stdout, stderr };
   let out: unknown;
   try {
     out = JSON.parse(r.stdout);
@@ -67,7 +75,7 @@ test('RevisionView: a bare repository read at several revisions with no git on P
     git(work.path, 'clone', '-q', '--bare', root, 'repo.git');
     const bare = join(work.path, 'repo.git');
 
-    const read = runIsolated(
+    const read = await runIsolated(
       work.path,
       `
       const out = {};
@@ -120,12 +128,44 @@ test('RevisionView: a bare repository read at several revisions with no git on P
     // the tree nodes came from the remote into the temp cache, verified
     assert.ok(readdirSync(join(work.path, 'tmp-cache', 'b3v1')).length > 0, 'tree nodes kept in the cache folder');
 
+    // the same from a Git URL (smart HTTP, served by git http-backend): shallow, one ref at a time
+    const server = await startGitHttp(work.path);
+    try {
+      const fromUrl = await runIsolated(
+        work.path,
+        `
+        const out = {};
+        for (const rev of ['v1', 'v0', undefined]) {
+          const view = await core.RevisionView.open(args.url, { ...(rev ? { rev } : {}), opener: cli.openRemoteByUrl });
+          const s = await view.open('data/a.txt');
+          let t = ''; for await (const c of s) t += c;
+          out[rev ?? 'default'] = { a: t, files: (await view.resolve()).length };
+          await view.close();
+        }
+        try { await core.RevisionView.open(args.url, { rev: 'no-such-tag', opener: cli.openRemoteByUrl }); out.bad = 'no error'; } catch (e) { out.bad = e.code; }
+        out.left = (await import('node:fs')).readdirSync(args.tmp).filter((n) => n.startsWith('tdvc-git-'));
+        return out;
+        `,
+        { url: `${server.url}/repo.git`, tmp: work.path },
+      );
+      assert.equal(fromUrl.code, 0, fromUrl.stderr);
+      const u = fromUrl.out as Record<string, any>;
+      assert.deepEqual(u['v1'], { a: 'A1\n', files: 4 });
+      assert.deepEqual(u['v0'], { a: 'A0\n', files: 3 }, 'v0 has no remote in its config: the default branch tip\'s is used');
+      assert.deepEqual(u['default'], { a: 'A2\n', files: 44 });
+      assert.equal(u['bad'], 'EBADREV');
+      assert.deepEqual(u['left'], [], 'the fetched revisions are removed by close');
+      assert.ok(server.requests.some((r) => r.includes('git-upload-pack')), 'fetched over smart HTTP');
+    } finally {
+      await server.close();
+    }
+
     // a remote object whose bytes were changed: the stream ends with an integrity error
     const aOid = /"oid":"([0-9a-f]{64})"/.exec((await ok(root, ['ls', 'data/a.txt', '--json'])).stdout)![1]!;
     const objectFile = join(store.path, 'b3v1', aOid.slice(0, 2), aOid.slice(2));
     const original = readFileSync(objectFile);
     writeFileSync(objectFile, Buffer.from('A9\n'), { flag: 'w' });
-    const corrupt = runIsolated(
+    const corrupt = await runIsolated(
       work.path,
       `
       const view = await core.RevisionView.open(args.bare, { opener: cli.openRemoteByUrl, remote: { url: args.store } });

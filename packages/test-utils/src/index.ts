@@ -4,3 +4,4 @@ export { remoteContract } from './remote-contract.js';
 export type { ContractRemote, ContractOptions } from './remote-contract.js';
 export { freePort, runCommand, sleep, Hopeless, until } from './daemons.js';
 export { readTreeSync } from './trees.js';
+export { startGitHttp } from './git-http.js';

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { ConfigError, CorruptObjectError, NotTrackedError, TdvcError } from '../errors.js';
 import { GitRepo } from '../git/git-repo.js';
+import { fetchRevision, type FetchedRevision } from '../git/fetch-url.js';
 import { createHasher } from '../hash/blake3.js';
 import type { Oid } from '../hash/oid.js';
 import { relPathProblem } from '../objects/paths.js';
@@ -44,6 +45,8 @@ export interface OpenRevisionOptions {
   cacheDir?: string;
   /** transfers at once for `readMany` (default 8) */
   concurrency?: number;
+  /** where temp folders go (a Git URL's fetched revision, the remote's state); default os.tmpdir() */
+  tmpDir?: string;
 }
 
 /**
@@ -65,19 +68,41 @@ export class RevisionView {
     private readonly remote: Remote,
     private readonly cache: ObjectStore | undefined,
     private readonly concurrency: number,
+    private readonly fetched: FetchedRevision | undefined,
   ) {}
 
-  /** Opens `dir` (a workspace or a bare repository) at `opts.rev`. */
-  static async open(dir: string, opts: OpenRevisionOptions): Promise<RevisionView> {
-    const git = gitAt(dir);
-    const rev = opts.rev ?? 'HEAD';
-    const commit = await git.resolve(rev);
-    const committed = await git.listPointers(commit);
-    const datasets = committed.map(({ path, text }) => datasetFromText(path, text, `${path} at ${rev}`));
-    const settings = await remoteSettings(git, commit, rev, opts);
-    const remote = await opts.opener(settings);
-    const cache = opts.cacheDir === undefined ? undefined : new ObjectStore(opts.cacheDir);
-    return new RevisionView(commit, rev, datasets, remote, cache, opts.concurrency ?? 8);
+  /**
+   * Opens `source` at `opts.rev`: a workspace, a bare repository, or a Git URL (http:// or
+   * https://: the revision and the default branch's tip are fetched shallow into a temp folder,
+   * removed by `close`).
+   */
+  static async open(source: string, opts: OpenRevisionOptions): Promise<RevisionView> {
+    let fetched: FetchedRevision | undefined;
+    try {
+      let git: GitRepo;
+      let commit: string;
+      let newest: string | undefined;
+      const rev = opts.rev ?? 'HEAD';
+      if (/^https?:\/\//i.test(source)) {
+        fetched = await fetchRevision(source, opts.rev, opts.tmpDir);
+        git = new GitRepo(fetched.gitdir, fetched.gitdir);
+        commit = fetched.commit;
+        newest = fetched.newest;
+      } else {
+        git = gitAt(source);
+        commit = await git.resolve(rev);
+        newest = await git.tryResolve('HEAD');
+      }
+      const committed = await git.listPointers(commit);
+      const datasets = committed.map(({ path, text }) => datasetFromText(path, text, `${path} at ${rev}`));
+      const settings = await remoteSettings(git, commit, newest, rev, opts);
+      const remote = await opts.opener(settings);
+      const cache = opts.cacheDir === undefined ? undefined : new ObjectStore(opts.cacheDir);
+      return new RevisionView(commit, rev, datasets, remote, cache, opts.concurrency ?? 8, fetched);
+    } catch (err) {
+      fetched?.remove();
+      throw err;
+    }
   }
 
   /**
@@ -180,7 +205,11 @@ export class RevisionView {
   }
 
   async close(): Promise<void> {
-    await this.remote.close?.();
+    try {
+      await this.remote.close?.();
+    } finally {
+      this.fetched?.remove();
+    }
   }
 
   private treeOf(ds: Dataset): TreeSource {
@@ -197,8 +226,8 @@ function gitAt(dir: string): GitRepo {
 }
 
 /** The remote's settings: the caller's, else the config committed at the revision, else HEAD's. */
-async function remoteSettings(git: GitRepo, commit: string, rev: string, opts: OpenRevisionOptions): Promise<RemoteSettings> {
-  const stateDir = join(tmpdir(), `tdvc-view-${process.pid}`);
+async function remoteSettings(git: GitRepo, commit: string, newest: string | undefined, rev: string, opts: OpenRevisionOptions): Promise<RemoteSettings> {
+  const stateDir = join(opts.tmpDir ?? tmpdir(), `tdvc-view-${process.pid}`);
   if (typeof opts.remote === 'object') {
     const name = opts.remote.name ?? 'remote';
     return { name, url: opts.remote.url, options: opts.remote.options ?? {}, stateDir: join(stateDir, name) };
@@ -206,8 +235,7 @@ async function remoteSettings(git: GitRepo, commit: string, rev: string, opts: O
   const configs: Array<[Config, string]> = [];
   const atRev = `.tdvc/config at ${rev}`;
   configs.push([Config.fromText(await git.readText(commit, '.tdvc/config'), atRev), atRev]);
-  const head = await git.tryResolve('HEAD');
-  if (head !== undefined && head !== commit) configs.push([Config.fromText(await git.readText(head, '.tdvc/config'), '.tdvc/config at HEAD'), '.tdvc/config at HEAD']);
+  if (newest !== undefined && newest !== commit) configs.push([Config.fromText(await git.readText(newest, '.tdvc/config'), '.tdvc/config at HEAD'), '.tdvc/config at HEAD']);
   for (const [config] of configs) {
     const name = opts.remote ?? config.get('core.remote');
     if (name === undefined) continue;
