@@ -86,12 +86,22 @@ export function buildProgram(): Command {
 
   program
     .command('ls')
-    .description('list the files of tracked datasets at a revision')
-    .argument('[path]', 'a dataset or a path inside one')
+    .description('list the files of tracked datasets at a revision, here or in another repository (URL)')
+    .argument('[path]', 'a dataset or a path inside one; or the URL of another repository (http(s)://), then PATH')
+    .argument('[path-in-url]', 'with a URL: a dataset or a path inside one')
     .option('--rev <rev>', 'revision (default: the pointer files in the working tree)')
     .option('-l, --long', 'show sizes and hashes')
     .option('--json', 'machine-readable output')
     .action(run(async () => (await import('./commands/history.js')).runLs));
+
+  program
+    .command('get')
+    .description('download a dataset (or a folder or file in one) of another repository, untracked, verified')
+    .argument('<url>', 'the repository (http(s)://…)')
+    .argument('<path>', 'a dataset, a folder inside one, or one file')
+    .option('--rev <rev>', 'branch, tag or commit (default: its default branch)')
+    .option('-o, --out <path>', 'where to write it (default: the last part of PATH, here); must not exist')
+    .action(run(async () => (await import('./commands/registry.js')).runGet));
 
   program
     .command('install')

@@ -156,6 +156,24 @@ test('RevisionView: a bare repository read at several revisions with no git on P
       assert.equal(u['bad'], 'EBADREV');
       assert.deepEqual(u['left'], [], 'the fetched revisions are removed by close');
       assert.ok(server.requests.some((r) => r.includes('git-upload-pack')), 'fetched over smart HTTP');
+
+      // the CLI for data registries: ls and get from a URL, run from a folder that is no repository
+      const url = `${server.url}/repo.git`;
+      const listed = await ok(work.path, ['ls', url, 'data', '--rev', 'v1']);
+      assert.equal(listed.stdout, 'data/a.txt\ndata/sub/b.txt\ndata/sub/c.txt\n');
+      await ok(work.path, ['get', url, 'data/sub', '--rev', 'v1', '-o', 'got-sub']);
+      assert.deepEqual(readdirSync(join(work.path, 'got-sub')).sort(), ['b.txt', 'c.txt']);
+      assert.equal(readFileSync(join(work.path, 'got-sub', 'c.txt'), 'utf8'), 'C1\n');
+      await ok(work.path, ['get', url, 'data/a.txt']);
+      assert.equal(readFileSync(join(work.path, 'a.txt'), 'utf8'), 'A2\n', 'the default branch');
+      const again = await tdvc(work.path, ['get', url, 'data/a.txt']);
+      assert.notEqual(again.code, 0);
+      assert.match(again.stderr, /a\.txt exists/);
+      assert.equal(readFileSync(join(work.path, 'a.txt'), 'utf8'), 'A2\n', 'nothing overwritten');
+      const missing = await tdvc(work.path, ['get', url, 'data/none', '-o', 'none']);
+      assert.notEqual(missing.code, 0);
+      assert.match(missing.stderr, /data\/none is not tracked/);
+      assert.deepEqual(readdirSync(work.path).filter((n) => n.startsWith('.tdvc-get') || n.startsWith('tdvc-get') || n === 'none'), [], 'a failed get leaves nothing');
     } finally {
       await server.close();
     }

@@ -1,4 +1,5 @@
-import { diff, ExitCode, install, lsFiles, merge, Repo, runMergeDriver as mergeDriver } from '@tdvc/core';
+import { diff, ExitCode, install, lsFiles, merge, Repo, runMergeDriver as mergeDriver, TdvcError } from '@tdvc/core';
+import { isRepoUrl } from './registry.js';
 import { err, formatBytes, LineOut, printJson, say, type OutputOptions } from '../output.js';
 
 export async function runDiff(g: OutputOptions, revA: string | undefined, revB: string | undefined): Promise<void> {
@@ -13,8 +14,18 @@ export async function runDiff(g: OutputOptions, revA: string | undefined, revB: 
   }
 }
 
-export async function runLs(g: OutputOptions & { rev?: string; long?: boolean }, path: string | undefined): Promise<void> {
-  const files = lsFiles(await Repo.open(), { ...(g.rev ? { rev: g.rev } : {}), ...(path ? { path } : {}) });
+/** `tdvc ls [PATH]` in this repository, or `tdvc ls URL [PATH]` in another one (see registry.ts). */
+export async function runLs(g: OutputOptions & { rev?: string; long?: boolean }, first: string | undefined, second: string | undefined): Promise<void> {
+  if (first !== undefined && isRepoUrl(first)) {
+    const { withView } = await import('./registry.js');
+    return withView(first, g.rev, (view) => printFiles(g, view.files(second ?? '')));
+  }
+  if (second !== undefined) throw new TdvcError('EUSAGE', `tdvc ls takes one PATH here (${second}?); a second one follows a repository URL: tdvc ls URL PATH`, { exitCode: 2 });
+  await printFiles(g, lsFiles(await Repo.open(), { ...(g.rev ? { rev: g.rev } : {}), ...(first ? { path: first } : {}) }));
+}
+
+/** A listing, streamed: millions of files are never held in memory. */
+async function printFiles(g: OutputOptions & { long?: boolean }, files: AsyncIterable<Array<{ path: string; oid: string; size: number }>>): Promise<void> {
   // streamed: a listing of millions of files is never held in memory
   const out = new LineOut();
   // JSON: one element per line, each written once the next one (or the end) is known
