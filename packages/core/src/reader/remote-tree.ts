@@ -4,7 +4,7 @@ import { CorruptObjectError, MalformedFileError, MissingManifestError } from '..
 import { parseTreeNode, type TreeNode } from '../objects/tree-format.js';
 import type { ObjectStore } from '../odb/store.js';
 import type { Remote } from '../transfer/remote.js';
-import { MAX_MANIFEST_BYTES, storeSource, TREE_READ_AHEAD, type TreeSource } from '../tree/source.js';
+import { MAX_MANIFEST_BYTES, readingAhead, storeSource, type TreeSource } from '../tree/source.js';
 
 /**
  * Tree nodes for a reader without a workspace: from `cache` when it holds them, else downloaded
@@ -25,22 +25,7 @@ export function remoteTreeSource(remote: Remote, cache: ObjectStore | undefined,
     if (cache) await cache.putBytes(data);
     return parseTreeNode(data.toString('utf8'), `manifest ${oid} of ${where}`);
   };
-  const ahead = new Map<Oid, Promise<TreeNode>>();
-  return {
-    where,
-    load(oid) {
-      const p = ahead.get(oid);
-      if (p === undefined) return loadNow(oid);
-      ahead.delete(oid);
-      return p;
-    },
-    prefetch(oid) {
-      if (ahead.has(oid) || ahead.size >= 2 * TREE_READ_AHEAD) return;
-      const p = loadNow(oid);
-      p.catch(() => {});
-      ahead.set(oid, p);
-    },
-  };
+  return readingAhead(where, loadNow);
 }
 
 /** A whole object from a remote, at most `maxBytes`, checked against its id. */

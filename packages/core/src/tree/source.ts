@@ -40,6 +40,11 @@ export function storeSource(odb: ObjectStore, where: string): TreeSource {
     }
     return parseTreeNode(data.toString('utf8'), `manifest ${oid} of ${where}`);
   };
+  return readingAhead(where, loadNow);
+}
+
+/** A source over `loadNow` whose `prefetch` starts up to 2 × TREE_READ_AHEAD loads early. */
+export function readingAhead(where: string, loadNow: (oid: Oid) => Promise<TreeNode>): TreeSource {
   const ahead = new Map<Oid, Promise<TreeNode>>();
   return {
     where,
