@@ -104,6 +104,24 @@ export function buildProgram(): Command {
     .action(run(async () => (await import('./commands/registry.js')).runGet));
 
   program
+    .command('import')
+    .description('track data of another repository at a revision: downloaded, checked out, its source recorded in the pointer file')
+    .argument('<url>', 'the repository (http(s)://…)')
+    .argument('<path>', 'a dataset, a folder inside one, or one file')
+    .option('--rev <rev>', 'branch, tag or commit (default: its default branch)')
+    .option('-o, --out <path>', 'where it goes here (default: the last part of PATH); must not exist')
+    .option('--json', 'machine-readable output')
+    .action(run(async () => (await import('./commands/registry.js')).runImport));
+
+  program
+    .command('update')
+    .description('move imports to the newest commit of the revision they follow (or to --rev), and check them out')
+    .argument('[paths...]', 'imported datasets (default: every import)')
+    .option('--rev <rev>', 'the revision to follow from now on')
+    .option('--json', 'machine-readable output')
+    .action(run(async () => (await import('./commands/registry.js')).runUpdate));
+
+  program
     .command('install')
     .description('set up Git hooks (post-checkout, pre-push) and the dataset merge driver so plain git commands handle data')
     .action(run(async () => (await import('./commands/history.js')).runInstall));

@@ -92,3 +92,27 @@ test('pointer: bad type, size, files and exec values are rejected', () => {
   rejects(valid({ type: 'file', files: undefined, exec: 'yes' }), /exec/);
   rejects(valid({ type: 'file' }), /files/); // files on a file
 });
+
+test('pointer: an import records its source (repo, repopath, rev, commit), round trip; partial or hostile sources are rejected', () => {
+  const source = { repo: 'https://git.example.com/team/registry.git', repoPath: 'images/train', rev: 'v1.2', commit: 'a'.repeat(40) };
+  const imported: Pointer = { ...dirP, version: 2, source };
+  assert.deepEqual(parsePointer(serializePointer(imported), 'x.tdvc'), imported);
+  const noRev: Pointer = { ...fileP, version: 2, source: { repo: source.repo, repoPath: 'model.bin', commit: 'b'.repeat(40) } };
+  assert.deepEqual(parsePointer(serializePointer(noRev), 'x.tdvc'), noRev);
+  const base = { repo: source.repo, repopath: 'images', commit: 'c'.repeat(40) };
+  const bad: Array<[Record<string, string | undefined>, RegExp]> = [
+    [{ ...base, commit: undefined }, /"repo", "repopath" and "commit" together/],
+    [{ rev: 'v1' }, /together/],
+    [{ ...base, repo: 'file:///etc' }, /http:\/\/ or https:\/\/ URL/],
+    [{ ...base, repo: '/srv/registry' }, /URL/],
+    [{ ...base, repo: 'https://x.example/a b' }, /URL/],
+    [{ ...base, repopath: '../outside' }, /"repopath"/],
+    [{ ...base, repopath: '/abs' }, /"repopath"/],
+    [{ ...base, rev: 'v1;rm -rf' }, /"rev"/],
+    [{ ...base, commit: 'C'.repeat(40) }, /"commit"/],
+    [{ ...base, commit: 'abc' }, /"commit"/],
+  ];
+  for (const [fields, message] of bad) {
+    assert.throws(() => parsePointer(valid({ tdvc: '2', ...fields }), 'x.tdvc'), (e: unknown) => e instanceof MalformedFileError && message.test(e.message), JSON.stringify(fields));
+  }
+});

@@ -1,9 +1,9 @@
 import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { RevisionView, TdvcError, uniqueTempName } from '@tdvc/core';
+import { importData, Repo, RevisionView, TdvcError, uniqueTempName, updateImports, type ImportResult } from '@tdvc/core';
 import { openRemoteByUrl } from '../remotes.js';
-import { say, type OutputOptions } from '../output.js';
+import { printJson, say, type OutputOptions } from '../output.js';
 
 /** A repository given by URL (smart HTTP(S)): what `tdvc ls URL` and `tdvc get URL` read. */
 export function isRepoUrl(s: string): boolean {
@@ -56,4 +56,25 @@ export async function runGet(g: OutputOptions & { rev?: string; out?: string }, 
     }
     say(g, `${files} file(s), ${bytes} bytes of ${path} at ${view.rev} (${view.commit.slice(0, 12)}) written to ${out}`);
   });
+}
+
+/** `tdvc import URL PATH [--rev REV] [-o OUT]` (see core's importData). */
+export async function runImport(g: OutputOptions & { rev?: string; out?: string }, url: string, path: string): Promise<void> {
+  if (!isRepoUrl(url)) throw new TdvcError('EUSAGE', `tdvc import reads another repository by URL (http:// or https://), not ${url}`, { exitCode: 2 });
+  const res = await importData(await Repo.open(), openRemoteByUrl, url, path, { ...(g.rev ? { rev: g.rev } : {}), ...(g.out ? { out: g.out } : {}) });
+  if (g.json) return printJson(res);
+  say(g, `imported ${describe(res)}; commit ${res.pointerPath} (and .gitignore) to record it`);
+}
+
+/** `tdvc update [PATH...] [--rev REV]` (see core's updateImports). */
+export async function runUpdate(g: OutputOptions & { rev?: string }, paths: string[]): Promise<void> {
+  const res = await updateImports(await Repo.open(), openRemoteByUrl, paths, g.rev ? { rev: g.rev } : {});
+  if (g.json) return printJson(res);
+  if (res.length === 0) return say(g, 'no imports here');
+  for (const r of res) say(g, r.changed ? `updated ${describe(r)}` : `${r.path} is up to date (${r.source.repoPath} at ${r.source.commit.slice(0, 12)})`);
+}
+
+function describe(r: ImportResult): string {
+  const at = `${r.source.rev ?? 'default branch'} = ${r.source.commit.slice(0, 12)}`;
+  return `${r.path}: ${r.files} file(s), ${r.bytes} bytes from ${r.source.repo} ${r.source.repoPath} at ${at} (${r.fetched} object(s) downloaded)`;
 }

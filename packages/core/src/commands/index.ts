@@ -28,6 +28,7 @@ export { merge } from './merge.js';
 export type { MergeResult } from './merge.js';
 export { datasetsAt, datasetAt } from '../dataset/revision.js';
 export { selectInScope, commitsInScope, coversWorkspace, hasRevisions, type RevisionScope, type ScopedDataset } from '../dataset/scope.js';
+export { importData, updateImports, type ImportOptions, type ImportResult } from './import.js';
 export { gc } from './gc.js';
 export type { GcOptions, GcResult, GcScope } from './gc.js';
 export { fsck } from './fsck.js';

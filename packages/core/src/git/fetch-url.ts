@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TdvcError } from '../errors.js';
@@ -24,6 +24,7 @@ export interface FetchedRevision {
 export async function fetchRevision(url: string, rev: string | undefined, parent = tmpdir()): Promise<FetchedRevision> {
   const git = await igit();
   const http = (await import('isomorphic-git/http/node')).default;
+  mkdirSync(parent, { recursive: true });
   const dir = mkdtempSync(join(parent, 'tdvc-git-'));
   const gitdir = join(dir, 'repo.git');
   const remove = (): void => rmSync(dir, { recursive: true, force: true });

@@ -7,10 +7,23 @@ export const POINTER_SUFFIX = '.tdvc';
 export const POINTER_VERSION = 2;
 export type PointerVersion = 1 | 2;
 
+/**
+ * Where imported data comes from (`tdvc import`): another repository's URL, the path there, the
+ * revision asked for (none: its default branch) and the commit it resolved to, so the import is
+ * reproducible and `tdvc update` can move it.
+ */
+export interface ImportSource {
+  repo: string;
+  repoPath: string;
+  rev?: string;
+  commit: string;
+}
+
 /** What a `PATH.tdvc` file records about the data at PATH. */
-export type Pointer =
+export type Pointer = (
   | { version: PointerVersion; path: string; type: 'file'; oid: Oid; size: number; exec: boolean }
-  | { version: PointerVersion; path: string; type: 'dir'; oid: Oid; size: number; files: number };
+  | { version: PointerVersion; path: string; type: 'dir'; oid: Oid; size: number; files: number }
+) & { source?: ImportSource };
 
 const COMMENT = '# tdvc pointer file: commit it to Git. The data it names lives in the tdvc cache and remotes.';
 
@@ -18,6 +31,11 @@ export function serializePointer(p: Pointer): string {
   const lines = [COMMENT, `tdvc: ${p.version}`, `path: ${p.path}`, `type: ${p.type}`, `hash: ${HASH_PREFIX}${p.oid}`, `size: ${p.size}`];
   if (p.type === 'dir') lines.push(`files: ${p.files}`);
   else if (p.exec) lines.push('exec: true');
+  if (p.source) {
+    lines.push(`repo: ${p.source.repo}`, `repopath: ${p.source.repoPath}`);
+    if (p.source.rev !== undefined) lines.push(`rev: ${p.source.rev}`);
+    lines.push(`commit: ${p.source.commit}`);
+  }
   return lines.join('\n') + '\n';
 }
 
@@ -61,21 +79,39 @@ export function parsePointer(text: string, where: string): Pointer {
   }
   const oid = hash.value.slice(HASH_PREFIX.length);
   const size = parseCount(get('size'), where);
+  const source = parseSource(fields, where);
+  const withSource = <T extends object>(p: T): T & { source?: ImportSource } => (source ? { ...p, source } : p);
   const type = get('type');
   if (type.value === 'dir') {
     if (fields.has('exec')) throw new MalformedFileError(where, '"exec" is only for files', fields.get('exec')!.line);
-    return { version: v, path: path.value, type: 'dir', oid, size, files: parseCount(get('files'), where) };
+    return withSource({ version: v, path: path.value, type: 'dir' as const, oid, size, files: parseCount(get('files'), where) });
   }
   if (type.value === 'file') {
     if (fields.has('files')) throw new MalformedFileError(where, '"files" is only for directories', fields.get('files')!.line);
     const exec = fields.get('exec');
     if (exec && exec.value !== 'true' && exec.value !== 'false') throw new MalformedFileError(where, '"exec" must be true or false', exec.line);
-    return { version: v, path: path.value, type: 'file', oid, size, exec: exec?.value === 'true' };
+    return withSource({ version: v, path: path.value, type: 'file' as const, oid, size, exec: exec?.value === 'true' });
   }
   throw new MalformedFileError(where, '"type" must be "file" or "dir"', type.line);
 }
 
-const KNOWN = new Set(['tdvc', 'path', 'type', 'hash', 'size', 'files', 'exec']);
+const KNOWN = new Set(['tdvc', 'path', 'type', 'hash', 'size', 'files', 'exec', 'repo', 'repopath', 'rev', 'commit']);
+
+/** An import's source lines: all of repo, repopath and commit (rev optional), or none. */
+function parseSource(fields: Map<string, { value: string; line: number }>, where: string): ImportSource | undefined {
+  const repo = fields.get('repo');
+  const repoPath = fields.get('repopath');
+  const rev = fields.get('rev');
+  const commit = fields.get('commit');
+  if (!repo && !repoPath && !rev && !commit) return undefined;
+  if (!repo || !repoPath || !commit) throw new MalformedFileError(where, 'an imported dataset needs "repo", "repopath" and "commit" together');
+  // a committed file names the URL update fetches from: only http(s), nothing a shell or terminal could take for more
+  if (!/^https?:\/\/[^\s\x00-\x1f\x7f]+$/i.test(repo.value) || repo.value.length > 2048) throw new MalformedFileError(where, '"repo" must be an http:// or https:// URL', repo.line);
+  if (relPathProblem(repoPath.value) !== undefined) throw new MalformedFileError(where, '"repopath" must be a relative path in that repository', repoPath.line);
+  if (rev && !/^[A-Za-z0-9._\/~^@{}-]{1,256}$/.test(rev.value)) throw new MalformedFileError(where, '"rev" must be a branch, tag or commit name', rev.line);
+  if (!/^[0-9a-f]{40}$/.test(commit.value)) throw new MalformedFileError(where, '"commit" must be 40 lowercase hex digits', commit.line);
+  return { repo: repo.value, repoPath: repoPath.value, ...(rev ? { rev: rev.value } : {}), commit: commit.value };
+}
 
 function parseCount(f: { value: string; line: number }, where: string): number {
   if (!/^\d{1,16}$/.test(f.value)) throw new MalformedFileError(where, 'expected a whole number', f.line);

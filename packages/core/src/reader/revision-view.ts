@@ -24,6 +24,7 @@ export interface ViewFile {
   path: string;
   oid: Oid;
   size: number;
+  exec: boolean;
 }
 
 export interface OpenRevisionOptions {
@@ -43,6 +44,8 @@ export interface OpenRevisionOptions {
    * (verified). Default: none (only a temp folder for the remote's state is used, under os.tmpdir()).
    */
   cacheDir?: string;
+  /** the cache as an open store (a project's own: `tdvc import`); wins over cacheDir */
+  cache?: ObjectStore;
   /** transfers at once for `readMany` (default 8) */
   concurrency?: number;
   /** where temp folders go (a Git URL's fetched revision, the remote's state); default os.tmpdir() */
@@ -97,7 +100,7 @@ export class RevisionView {
       const datasets = committed.map(({ path, text }) => datasetFromText(path, text, `${path} at ${rev}`));
       const settings = await remoteSettings(git, commit, newest, rev, opts);
       const remote = await opts.opener(settings);
-      const cache = opts.cacheDir === undefined ? undefined : new ObjectStore(opts.cacheDir);
+      const cache = opts.cache ?? (opts.cacheDir === undefined ? undefined : new ObjectStore(opts.cacheDir));
       return new RevisionView(commit, rev, datasets, remote, cache, opts.concurrency ?? 8, fetched);
     } catch (err) {
       fetched?.remove();
@@ -121,24 +124,24 @@ export class RevisionView {
       found = true;
       if (ds.pointer.type === 'file') {
         if (below) continue;
-        yield [{ path: ds.dataPath, oid: ds.pointer.oid, size: ds.pointer.size }];
+        yield [{ path: ds.dataPath, oid: ds.pointer.oid, size: ds.pointer.size, exec: ds.pointer.exec }];
         continue;
       }
       const src = this.treeOf(ds);
       if (!below) {
-        for await (const leaf of walkLeaves(src, ds.pointer.oid)) yield leaf.map((e) => ({ path: repoPathOf(ds, e.path), oid: e.oid, size: e.size }));
+        for await (const leaf of walkLeaves(src, ds.pointer.oid)) yield leaf.map((e) => ({ path: repoPathOf(ds, e.path), oid: e.oid, size: e.size, exec: e.exec }));
         continue;
       }
       const sub = target.slice(ds.dataPath.length + 1);
       const one = await lookupEntry(src, ds.pointer.oid, sub);
       if (one) {
-        yield [{ path: target, oid: one.oid, size: one.size }];
+        yield [{ path: target, oid: one.oid, size: one.size, exec: one.exec }];
         continue;
       }
       let any = false;
       for await (const leaf of walkLeaves(src, ds.pointer.oid, { from: `${sub}/`, to: `${sub}0` })) {
         any = true;
-        yield leaf.map((e) => ({ path: repoPathOf(ds, e.path), oid: e.oid, size: e.size }));
+        yield leaf.map((e) => ({ path: repoPathOf(ds, e.path), oid: e.oid, size: e.size, exec: e.exec }));
       }
       if (!any) found = false;
     }
@@ -191,6 +194,29 @@ export class RevisionView {
     if (Symbol.asyncIterator in files) {
       for await (const batch of files) await run(batch);
     } else await run([...files]);
+  }
+
+  /**
+   * Downloads the objects of `files` that `store` lacks into it, each verified before it is
+   * published (`tdvc import`), `concurrency` at a time; returns how many and how many bytes.
+   */
+  async fetchInto(store: ObjectStore, files: readonly ViewFile[]): Promise<{ fetched: number; bytes: number }> {
+    const present = await store.hasMany(files.map((f) => f.oid));
+    const todo = new Map<Oid, ViewFile>();
+    for (const f of files) if (!present.has(f.oid)) todo.set(f.oid, f);
+    let bytes = 0;
+    await forEachLimit([...todo.values()], this.concurrency, async (f) => {
+      const w = await store.openWriter(f.oid, `${this.remote.name}: ${f.path} at ${this.rev}`);
+      try {
+        await this.remote.download(f.oid, (chunk) => w.write(chunk));
+        await w.commit();
+      } catch (err) {
+        await w.abort();
+        throw err;
+      }
+      bytes += f.size;
+    });
+    return { fetched: todo.size, bytes };
   }
 
   /** Where each file of `path` lives on the remote (s3://…, presigned https://…, file://…). */
