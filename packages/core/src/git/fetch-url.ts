@@ -9,8 +9,8 @@ import { igit } from './igit.js';
 export interface FetchedRevision {
   gitdir: string;
   commit: string;
-  /** the commit at the tip of the remote's default branch (where the newest config is) */
-  newest: string | undefined;
+  /** the commit at the tip of the remote's default branch (where the newest config is), fetched when first asked */
+  newest(): Promise<string | undefined>;
   /** removes the temp folder */
   remove(): void;
 }
@@ -66,15 +66,10 @@ export async function fetchRevision(url: string, rev: string | undefined, parent
         throw named(e2);
       }
     }
-    let newest: string | undefined = rev === undefined ? commit : undefined;
-    if (newest === undefined) {
-      try {
-        newest = (await fetchTip(defaultBranch, 1)).commit;
-      } catch {
-        newest = undefined;
-      }
-    }
-    return { gitdir, commit, newest, remove };
+    let newest: Promise<string | undefined> | undefined;
+    const newestTip = (): Promise<string | undefined> =>
+      (newest ??= rev === undefined ? Promise.resolve(commit) : fetchTip(defaultBranch, 1).then((t) => t.commit, () => undefined));
+    return { gitdir, commit, newest: newestTip, remove };
   } catch (e) {
     remove();
     throw e;

@@ -84,7 +84,7 @@ export class RevisionView {
     try {
       let git: GitRepo;
       let commit: string;
-      let newest: string | undefined;
+      let newest: () => Promise<string | undefined>;
       const rev = opts.rev ?? 'HEAD';
       if (/^https?:\/\//i.test(source)) {
         fetched = await fetchRevision(source, opts.rev, opts.tmpDir);
@@ -94,7 +94,7 @@ export class RevisionView {
       } else {
         git = gitAt(source);
         commit = await git.resolve(rev);
-        newest = await git.tryResolve('HEAD');
+        newest = () => git.tryResolve('HEAD');
       }
       const committed = await git.listPointers(commit);
       const datasets = committed.map(({ path, text }) => datasetFromText(path, text, `${path} at ${rev}`));
@@ -252,17 +252,24 @@ function gitAt(dir: string): GitRepo {
 }
 
 /** The remote's settings: the caller's, else the config committed at the revision, else HEAD's. */
-async function remoteSettings(git: GitRepo, commit: string, newest: string | undefined, rev: string, opts: OpenRevisionOptions): Promise<RemoteSettings> {
+async function remoteSettings(git: GitRepo, commit: string, newestCommit: () => Promise<string | undefined>, rev: string, opts: OpenRevisionOptions): Promise<RemoteSettings> {
   const stateDir = join(opts.tmpDir ?? tmpdir(), `tdvc-view-${process.pid}`);
   if (typeof opts.remote === 'object') {
     const name = opts.remote.name ?? 'remote';
     return { name, url: opts.remote.url, options: opts.remote.options ?? {}, stateDir: join(stateDir, name) };
   }
-  const configs: Array<[Config, string]> = [];
   const atRev = `.tdvc/config at ${rev}`;
-  configs.push([Config.fromText(await git.readText(commit, '.tdvc/config'), atRev), atRev]);
-  if (newest !== undefined && newest !== commit) configs.push([Config.fromText(await git.readText(newest, '.tdvc/config'), '.tdvc/config at HEAD'), '.tdvc/config at HEAD']);
-  for (const [config] of configs) {
+  const configs: Array<() => Promise<Config | undefined>> = [
+    async () => Config.fromText(await git.readText(commit, '.tdvc/config'), atRev),
+    // the newest config only when the revision's names no remote (for a URL, one more fetch)
+    async () => {
+      const newest = await newestCommit();
+      return newest === undefined || newest === commit ? undefined : Config.fromText(await git.readText(newest, '.tdvc/config'), '.tdvc/config at HEAD');
+    },
+  ];
+  for (const load of configs) {
+    const config = await load();
+    if (!config) continue;
     const name = opts.remote ?? config.get('core.remote');
     if (name === undefined) continue;
     const url = config.get(`remote.${name}.url`);
@@ -272,7 +279,7 @@ async function remoteSettings(git: GitRepo, commit: string, newest: string | und
     return { name, url, options, stateDir: join(stateDir, name) };
   }
   throw new ConfigError(
-    `no remote ${opts.remote === undefined ? 'is set' : `named ${opts.remote}`} in ${configs.map(([, w]) => w).join(' or ')}`,
+    `no remote ${opts.remote === undefined ? 'is set' : `named ${opts.remote}`} in ${atRev} or at the newest commit`,
     'pass one: RevisionView.open(dir, { remote: { url } })',
   );
 }
