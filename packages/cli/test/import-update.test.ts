@@ -66,6 +66,13 @@ test('import a dataset, a folder inside one and one file at a revision; the poin
     assert.deepEqual(upd.map((u) => [u.path, u.changed]).sort(), [['data', false], ['model.bin', true], ['sub-only', false]]);
     assert.equal(readFileSync(join(p, 'model.bin'), 'utf8'), 'M2\n');
     assert.equal(readFileSync(join(p, 'data/a.txt'), 'utf8'), 'A1\n', 'data follows v1');
+    // a local change would be lost: refused before anything is touched
+    const pointerBefore = readFileSync(join(p, 'data.tdvc'), 'utf8');
+    writeTree(p, { 'data/a.txt': 'mine\n' });
+    assertOneClearError(await tdvc(p, ['update', 'data', '--rev', 'main']), /data\/a\.txt/, /would be lost/);
+    assert.equal(readFileSync(join(p, 'data.tdvc'), 'utf8'), pointerBefore);
+    assert.equal(readFileSync(join(p, 'data/a.txt'), 'utf8'), 'mine\n');
+    await ok(p, ['checkout', '--force', 'data']);
     // and to another revision on request
     await ok(p, ['update', 'data', '--rev', 'main']);
     assert.equal(readFileSync(join(p, 'data/a.txt'), 'utf8'), 'A2\n');

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { NotTrackedError, TdvcError } from '../errors.js';
+import { NotTrackedError, TdvcError, WouldLoseDataError } from '../errors.js';
 import { POINTER_SUFFIX, POINTER_VERSION, serializePointer, type ImportSource, type Pointer } from '../objects/pointer.js';
 import { RevisionView, type ViewFile } from '../reader/revision-view.js';
 import { TreeBuilder } from '../tree/builder.js';
@@ -12,6 +12,7 @@ import { ensureIgnored } from '../workspace/gitignore.js';
 import type { Repo } from '../workspace/repo.js';
 import { withCacheWriterLock } from './cache-lock.js';
 import { checkout, type CheckoutResult } from './checkout.js';
+import { status } from './status.js';
 
 export interface ImportOptions {
   /** branch, tag or commit in the source repository (default: its default branch) */
@@ -72,6 +73,12 @@ export async function updateImports(repo: Repo, opener: RemoteOpener, paths: str
     const src = ds.pointer.source;
     if (!src) throw new TdvcError('EUSAGE', `${ds.dataPath} was not imported (its pointer names no source repository)`, { path: ds.pointerPath, exitCode: 2 });
     const rev = opts.rev ?? src.rev;
+    // changed files would be lost by the checkout of the new version: refused before the pointer is touched
+    const [st] = (await status(repo, [ds.dataPath])).datasets;
+    const changed = st ? [...st.added, ...st.modified, ...st.deleted] : [];
+    if (changed.length > 0) {
+      throw new WouldLoseDataError(`cannot update ${ds.dataPath}: ${changed.length} file(s) changed here would be lost (first: ${changed[0]})`, changed, `'tdvc add ${ds.dataPath}' makes the data your own; 'tdvc checkout ${ds.dataPath}' discards the changes`);
+    }
     out.push(await bring(repo, opener, src.repo, src.repoPath, ds.dataPath, rev, ds.pointer));
   }
   return out;
