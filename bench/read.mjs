@@ -34,6 +34,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const require = createRequire(join(S3PKG, 'package.json'));
 const sdk = require('@aws-sdk/client-s3');
 const { startRgw } = await import(pathToFileURL(join(S3PKG, 'dist', 'test', 'rgw.js')).href);
+const { rgwChildEnv } = await import('./lib/aws-env.mjs');
 const { startGitHttp } = await import(pathToFileURL(join(ROOT, 'packages', 'test-utils', 'dist', 'src', 'index.js')).href);
 
 function run(cmd, args, opts = {}) {
@@ -55,18 +56,7 @@ console.log(`# read benchmark: ${FILES} × ${FILE_KB} KiB + 1 × 1 MiB at tag v1
 const rgw = await startRgw({ memBytes: 4096 * MiB });
 const server = await startGitHttp(join(work, 'served'));
 try {
-  const awsConfig = join(work, 'aws-config');
-  writeFileSync(awsConfig, `[default]\nregion = us-east-1\ns3 =\n  max_concurrent_requests = 8\n`);
-  const childEnv = {
-    ...process.env,
-    AWS_ACCESS_KEY_ID: rgw.accessKey,
-    AWS_SECRET_ACCESS_KEY: rgw.secretKey,
-    AWS_CONFIG_FILE: awsConfig,
-    AWS_SHARED_CREDENTIALS_FILE: join(work, 'no-credentials'),
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-  };
-  delete childEnv.AWS_PROFILE;
+  const childEnv = rgwChildEnv(rgw, work, ['max_concurrent_requests = 8']);
   const client = new sdk.S3Client({ endpoint: rgw.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: rgw.accessKey, secretAccessKey: rgw.secretKey } });
   await client.send(new sdk.CreateBucketCommand({ Bucket: 'registry' }));
   const tdvc = (cwd, ...args) => run(process.execPath, [TDVC, ...args], { cwd, env: childEnv });

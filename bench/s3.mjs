@@ -49,6 +49,7 @@ const require = createRequire(join(S3PKG, 'package.json'));
 const sdk = require('@aws-sdk/client-s3');
 const { Upload } = require('@aws-sdk/lib-storage');
 const { startRgw } = await import(pathToFileURL(join(S3PKG, 'dist', 'test', 'rgw.js')).href);
+const { rgwChildEnv } = await import('./lib/aws-env.mjs');
 
 function run(cmd, args, opts = {}) {
   return new Promise((resolvePromise, reject) => {
@@ -100,19 +101,8 @@ console.log(`# S3 benchmark: ${FILES} × ${FILE_KB} KiB files + 1 × ${LARGE_MB}
 const rgw = await startRgw({ memBytes });
 const results = [];
 try {
-  const awsConfig = join(work, 'aws-config');
   // the AWS CLI at the same concurrency and multipart sizes as tdvc's defaults
-  writeFileSync(awsConfig, `[default]\nregion = us-east-1\ns3 =\n  max_concurrent_requests = ${JOBS}\n  multipart_threshold = 64MB\n  multipart_chunksize = 16MB\n`);
-  const childEnv = {
-    ...process.env,
-    AWS_ACCESS_KEY_ID: rgw.accessKey,
-    AWS_SECRET_ACCESS_KEY: rgw.secretKey,
-    AWS_CONFIG_FILE: awsConfig,
-    AWS_SHARED_CREDENTIALS_FILE: join(work, 'no-credentials'),
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-  };
-  delete childEnv.AWS_PROFILE;
+  const childEnv = rgwChildEnv(rgw, work, [`max_concurrent_requests = ${JOBS}`, 'multipart_threshold = 64MB', 'multipart_chunksize = 16MB']);
   const client = new sdk.S3Client({
     endpoint: rgw.endpoint,
     region: 'us-east-1',
