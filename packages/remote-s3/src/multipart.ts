@@ -1,4 +1,5 @@
 import { open } from 'node:fs/promises';
+import type { ObjectParams } from './s3-remote.js';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -27,7 +28,7 @@ export interface MultipartDeps {
   /** runs one S3 request with the remote's concurrency limit and retries, mapping final errors */
   send: <T>(doing: string, fn: () => Promise<T>) => Promise<T>;
   /** extra headers every new object gets (SSE, storage class) */
-  objectParams: () => Record<string, string>;
+  objectParams: () => ObjectParams;
 }
 
 /**

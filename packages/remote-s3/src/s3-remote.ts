@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { AbortMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand, type PutObjectCommandInput, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { fanKey, fanOf, forEachLimit, LAYOUT_KEY, objectKey, objectName, oidOfEntry, oidOfTail, TdvcError, type Oid, type Remote, type RemoteSettings } from '@tdvc/core';
 import { createS3Client } from './client.js';
@@ -122,12 +122,13 @@ export class S3Remote implements Remote {
     return toTdvcError(err, { remote: this.name, url: this.url, endpoint: this.endpoint, ...(doing ? { doing } : {}) });
   }
 
-  private objectParams(): Record<string, string> {
+  private objectParams(): ObjectParams {
     const s = this.settings;
     return {
       ...(s.sse ? { ServerSideEncryption: s.sse } : {}),
       ...(s.sseKmsKeyId ? { SSEKMSKeyId: s.sseKmsKeyId } : {}),
-      ...(s.storageClass ? { StorageClass: s.storageClass } : {}),
+      ...(s.storageClass ? { StorageClass: s.storageClass as ObjectParams['StorageClass'] } : {}),
+      ...(s.posix ? { Metadata: fsxMetadata(s.posix) } : {}),
     };
   }
 
@@ -499,3 +500,14 @@ export async function openS3Remote(rs: RemoteSettings, options: S3RemoteOptions 
   return remote;
 }
 
+
+/** What every object written gets: encryption, storage class, user metadata. */
+export type ObjectParams = Pick<PutObjectCommandInput, 'ServerSideEncryption' | 'SSEKMSKeyId' | 'StorageClass' | 'Metadata'>;
+
+/**
+ * The user metadata FSx for Lustre reads as an object's POSIX attributes when the file system is
+ * linked to the bucket: a regular file (0100000) with this mode, owner and group.
+ */
+export function fsxMetadata(p: { uid: number; gid: number; mode: number }): Record<string, string> {
+  return { 'file-permissions': `0${(0o100000 | p.mode).toString(8)}`, 'file-owner': String(p.uid), 'file-group': String(p.gid) };
+}

@@ -21,6 +21,12 @@ export interface S3Settings {
   multipartChunksize: number;
   jobs: number;
   requestChecksumCalculation: ChecksumMode;
+  /**
+   * `fsx_posix UID:GID:MODE`: POSIX owner, group and mode stored on every upload as the user
+   * metadata FSx for Lustre reads (`file-owner`, `file-group`, `file-permissions`), so a file
+   * system linked to the bucket shows the objects to the intended users
+   */
+  posix: { uid: number; gid: number; mode: number } | undefined;
 }
 
 const MiB = 1024 * 1024;
@@ -43,6 +49,7 @@ export const KNOWN_OPTIONS = [
   'multipart_chunksize',
   'jobs',
   'request_checksum_calculation',
+  'fsx_posix',
 ] as const;
 
 const STORAGE_CLASSES = [
@@ -188,7 +195,18 @@ export function parseSettings(rs: RemoteSettings, env: NodeJS.ProcessEnv = proce
     // S3-compatible servers (RGW, Swift, ...) reject the aws-chunked CRC trailers the SDK sends by default
     (effective !== undefined ? 'when_required' : 'when_supported');
 
+  let posix: S3Settings['posix'];
+  const fsx = o['fsx_posix'];
+  if (fsx !== undefined) {
+    const m = /^(\d{1,10}):(\d{1,10}):([0-7]{3,4})$/.exec(fsx);
+    if (!m || Number(m[1]) > 0xffffffff || Number(m[2]) > 0xffffffff || parseInt(m[3]!, 8) > 0o7777) {
+      throw bad(s, 'fsx_posix', fsx, 'must be UID:GID:MODE (numbers, the mode in octal)', `e.g. 'tdvc remote modify ${rs.name} fsx_posix 1000:1000:0640'`);
+    }
+    posix = { uid: Number(m[1]), gid: Number(m[2]), mode: parseInt(m[3]!, 8) };
+  }
+
   return {
+    posix,
     name: rs.name,
     url: rs.url,
     bucket,

@@ -189,6 +189,20 @@ describe('S3 remote against a real Ceph RGW', { skip: skip ?? false }, () => {
     }
   });
 
+  test('fsx_posix: every upload (single PUT and multipart) carries the POSIX metadata FSx for Lustre reads', async () => {
+    const bucket = await newBucket(admin);
+    const remote = await openS3Remote(settings(bucket, { fsx_posix: '1000:2000:0640', multipart_threshold: '5MB', multipart_chunksize: '5MB' }));
+    try {
+      for (const o of [object(Buffer.from('small, one PUT')), object(randomBytes(11 * MiB))]) {
+        await remote.upload(o.oid, o.path, o.size);
+        const head = await admin.send(new HeadObjectCommand({ Bucket: bucket, Key: remote.keyOf(o.oid) }));
+        assert.deepEqual(head.Metadata, { 'file-permissions': '0100640', 'file-owner': '1000', 'file-group': '2000' }, `${o.size} bytes`);
+      }
+    } finally {
+      await remote.close();
+    }
+  });
+
   test('resume: a multipart upload killed after 2 of 5 parts continues with the same upload id and reuses them', async () => {
     const bucket = await newBucket(admin);
     const opts = { multipart_threshold: '5MB', multipart_chunksize: '5MB' };

@@ -49,6 +49,9 @@ test('every setting is validated with a message naming the remote and setting', 
   configError(() => p({ multipart_chunksize: 'lots' }), /not a size/);
   configError(() => p({ jobs: '0' }), /jobs/);
   configError(() => p({ request_checksum_calculation: 'always' }), /request_checksum_calculation/);
+  for (const bad of ['1000:1000', 'a:b:0644', '1000:1000:0999', '1000:1000:17777', '-1:0:0644', '1000:1000:0644:x'])
+    configError(() => p({ fsx_posix: bad }), /remote s3r: bad fsx_posix.*UID:GID:MODE/);
+  assert.deepEqual(p({ fsx_posix: '1000:2000:0640' }) && (p({ fsx_posix: '1000:2000:0640' }) as { posix: unknown }).posix, { uid: 1000, gid: 2000, mode: 0o640 });
   configError(() => p({ endpoint: 'http://x' }), /unknown S3 setting "endpoint"/);
   configError(() => p({ secret_access_key: 'x' }), /credentials are not read from tdvc settings/);
   const ok = parseSettings({ ...base, jobs: 4, options: { sse: 'aws:kms', sse_kms_key_id: 'k1', storage_class: 'standard_ia', multipart_threshold: '8MB', multipart_chunksize: '5MiB', addressing_style: 'virtual' } }, {});
