@@ -50,16 +50,10 @@ export function listRemotes(repo: Repo): RemoteInfo[] {
     name,
     url: repo.config.get(`remote.${name}.url`) ?? '',
     isDefault: name === def,
-    options: remoteOptions(repo, name),
+    options: repo.config.remoteOptions(name),
   }));
 }
 
-function remoteOptions(repo: Repo, name: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const prefix = `remote.${name}.`;
-  for (const [k, v] of repo.config.entries()) if (k.startsWith(prefix) && k !== `${prefix}url`) out[k.slice(prefix.length)] = v;
-  return out;
-}
 
 function requireRemote(repo: Repo, name: string): string {
   const url = repo.config.get(`remote.${name}.url`);
@@ -83,7 +77,7 @@ export async function openRemote(repo: Repo, opener: RemoteOpener, name?: string
   const settings: RemoteSettings = {
     name: chosen,
     url,
-    options: remoteOptions(repo, chosen),
+    options: repo.config.remoteOptions(chosen),
     stateDir: join(repo.tmpDir, 'remotes', chosen),
     ...(jobs !== undefined ? { jobs } : configuredJobs !== undefined ? { jobs: configuredJobs } : {}),
   };

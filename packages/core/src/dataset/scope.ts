@@ -60,7 +60,7 @@ export async function commitsInScope(g: GitRepo, scope: RevisionScope): Promise<
  * one tracked in none is an error (NotTrackedError), as without revisions.
  */
 export async function selectInScope(repo: Repo, relPaths: string[], scope: RevisionScope): Promise<ScopedDataset[]> {
-  if (!hasRevisions(scope)) return (await selectDatasets(repo, relPaths)).map((s) => ({ ...s }));
+  if (!hasRevisions(scope)) return selectDatasets(repo, relPaths);
   const out: ScopedDataset[] = [];
   const seen = new Set<string>();
   const matched = new Set<string>();

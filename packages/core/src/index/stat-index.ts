@@ -213,7 +213,8 @@ export class StatIndex {
     }
     // the base: what the scan visited, else what was on disk; then the recorded changes merged in
     let baseFile: string | undefined;
-    if (scanned) baseFile = (this.visits ?? RowWriter.create(this.file)).finish();
+    // (a scan that visited nothing has no rows file: an empty base)
+    if (scanned) baseFile = this.visits?.finish();
     else {
       this.visits?.discard();
       if (this.exists) baseFile = this.file;
@@ -227,7 +228,7 @@ export class StatIndex {
     this.spilledForgotten = 0;
     if (scanned && this.changed.size === 0 && spilledFile === undefined) {
       // what the scan wrote is the index: no second copy
-      this.install(baseFile!);
+      this.install(baseFile ?? RowWriter.create(this.file).finish());
       return;
     }
     if (spilledFile !== undefined && this.changed.size === 0 && forgottenSpilled === 0 && rowsIn(baseFile) === 0) {

@@ -690,9 +690,8 @@ export class ObjectStore {
     }
   }
 
-  /** The synchronous twin of `publish`. */
   /**
-   * Renames a temp file holding exactly `oid` into place, unless the object is there already.
+   * The synchronous twin of `publish`: renames a temp file holding exactly `oid` into place, unless the object is there already.
    * `lookedJustNow`: the caller has just found it missing (hasSync): no second look before the
    * rename (an object published meanwhile by another writer has the same bytes, and is replaced).
    */

@@ -274,9 +274,7 @@ async function remoteSettings(git: GitRepo, commit: string, newestCommit: () => 
     if (name === undefined) continue;
     const url = config.get(`remote.${name}.url`);
     if (url === undefined) continue;
-    const options: Record<string, string> = {};
-    for (const [k, v] of config.entries()) if (k.startsWith(`remote.${name}.`) && k !== `remote.${name}.url`) options[k.slice(`remote.${name}.`.length)] = v;
-    return { name, url, options, stateDir: join(stateDir, name) };
+    return { name, url, options: config.remoteOptions(name), stateDir: join(stateDir, name) };
   }
   throw new ConfigError(
     `no remote ${opts.remote === undefined ? 'is set' : `named ${opts.remote}`} in ${atRev} or at the newest commit`,

@@ -1,7 +1,6 @@
 import { fmix32 } from '../hash/mix.js';
 import type { Oid } from '../hash/oid.js';
 
-/** What marking needs of a set of ids. */
 /** An OidSet's tables (typed arrays, transferable between threads). */
 export interface OidSetParts {
   keys: Uint32Array<ArrayBuffer>;
@@ -11,6 +10,7 @@ export interface OidSetParts {
   gone: number;
 }
 
+/** What marking needs of a set of ids. */
 export interface OidSink {
   add(oid: Oid): unknown;
   has(oid: Oid): boolean;

@@ -87,6 +87,14 @@ export class Config {
     return new Config(where, { repo: text === undefined ? new Map() : parseIni(text, where), local: new Map() });
   }
 
+  /** Every `remote.NAME.KEY` setting but the URL, as `{ KEY: value }`. */
+  remoteOptions(name: string): Record<string, string> {
+    const out: Record<string, string> = {};
+    const prefix = `remote.${name}.`;
+    for (const [k, v] of this.entries()) if (k.startsWith(prefix) && k !== `${prefix}url`) out[k.slice(prefix.length)] = v;
+    return out;
+  }
+
   get(key: string): string | undefined {
     const { section, option } = splitKey(key);
     return this.levels.local.get(section)?.get(option) ?? this.levels.repo.get(section)?.get(option);
