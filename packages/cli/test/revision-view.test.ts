@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { git, makeRepo, tdvc, tempDir, writeTree, type RunResult } from './helpers.js';
@@ -170,6 +170,12 @@ test('RevisionView: a bare repository read at several revisions with no git on P
       assert.notEqual(again.code, 0);
       assert.match(again.stderr, /a\.txt exists/);
       assert.equal(readFileSync(join(work.path, 'a.txt'), 'utf8'), 'A2\n', 'nothing overwritten');
+      // a symbolic link (even a dangling one) at OUT is something there: refused, left as it was
+      symlinkSync(join(work.path, 'nowhere'), join(work.path, 'dangling'));
+      const viaLink = await tdvc(work.path, ['get', url, 'data/a.txt', '-o', 'dangling']);
+      assert.notEqual(viaLink.code, 0);
+      assert.match(viaLink.stderr, /dangling exists/);
+      assert.ok(lstatSync(join(work.path, 'dangling')).isSymbolicLink());
       const missing = await tdvc(work.path, ['get', url, 'data/none', '-o', 'none']);
       assert.notEqual(missing.code, 0);
       assert.match(missing.stderr, /data\/none is not tracked/);

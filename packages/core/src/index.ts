@@ -17,6 +17,7 @@ export {
   isTempName,
   removeStaleTemp,
   removeRegularFile,
+  entryExists,
   STALE_TEMP_AGE_MS,
 } from './util/fs.js';
 export { shellQuote } from './util/shell-quote.js';

@@ -1,7 +1,7 @@
-import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { importData, Repo, RevisionView, TdvcError, uniqueTempName, updateImports, type ImportResult } from '@tdvc/core';
+import { entryExists, importData, Repo, RevisionView, TdvcError, uniqueTempName, updateImports, type ImportResult } from '@tdvc/core';
 import { openRemoteByUrl } from '../remotes.js';
 import { printJson, say, type OutputOptions } from '../output.js';
 
@@ -29,7 +29,7 @@ export async function withView<T>(url: string, rev: string | undefined, use: (vi
 export async function runGet(g: OutputOptions & { rev?: string; out?: string }, url: string, path: string): Promise<void> {
   if (!isRepoUrl(url)) throw new TdvcError('EUSAGE', `tdvc get reads another repository by URL (http:// or https://), not ${url}`, { exitCode: 2 });
   const out = resolve(g.out ?? basename(path));
-  if (existsSync(out)) throw new TdvcError('EBLOCKED', `${out} exists: tdvc get writes only a new file or folder`, { path: out, hint: 'remove it or choose another with -o' });
+  if (entryExists(out)) throw new TdvcError('EBLOCKED', `${out} exists: tdvc get writes only a new file or folder`, { path: out, hint: 'remove it or choose another with -o' });
   await withView(url, g.rev, async (view) => {
     const tmp = join(dirname(out), uniqueTempName('tdvc-get'));
     mkdirSync(tmp);

@@ -16,7 +16,7 @@ import { registerProject } from '../workspace/projects.js';
 import { findPointerFiles, dataPathOf } from '../workspace/datasets.js';
 import type { Repo } from '../workspace/repo.js';
 import type { LinkType } from '../workspace/config.js';
-import { uniqueTempName, writeFileAtomic } from '../util/fs.js';
+import { entryExists, uniqueTempName, writeFileAtomic } from '../util/fs.js';
 import { shellQuote } from '../util/shell-quote.js';
 import { withCacheWriterLock } from './cache-lock.js';
 
@@ -77,7 +77,7 @@ function expandArgs(repo: Repo, paths: string[], cwd: string): string[] {
   const out: string[] = [];
   for (const p of paths) {
     const arg = p.endsWith(POINTER_SUFFIX) ? p.slice(0, -POINTER_SUFFIX.length) : p;
-    if (GLOB_CHARS.test(arg) && fastGlob().isDynamicPattern(arg) && !existsLstat(join(cwd, arg))) {
+    if (GLOB_CHARS.test(arg) && fastGlob().isDynamicPattern(arg) && !entryExists(join(cwd, arg))) {
       const matches = fastGlob().sync(arg, { cwd, onlyFiles: false, dot: false, followSymbolicLinks: false, ignore: ['**/.git/**', '**/.tdvc/**', '**/*.tdvc'] });
       if (matches.length === 0) throw new TdvcError('ENOMATCH', `no files match ${arg}`, { path: arg });
       for (const m of matches.sort()) out.push(repo.relPath(m, cwd));
@@ -88,14 +88,7 @@ function expandArgs(repo: Repo, paths: string[], cwd: string): string[] {
   return [...new Set(out)];
 }
 
-function existsLstat(p: string): boolean {
-  try {
-    lstatSync(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
+
 
 function checkAddable(repo: Repo, rel: string, tracked: string[]): void {
   if (rel === '') throw new InvalidPathError('.', 'the repository root itself cannot be a dataset', 'add the folders inside it instead');
@@ -107,7 +100,7 @@ function checkAddable(repo: Repo, rel: string, tracked: string[]): void {
   if (child) {
     throw new InvalidPathError(rel, `it contains the tracked dataset ${child}`, `remove ${child}${POINTER_SUFFIX} first, or add the datasets separately`);
   }
-  if (!existsLstat(repo.abs(rel))) {
+  if (!entryExists(repo.abs(rel))) {
     throw new TdvcError('ENOENT', `no such file or folder: ${rel}`, { path: rel });
   }
 }

@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { NotTrackedError, TdvcError, WouldLoseDataError } from '../errors.js';
 import { POINTER_SUFFIX, POINTER_VERSION, serializePointer, type ImportSource, type Pointer } from '../objects/pointer.js';
@@ -6,7 +5,7 @@ import { RevisionView, type ViewFile } from '../reader/revision-view.js';
 import { TreeBuilder } from '../tree/builder.js';
 import { storePut } from '../tree/source.js';
 import type { RemoteOpener } from '../transfer/remote.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { entryExists, writeFileAtomic } from '../util/fs.js';
 import { loadAllDatasets } from '../workspace/datasets.js';
 import { ensureIgnored } from '../workspace/gitignore.js';
 import type { Repo } from '../workspace/repo.js';
@@ -46,7 +45,7 @@ export interface ImportResult {
  */
 export async function importData(repo: Repo, opener: RemoteOpener, url: string, path: string, opts: ImportOptions = {}): Promise<ImportResult> {
   const outRel = repo.relPath(opts.out ?? basename(path.replace(/\.tdvc$/, '')), opts.cwd);
-  if (existsSync(repo.abs(outRel)) || existsSync(repo.abs(outRel + POINTER_SUFFIX))) {
+  if (entryExists(repo.abs(outRel)) || entryExists(repo.abs(outRel + POINTER_SUFFIX))) {
     throw new TdvcError('EBLOCKED', `${outRel} (or its pointer file) exists: import writes new data only`, {
       path: outRel,
       hint: "choose another place with -o, or move an existing import with 'tdvc update'",

@@ -193,6 +193,16 @@ export async function forEachLimit<T>(items: Iterable<T>, limit: number, fn: (it
   if (failed) throw firstError;
 }
 
+/** Whether anything is at `p`, a dangling symbolic link included (lstat: nothing is followed). */
+export function entryExists(p: string): boolean {
+  try {
+    lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Opens a file of tdvc's own for reading; undefined when it does not exist or is a symbolic link
  * (not tdvc's: never followed). Non-blocking, so a FIFO planted under the name cannot hang the
