@@ -157,9 +157,12 @@ export class RevisionView {
 
   /** One tracked file as a stream; it ends with CorruptObjectError (ECORRUPT) if its bytes do not hash to its id. */
   async open(path: string): Promise<Readable & ViewFile> {
-    const files = await this.resolve(path);
-    if (files.length !== 1 || files[0]!.path !== path) throw new TdvcError('EISDIR', `${path} is a folder at ${this.rev}; open one file`, { path });
-    return this.openFile(files[0]!);
+    // the first entry tells (a file is looked up alone): a folder's listing is not read any further
+    for await (const batch of this.files(path)) {
+      if (batch[0]?.path === path) return this.openFile(batch[0]);
+      break;
+    }
+    throw new TdvcError('EISDIR', `${path} is a folder at ${this.rev}; open one file`, { path });
   }
 
   /** A file `files` listed, as a verified stream (from the cache folder when it holds the object). */
