@@ -185,15 +185,26 @@ async function verifyWorkspace(root: string, partial: boolean): Promise<number> 
   return files.length;
 }
 
-/** Paths (with their planned sizes) listed in any checkout journal left in the workspace. */
+/**
+ * Paths (with their planned sizes) listed in any checkout journal left in the workspace: the text
+ * journal (`<16 hex>.journal`, a line `W\tSIZE\tOID\tFLAGS\tPATH` per file to write) and the JSON
+ * form of earlier versions. A journal still being spooled (a temp file) when the process was killed
+ * is not one: nothing was written under it.
+ */
 function journalFiles(root: string): Map<string, number> {
   const dir = join(root, '.tdvc', 'tmp', 'journal');
   const out = new Map<string, number>();
   if (!existsSync(dir)) return out;
   for (const name of readdirSync(dir)) {
-    if (!name.endsWith('.json')) continue; // a journal being written when the process was killed
-    const j = JSON.parse(readFileSync(join(dir, name), 'utf8')) as { files: Record<string, number> };
-    for (const [p, size] of Object.entries(j.files)) out.set(p, size);
+    if (name.endsWith('.journal')) {
+      for (const line of readFileSync(join(dir, name), 'utf8').split('\n')) {
+        const f = line.split('\t');
+        if (f[0] === 'W' && f.length >= 5) out.set(f.slice(4).join('\t'), Number(f[1]));
+      }
+    } else if (name.endsWith('.json')) {
+      const j = JSON.parse(readFileSync(join(dir, name), 'utf8')) as { files: Record<string, number> };
+      for (const [p, size] of Object.entries(j.files)) out.set(p, size);
+    }
   }
   return out;
 }
@@ -282,6 +293,8 @@ test('kill -9 during tdvc checkout of a deleted dataset at several moments; a re
       rmSync(join(root, 'data'), { recursive: true, force: true });
       const run = await runAndKill(root, ['checkout'], ready, delayMs);
       const present = await verifyWorkspace(root, true); // only complete files under final names
+      // files were being written: the journal that lets the next checkout recognise them is there, whole
+      if (run.killed && present > 0) assert.deepEqual(new Set(journalFiles(root).keys()), new Set(expected.keys()), 'the killed checkout left its journal, listing every file');
       outcomes.push(`${what} + ${delayMs} ms: ${run.killed ? 'killed' : `exited ${run.code}`}, ${present}/${expected.size} files present`);
       assert.equal(verifyPointer(root, await verifyCache(root)), 'valid', 'checkout does not touch the pointer');
 
