@@ -115,13 +115,13 @@ async function addOne(repo: Repo, rel: string, opts: AddOptions): Promise<AddedD
   if (repo.hasGit) repo.guard.target(join(dirname(abs), '.gitignore'));
   const index = StatIndex.load(repo.indexDir, rel);
   const linkTypes = repo.config.linkTypes();
-  // the cache is listed (on a thread when large) while the walk runs ahead; the first window waits for it
-  const listing = odb.listing();
-  listing.catch(() => {});
   const scan = await scanStream(abs, index, {
     store: odb,
     reflink: linkTypes[0] === 'reflink',
-    requirePresent: { has: (oid: Oid) => odb.knownObjects().has(oid), ready: listing },
+    // listed only when a file's index row is to be trusted, so the walk runs ahead meanwhile; never
+    // before storing: a new object is published after a lookup of its own name, not on the word of
+    // a listing (a network file system may list an object another machine's gc just deleted)
+    requirePresent: { has: (oid: Oid) => odb.knownObjects().has(oid) },
     objectsDir: odb.objectsDir,
     ...(opts.jobs ? { jobs: opts.jobs } : {}),
     ...(opts.onProgress ? { onProgress: (p: ScanProgress) => opts.onProgress!({ ...p, path: rel }) } : {}),

@@ -48,11 +48,8 @@ export interface ScanOptions {
   store?: ObjectStore;
   /** clone large files into the store (copy-on-write) instead of copying them */
   reflink?: boolean;
-  /**
-   * files whose stat data matches the index are only trusted when their object is in this set;
-   * `ready`, when given, is awaited before the first file is looked up (a listing under way)
-   */
-  requirePresent?: { has(oid: Oid): boolean; ready?: Promise<unknown> };
+  /** files whose stat data matches the index are only trusted when their object is in this set */
+  requirePresent?: { has(oid: Oid): boolean };
   /** the cache's object folder: links to objects there are read as those objects (see walkSorted) */
   objectsDir?: string;
   jobs?: number;
@@ -175,7 +172,6 @@ class Hasher {
 
   async hash(walked: WalkedFile[]): Promise<ScannedFile[]> {
     const { index, opts, counts } = this;
-    if (opts.requirePresent?.ready) await opts.requirePresent.ready;
     const out: ScannedFile[] = new Array(walked.length);
     const small: number[] = [];
     const large: number[] = [];
