@@ -2,7 +2,8 @@
 # Installs what tdvc needs on a fresh Debian machine: pnpm and the workspace's packages.
 # With --test it also installs what the test suite uses: git, b3sum (digest cross-check),
 # xfsprogs (reflink tests on an XFS image), Ceph RGW (the real S3 server the tests start) and
-# CephFS with ceph-fuse (the real distributed file system the shared-cache tests mount twice).
+# CephFS with ceph-fuse (the real distributed file system the shared-cache tests mount twice)
+# and s3fs (a POSIX view of the test bucket, as FSx for Lustre gives one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 want_test=0
@@ -16,6 +17,7 @@ if [ "$want_test" = 1 ]; then
   command -v radosgw >/dev/null || need+=(radosgw ceph-mon ceph-osd)
   command -v ceph-mds >/dev/null || need+=(ceph-mds ceph-mon ceph-osd)
   command -v ceph-fuse >/dev/null || need+=(ceph-fuse)
+  command -v s3fs >/dev/null || need+=(s3fs)
 fi
 if [ "${#need[@]}" -gt 0 ]; then
   SUDO=""

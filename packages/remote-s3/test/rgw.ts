@@ -52,6 +52,14 @@ export function rgwSkipReason(): string | undefined {
   return msg;
 }
 
+/** The same rule for s3fs (the FUSE file system the POSIX-view test mounts the bucket with). */
+export function s3fsSkipReason(): string | undefined {
+  if (spawnSync('sh', ['-c', 'command -v s3fs'], { stdio: 'ignore' }).status === 0) return undefined;
+  const msg = 's3fs is not installed; install with: apt-get install -y --no-install-recommends s3fs';
+  if (process.env['CI']) throw new Error(`${msg} (CI is set, so the POSIX-view test may not be skipped)`);
+  return msg;
+}
+
 export interface StartRgwOptions {
   /** bound for the whole start (default 120 s) */
   timeoutMs?: number;

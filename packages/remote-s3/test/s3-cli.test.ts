@@ -1,16 +1,18 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, ListPartsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { hashBytes } from '@tdvc/core';
 import { startFaultProxy } from './fault-proxy.js';
 import { adminClient, git, TDVC_BIN, isolateAwsEnv, makeRepo, newBucket, tdvc, tempDir, warmUp, writeTree } from './helpers.js';
-import { rgwSkipReason, startRgw, type Rgw } from './rgw.js';
+import { rgwSkipReason, s3fsSkipReason, startRgw, type Rgw } from './rgw.js';
+import { runCommand, until } from '@tdvc/test-utils';
 
 const skip = rgwSkipReason();
+const s3fsSkip = s3fsSkipReason();
 if (skip) console.log(`# skipping the S3 CLI tests: ${skip}`);
 const MiB = 1024 * 1024;
 
@@ -85,6 +87,40 @@ describe('tdvc CLI with an s3:// remote on a real Ceph RGW', { skip: skip ?? fal
     const pulled = await tdvc(c, ['pull'], env);
     assert.equal(pulled.code, 0, pulled.stderr);
     for (const [rel, content] of Object.entries(files)) assert.deepEqual(readFileSync(join(c, rel)), content, rel);
+  });
+
+  test('FSx-style POSIX view: the bucket mounted as a file system (s3fs, read-only) serves as a folder remote for pull', { skip: s3fsSkip ?? false }, async () => {
+    // FSx for Lustre itself is not available here; s3fs shows the same bucket as folders and files,
+    // which is what a data repository linked to the bucket gives a machine: the folder remote must
+    // read the S3 layout through it as it is.
+    const bucket = await newBucket(admin);
+    const root = await repoWithRemote(bucket, { fsx_posix: '1000:1000:0640' });
+    const files: Record<string, Buffer> = { 'weights.bin': randomBytes(70_000) };
+    for (let i = 0; i < 12; i++) files[`data/s${i % 3}/f${i}.bin`] = randomBytes(1000 + i);
+    writeTree(root, files);
+    assert.equal((await tdvc(root, ['add', 'data', 'weights.bin'], env)).code, 0);
+    const pushed = await tdvc(root, ['push'], env);
+    assert.equal(pushed.code, 0, pushed.stderr);
+
+    const dir = tempDir('tdvc-s3fs-');
+    cleanups.push(dir.cleanup);
+    const mnt = join(dir.path, 'mnt');
+    const passwd = join(dir.path, 'passwd');
+    mkdirSync(mnt);
+    writeFileSync(passwd, `${rgw.accessKey}:${rgw.secretKey}\n`, { mode: 0o600 });
+    await runCommand('s3fs', [bucket, mnt, '-o', `url=${rgw.endpoint}`, '-o', 'use_path_request_style', '-o', `passwd_file=${passwd}`, '-o', 'ro']);
+    try {
+      await until('the s3fs mount shows the bucket', Date.now() + 20_000, async () => (existsSync(join(mnt, 'prefix', 'b3v1')) ? true : undefined));
+      const c = cloneOf(root);
+      assert.equal((await tdvc(c, ['remote', 'add', '-d', 'lustre', join(mnt, 'prefix')], env)).code, 0);
+      const pulled = await tdvc(c, ['pull', '--json'], env);
+      assert.equal(pulled.code, 0, pulled.stderr);
+      for (const [rel, content] of Object.entries(files)) assert.deepEqual(readFileSync(join(c, rel)), content, rel);
+      const status = await tdvc(c, ['status', '-r'], env);
+      assert.equal(status.code, 0, status.stderr);
+    } finally {
+      await runCommand('umount', [mnt]).catch(() => runCommand('umount', ['-l', mnt]));
+    }
   });
 
   test('a 20 MiB file goes up as a multipart upload when threshold and chunk size are set with remote modify', async () => {
