@@ -267,3 +267,31 @@ test('listing: a large cache is listed on a thread, with the same ids as listing
     cleanup();
   }
 });
+
+test('lookup before trust: an object the listing shows but another machine deleted is written again by every write path', async () => {
+  const { dir, cleanup } = tmp();
+  try {
+    const root = join(dir, 'cache');
+    const datas = ['by putBytes', 'by putBytesSync', 'by putStreamed'].map((s) => Buffer.from(`${s}\n`.repeat(50)));
+    const seed = new ObjectStore(root);
+    const oids = datas.map((d) => seed.putBytesSync(d).oid);
+    const store = new ObjectStore(root);
+    const listed = await store.listing();
+    for (const oid of oids) assert.ok(listed.has(oid));
+    // another machine's gc deletes the objects; this process's listing still shows them
+    for (const oid of oids) {
+      chmodSync(store.pathOf(oid), 0o644);
+      rmSync(store.pathOf(oid));
+    }
+    assert.equal((await store.putBytes(datas[0]!)).created, true);
+    assert.equal(store.putBytesSync(datas[1]!).created, true);
+    const streamed = await store.putStreamed(async (write) => write(datas[2]!));
+    assert.equal(streamed.created, true);
+    for (const [i, oid] of oids.entries()) assert.deepEqual(readFileSync(store.pathOf(oid)), datas[i], `object ${i} is back`);
+    // and an object the listing shows and that is there is not written again
+    const again = store.putBytesSync(datas[1]!);
+    assert.equal(again.created, false);
+  } finally {
+    cleanup();
+  }
+});

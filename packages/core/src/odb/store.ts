@@ -370,7 +370,7 @@ export class ObjectStore {
   async putBytes(data: Uint8Array): Promise<PutResult> {
     const oid = hashBytes(data);
     const size = data.byteLength;
-    if (await this.has(oid)) return { oid, size, created: false };
+    if (this.presentForWriteSync(oid)) return { oid, size, created: false };
     const tmp = await this.fillTemp(await this.fanDirFor(oid), (fh) => writeAll(fh, data)).catch((err: unknown) => {
       throw fromSystemError(err, this.pathOf(oid));
     });
@@ -380,7 +380,7 @@ export class ObjectStore {
   /** The synchronous twin of `putBytes` (worker threads store small files through it). */
   putBytesSync(data: Uint8Array): PutResult {
     const oid = hashBytes(data);
-    if (this.hasSync(oid)) return { oid, size: data.byteLength, created: false };
+    if (this.presentForWriteSync(oid)) return { oid, size: data.byteLength, created: false };
     const dir = fanDir(this.root, fanOf(oid));
     this.ensureDirSync(dir);
     let tmp: string;
@@ -507,6 +507,17 @@ export class ObjectStore {
   noteStored(oid: Oid): void {
     this.known?.add(oid);
     this.changesSinceListing++;
+  }
+
+  /**
+   * Whether a writer may skip storing `oid`. The listing's "absent" is trusted (writing an object
+   * that is there after all renames identical bytes over it), its "present" is not: on a network
+   * file system a listing can still show an object another machine's gc has just deleted, and a
+   * writer that believed it would keep bytes nowhere. One lookup, only for objects believed present.
+   */
+  private presentForWriteSync(oid: Oid): boolean {
+    if (this.known && !this.known.has(oid)) return false;
+    return existsSync(this.pathOf(oid));
   }
 
   hasSync(oid: Oid): boolean {
@@ -666,16 +677,21 @@ export class ObjectStore {
 
   /**
    * @internal renames a finished temp file to the object's name; false when the object was there
-   * already (the temp file is dropped). With the listing loaded no stat is needed: renaming over an
-   * identical object a concurrent writer just published is harmless (same bytes; old links stay valid).
+   * already (the temp file is dropped). With the listing loaded no stat is needed for an object it
+   * lacks: renaming over an identical object a concurrent writer just published is harmless (same
+   * bytes; old links stay valid).
    */
   async publish(oid: Oid, tmp: string): Promise<boolean> {
     const final = this.pathOf(oid);
     try {
-      const existed = this.known ? this.known.has(oid) : await stat(final).then(
-            () => true,
-            () => false,
-          );
+      // the listing's "present" is looked up (see presentForWriteSync), its "absent" trusted
+      const existed =
+        this.known && !this.known.has(oid)
+          ? false
+          : await stat(final).then(
+              () => true,
+              () => false,
+            );
       if (existed) {
         await rm(tmp, { force: true });
         return false;
@@ -699,7 +715,8 @@ export class ObjectStore {
     const final = this.pathOf(oid);
     try {
       // existsSync: no Stats object per file (this runs for every new object of a 100,000-file add)
-      const existed = this.known ? this.known.has(oid) : !lookedJustNow && existsSync(final);
+      // the listing's "present" is looked up (see presentForWriteSync), its "absent" trusted
+      const existed = !lookedJustNow && (!this.known || this.known.has(oid)) && existsSync(final);
       if (existed) {
         rmSync(tmp, { force: true });
         return false;
