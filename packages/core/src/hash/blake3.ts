@@ -1,6 +1,9 @@
 import { createRequire } from 'node:module';
 import { open, type FileHandle } from 'node:fs/promises';
+import wasmLoader from './wasm-loader.cjs';
 
+// the native binding is required through createRequire, out of a bundler's sight: a bundle (the
+// Lambda package) leaves it out and falls back to WASM, which wasm-loader.cts lets it pack
 const require = createRequire(import.meta.url);
 
 /** A streaming BLAKE3 hasher; both back ends produce identical 32-byte digests. */
@@ -33,7 +36,7 @@ function loadNative(): (() => Hasher) | undefined {
 }
 
 function loadWasm(): () => Hasher {
-  const mod = require('blake3-wasm') as WasmModule;
+  const mod = wasmLoader.loadBlake3Wasm() as WasmModule;
   return () => {
     const h = mod.createHash();
     return { update: (b) => void h.update(b), digestHex: () => h.digest('hex') };
