@@ -1,3 +1,3 @@
-export { buildProgram, main, VERSION } from './main.js';
+export { buildProgram, main, cliVersion } from './main.js';
 /** For programs that read or write a remote without the CLI: the S3 or folder remote a URL names. */
 export { openRemoteByUrl } from './remotes.js';
