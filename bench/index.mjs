@@ -1,4 +1,4 @@
-// `pnpm bench [core|history|s3|scale|efs|read|all]`: one entry for every benchmark (pnpm builds first).
+// `pnpm bench [core|history|s3|scale|efs|read|import-dvc|all]`: one entry for every benchmark (pnpm builds first).
 //   core     add / status / checkout / hashing against b3sum, cp and find (bench/run.mjs; the default)
 //   history  diff / ls / checkout REV on a 100k-file history (bench/history.mjs)
 //   s3       push / fetch against aws s3 and a bare SDK loop on a throwaway Ceph RGW (bench/s3.mjs)
@@ -8,6 +8,7 @@
 //            checkout and no-op status with the cache on a throwaway CephFS vs local disk (bench/cephfs-cache.mjs)
 //   read     a dataset version read from a Git URL with no clone: open + one 1 MiB file vs git clone + tdvc pull,
 //            2,000 files streamed 8 at a time vs aws s3 cp --recursive, on a throwaway RGW (bench/read.mjs)
+//   import-dvc  tdvc import-dvc of a generated DVC repository (10,000 files, three versions) against cp -r (bench/import-dvc.mjs)
 //   all      each of them in turn
 // Each script's own header lists the environment variables that size it.
 import { spawnSync } from 'node:child_process';
@@ -15,7 +16,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const SCRIPTS = { core: 'run.mjs', history: 'history.mjs', scale: 'scale.mjs', s3: 's3.mjs', efs: ['efs.mjs', 'cephfs-cache.mjs'], read: 'read.mjs' };
+const SCRIPTS = { core: 'run.mjs', history: 'history.mjs', scale: 'scale.mjs', s3: 's3.mjs', efs: ['efs.mjs', 'cephfs-cache.mjs'], read: 'read.mjs', 'import-dvc': 'import-dvc.mjs' };
 const asked = process.argv.slice(2).filter((a) => a !== '--');
 const names = asked.length === 0 ? ['core'] : asked.includes('all') ? Object.keys(SCRIPTS) : asked;
 for (const name of names) {
