@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { lstatSync, statSync } from 'node:fs';
 import { chmod, mkdir, rename, rm, rmdir, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pathBelow } from '../objects/paths.js';
@@ -189,7 +189,7 @@ class Placer {
     const { opts } = this;
     const writes: ManifestEntry[] = [];
     for (const e of window) {
-      const how = opts.held?.handOver.has(e.oid) ? await handOverOne(e, this.abs(e.path), opts, opts.held.objects, (x, d, r) => this.placeItem(x, d, r)) : undefined;
+      const how = opts.held?.handOver.has(e.oid) ? await handOverOne(e, this.abs(e.path), replacing.has(e.path), opts, opts.held.objects, (x, d, r) => this.placeItem(x, d, r)) : undefined;
       if (how === undefined) {
         writes.push(e);
         continue;
@@ -213,7 +213,9 @@ class Placer {
         continue;
       }
       try {
-        // over the old version, if any: its content is in the cache
+        // over the old version, if any: its content is in the cache; never over a file the scan
+        // did not report (one a .tdvcignore rule hides): rename would replace it silently
+        if (!replacing.has(e.path)) refuseUnseen(dest);
         await rename(tmp, dest);
       } catch (err) {
         await rm(tmp, { force: true });
@@ -257,10 +259,13 @@ class Placer {
 async function handOverOne(
   e: ManifestEntry,
   dest: string,
+  replace: boolean,
   opts: ApplyOptions,
   local: LocalObjects,
   placeItem: (e: ManifestEntry, dest: string, replace: boolean) => PlaceItem,
 ): Promise<LinkType | 'moved' | undefined> {
+  // renames below land over whatever is at dest: only over what the plan saw
+  if (!replace) refuseUnseen(dest);
   const tmp = join(opts.scratchDir, `h-${e.oid}`);
   const linked = await opts.linker.linkUnlessCopy(placeItem(e, tmp, false));
   if (linked !== undefined) {
@@ -313,4 +318,14 @@ async function makeFolders(folders: string[], root: string): Promise<void> {
     }
     made.add(dir);
   }
+}
+
+/**
+ * Throws EBLOCKED when something is at `dest`, where the plan saw nothing: a file a .tdvcignore
+ * rule hides from the scan (a checkpoint in progress) must survive a checkout that writes there by
+ * rename. (Files created in place are created exclusively and fail the same way.)
+ */
+function refuseUnseen(dest: string): void {
+  if (lstatSync(dest, { throwIfNoEntry: false }) === undefined) return;
+  throw placeError(Object.assign(new Error(`EEXIST: ${dest}`), { code: 'EEXIST' }), dest);
 }

@@ -8,6 +8,14 @@ import type { LinkType } from '../util/link-support.js';
 /** The error for a file that could not be put in its place in the workspace. */
 export function placeError(err: unknown, dest: string): unknown {
   if (err instanceof TdvcError) return err;
+  if (isErrno(err, 'EEXIST') && !isFolder(dest)) {
+    // a file the workspace scan did not report: one a .tdvcignore rule hides (files are only ever
+    // created exclusively, so it is never overwritten), or one made while the checkout ran
+    return new TdvcError('EBLOCKED', `cannot write ${dest}: a file the checkout did not expect is there (ignored by a .tdvcignore rule, or new)`, {
+      path: dest,
+      hint: 'tdvc never overwrites a file it did not see: move it away (or drop the rule) and run the checkout again',
+    });
+  }
   if (isErrno(err, 'EISDIR', 'ENOTEMPTY', 'EEXIST')) {
     return new TdvcError('EBLOCKED', `cannot write ${dest}: a folder is in the way`, {
       path: dest,
@@ -154,5 +162,13 @@ function unlinkIfThere(p: string): void {
     unlinkSync(p);
   } catch (err) {
     if (!isErrno(err, 'ENOENT')) throw err;
+  }
+}
+
+function isFolder(p: string): boolean {
+  try {
+    return lstatSync(p).isDirectory();
+  } catch {
+    return false;
   }
 }

@@ -10,6 +10,7 @@ import type { PresentFile } from '../checkout/plan.js';
 import type { Pointer } from '../objects/pointer.js';
 import type { Dataset } from '../workspace/datasets.js';
 import type { Repo } from '../workspace/repo.js';
+import { ignoreSetupFor } from '../workspace/tdvcignore.js';
 
 /**
  * The files a pointer stands for, as manifest entries relative to the dataset's base folder:
@@ -58,7 +59,7 @@ export async function streamWorkspace(repo: Repo, ds: Dataset, opts: ScanOptions
   // (the dataset path itself: statPath, which allows a file dataset to be a symlink checkout)
   repo.guard.dir(dirname(repo.abs(ds.dataPath)));
   const index = StatIndex.load(repo.indexDir, ds.dataPath);
-  const scan = await scanStream(repo.abs(ds.dataPath), index, { objectsDir: repo.odb.objectsDir, ...opts });
+  const scan = await scanStream(repo.abs(ds.dataPath), index, { objectsDir: repo.odb.objectsDir, ignore: ignoreSetupFor(repo, ds.dataPath), ...opts });
   if (scan.kind === 'dir' && ds.pointer.type !== 'dir') {
     await scan.windows.return(undefined);
     throw fileRecordedError(ds);

@@ -4,7 +4,7 @@ import { TdvcError } from '../errors.js';
 import { SMALL_FILE, type ObjectStore } from '../odb/store.js';
 import { SmallFiles } from './file-pool.js';
 import { forEachLimit } from '../util/fs.js';
-import { walkSorted, statPath, type WalkedFile } from '../util/walk.js';
+import { walkSorted, statPath, type IgnoreSetup, type WalkedFile } from '../util/walk.js';
 import { WalkThread } from '../util/walk-thread.js';
 import type { StatIndex } from './stat-index.js';
 import { defaultThreads, LARGE_FILES_AT_ONCE } from '../util/concurrency.js';
@@ -52,6 +52,8 @@ export interface ScanOptions {
   requirePresent?: { has(oid: Oid): boolean };
   /** the cache's object folder: links to objects there are read as those objects (see walkSorted) */
   objectsDir?: string;
+  /** .tdvcignore rules from the folders above the dataset (see walkSorted) */
+  ignore?: IgnoreSetup;
   jobs?: number;
   onProgress?: (p: ScanProgress) => void;
 }
@@ -108,6 +110,7 @@ function startWalk(abs: string, index: StatIndex, opts: ScanOptions): Walk {
   const walkOpts = {
     onFile: (n: number) => opts.onProgress?.({ phase: 'listing', done: n, total: 0 }),
     ...(opts.objectsDir ? { objectsDir: opts.objectsDir } : {}),
+    ...(opts.ignore ? { ignore: opts.ignore } : {}),
   };
   // a dataset the index knows to be large is walked on a thread of its own (see WalkThread); a new
   // or small one here, where the walk is cheap next to hashing or to starting a thread

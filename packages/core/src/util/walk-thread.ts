@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { WalkedFile } from './walk.js';
+import type { IgnoreSetup, WalkedFile } from './walk.js';
 import { deserializeError, type SerializedError } from './worker-errors.js';
 
 /** Numbers per file in a window's array: inode, size, mtime, executable (1/0). */
@@ -13,6 +13,7 @@ const AHEAD = 24;
 export interface WalkWorkerData {
   dir: string;
   objectsDir: string | undefined;
+  ignore: IgnoreSetup | undefined;
   window: number;
   /** one Int32: how many more windows the walker may post */
   credits: SharedArrayBuffer;
@@ -39,13 +40,13 @@ export class WalkThread {
 
   constructor(
     dir: string,
-    opts: { objectsDir?: string; window: number; onFile?: (count: number) => void },
+    opts: { objectsDir?: string; ignore?: IgnoreSetup; window: number; onFile?: (count: number) => void },
   ) {
     this.prefix = `${dir}/`;
     const credits = new SharedArrayBuffer(4);
     this.credit = new Int32Array(credits);
     Atomics.store(this.credit, 0, AHEAD);
-    const data: WalkWorkerData = { dir, objectsDir: opts.objectsDir, window: opts.window, credits };
+    const data: WalkWorkerData = { dir, objectsDir: opts.objectsDir, ignore: opts.ignore, window: opts.window, credits };
     this.worker = new Worker(new URL('./walk-worker.js', import.meta.url), { workerData: data });
     this.worker.on('message', (m: Message) => {
       if ('error' in m) return this.fail(deserializeError(m.error));

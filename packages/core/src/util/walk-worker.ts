@@ -8,7 +8,7 @@ import { FIELDS, type WalkWorkerData } from './walk-thread.js';
  * at a time (names, and stat numbers in one transferred array), waiting for a credit before each
  * window so that no more than a few windows are ever ahead of the reader.
  */
-const { dir, objectsDir, window, credits } = workerData as WalkWorkerData;
+const { dir, objectsDir, ignore, window, credits } = workerData as WalkWorkerData;
 const credit = new Int32Array(credits);
 
 function takeCredit(): void {
@@ -32,7 +32,7 @@ function send(): void {
 }
 
 try {
-  for (const f of walkSorted(dir, objectsDir === undefined ? {} : { objectsDir })) {
+  for (const f of walkSorted(dir, { ...(objectsDir === undefined ? {} : { objectsDir }), ...(ignore === undefined ? {} : { ignore }) })) {
     const at = rels.length * FIELDS;
     nums[at] = f.ino;
     nums[at + 1] = f.size;
