@@ -12,6 +12,7 @@ import { StatIndex } from '../index/stat-index.js';
 import { scanStream, type ScanCounts, type ScanProgress, type ScannedFile } from '../index/scan.js';
 import { Linker } from '../checkout/link.js';
 import { ensureIgnored } from '../workspace/gitignore.js';
+import { ignoreSetupFor } from '../workspace/tdvcignore.js';
 import { registerProject } from '../workspace/projects.js';
 import { findPointerFiles, dataPathOf } from '../workspace/datasets.js';
 import type { Repo } from '../workspace/repo.js';
@@ -123,6 +124,7 @@ async function addOne(repo: Repo, rel: string, opts: AddOptions): Promise<AddedD
     // a listing (a network file system may list an object another machine's gc just deleted)
     requirePresent: { has: (oid: Oid) => odb.knownObjects().has(oid) },
     objectsDir: odb.objectsDir,
+    ignore: ignoreSetupFor(repo, rel),
     ...(opts.jobs ? { jobs: opts.jobs } : {}),
     ...(opts.onProgress ? { onProgress: (p: ScanProgress) => opts.onProgress!({ ...p, path: rel }) } : {}),
   });
