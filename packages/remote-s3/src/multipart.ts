@@ -1,5 +1,4 @@
 import { open } from 'node:fs/promises';
-import type { ObjectParams } from './s3-remote.js';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -8,6 +7,7 @@ import {
   ListPartsCommand,
   UploadPartCommand,
   type CompletedPart,
+  type PutObjectCommandInput,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { forEachLimit, TdvcError, type Oid } from '@tdvc/core';
@@ -15,6 +15,9 @@ import { factsOf } from './errors.js';
 import type { BufferPool } from './buffer-pool.js';
 import { sameUpload, type MultipartState, type MultipartStateStore, type PartRecord, type UploadIdentity } from './multipart-state.js';
 import { partLength, partSizeFor, type S3Settings } from './settings.js';
+
+/** What every object written gets: encryption, storage class, user metadata. */
+export type ObjectParams = Pick<PutObjectCommandInput, 'ServerSideEncryption' | 'SSEKMSKeyId' | 'StorageClass' | 'Metadata'>;
 
 /** Unfinished uploads older than this are aborted instead of resumed: their parts cost storage. */
 export const MAX_UPLOAD_AGE_MS = 7 * 24 * 3600 * 1000;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { AbortMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand, type PutObjectCommandInput, type S3Client } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { fanKey, fanOf, forEachLimit, LAYOUT_KEY, objectKey, objectName, oidOfEntry, oidOfTail, TdvcError, type Oid, type Remote, type RemoteSettings } from '@tdvc/core';
 import { createS3Client } from './client.js';
@@ -10,7 +10,7 @@ import { isNotFound, retryKind, toTdvcError } from './errors.js';
 import { Limiter } from './limit.js';
 import { MultipartStateStore } from './multipart-state.js';
 import { BufferPool } from './buffer-pool.js';
-import { MAX_UPLOAD_AGE_MS, MultipartUploader } from './multipart.js';
+import { MAX_UPLOAD_AGE_MS, MultipartUploader, type ObjectParams } from './multipart.js';
 import { networkBound, StreamPace, worthSplitting, type PaceSample } from './download-pace.js';
 import { downloadInParts, wrongSize, type RangedStart } from './ranged-download.js';
 import { listPage } from './list-page.js';
@@ -501,8 +501,6 @@ export async function openS3Remote(rs: RemoteSettings, options: S3RemoteOptions 
 }
 
 
-/** What every object written gets: encryption, storage class, user metadata. */
-export type ObjectParams = Pick<PutObjectCommandInput, 'ServerSideEncryption' | 'SSEKMSKeyId' | 'StorageClass' | 'Metadata'>;
 
 /**
  * The user metadata FSx for Lustre reads as an object's POSIX attributes when the file system is

@@ -15,7 +15,16 @@ import type { Repo } from '../workspace/repo.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { shellQuote } from '../util/shell-quote.js';
 import { withCacheWriterLock } from './cache-lock.js';
-import type { MoveResult } from './move.js';
+
+/** What `tdvc move` did (a whole dataset, or a path inside one). */
+export interface MoveResult {
+  from: string;
+  to: string;
+  fromPointer: string;
+  toPointer: string;
+  /** the workspace data was renamed (false: it was not in the workspace, only the pointer moved) */
+  dataMoved: boolean;
+}
 
 /**
  * `tdvc move` of a file or folder inside a folder dataset, to another path in the same dataset: a

@@ -11,20 +11,13 @@ import type { Repo } from '../workspace/repo.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { withCacheWriterLock } from './cache-lock.js';
 import { datasetNamed } from './tracked-path.js';
-import { moveInside } from './move-inside.js';
+import { moveInside, type MoveResult } from './move-inside.js';
 
 export interface MoveOptions {
   cwd?: string;
 }
 
-export interface MoveResult {
-  from: string;
-  to: string;
-  fromPointer: string;
-  toPointer: string;
-  /** the workspace data was renamed (false: it was not in the workspace, only the pointer moved) */
-  dataMoved: boolean;
-}
+export type { MoveResult };
 
 /**
  * `tdvc move SRC DST`: renames a dataset (or a path inside a folder dataset, within it: see
