@@ -1,8 +1,7 @@
-import { lstatSync, type Stats } from 'node:fs';
 import { mkdir, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Oid } from '../hash/oid.js';
-import { fromSystemError, InvalidPathError, isErrno, NotTrackedError, TdvcError } from '../errors.js';
+import { fromSystemError, InvalidPathError, NotTrackedError, TdvcError } from '../errors.js';
 import type { ManifestEntry } from '../objects/manifest.js';
 import { compareUtf8, pathBelow, relPathProblem } from '../objects/paths.js';
 import { POINTER_VERSION, serializePointer, type Pointer } from '../objects/pointer.js';
@@ -12,7 +11,7 @@ import { storePut, storeSource } from '../tree/source.js';
 import { entriesUnder, lookupEntry } from '../tree/walk.js';
 import type { Dataset } from '../workspace/datasets.js';
 import type { Repo } from '../workspace/repo.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { lstatIfExistsSync, writeFileAtomic } from '../util/fs.js';
 import { shellQuote } from '../util/shell-quote.js';
 import { withCacheWriterLock } from './cache-lock.js';
 
@@ -72,7 +71,7 @@ export async function moveInside(repo: Repo, ds: Dataset, srcRel: string, dstArg
   if (isFolder) repo.guard.target(srcAbs);
   repo.guard.target(dstAbs);
   repo.guard.target(repo.abs(ds.pointerPath));
-  if (lstatOrUndefined(dstAbs) !== undefined) throw exists('a file or folder is there');
+  if (lstatIfExistsSync(dstAbs) !== undefined) throw exists('a file or folder is there');
 
   const renamed = (p: string): string => (isFolder ? to + p.slice(from.length) : to);
   const edits: TreeEdit[] = [...moved.map((e) => ({ path: e.path })), ...moved.map((e) => ({ path: renamed(e.path), entry: { ...e, path: renamed(e.path) } }))];
@@ -81,7 +80,7 @@ export async function moveInside(repo: Repo, ds: Dataset, srcRel: string, dstArg
   return withCacheWriterLock(repo, 'move', async () => {
     const edited = await editTree(tree, storePut(repo.odb), root, edits);
     let dataMoved = false;
-    if (lstatOrUndefined(srcAbs) !== undefined) {
+    if (lstatIfExistsSync(srcAbs) !== undefined) {
       await mkdir(dirname(dstAbs), { recursive: true }).catch((err: unknown) => {
         throw fromSystemError(err, dirname(dstAbs));
       });
@@ -116,7 +115,7 @@ async function moveIndexRows(repo: Repo, ds: Dataset, moved: ManifestEntry[], re
   const dataAbs = repo.abs(ds.dataPath);
   for (const e of moved) {
     const now = renamed(e.path);
-    const st = lstatOrUndefined(pathBelow(dataAbs, now));
+    const st = lstatIfExistsSync(pathBelow(dataAbs, now));
     const oid = st?.isFile() || st?.isSymbolicLink() ? index.lookup(e.path, { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs }) : undefined;
     index.forget(e.path);
     if (st && oid !== undefined) index.record(now, { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs }, oid);
@@ -124,13 +123,5 @@ async function moveIndexRows(repo: Repo, ds: Dataset, moved: ManifestEntry[], re
   await index.save();
 }
 
-function lstatOrUndefined(p: string): Stats | undefined {
-  try {
-    return lstatSync(p);
-  } catch (err) {
-    if (isErrno(err, 'ENOENT', 'ENOTDIR')) return undefined;
-    throw fromSystemError(err, p);
-  }
-}
 
-const isRealDir = (p: string): boolean => lstatOrUndefined(p)?.isDirectory() === true;
+const isRealDir = (p: string): boolean => lstatIfExistsSync(p)?.isDirectory() === true;

@@ -1,4 +1,4 @@
-import { lstatSync, statSync, type Stats } from 'node:fs';
+import { statSync, type Stats } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fromSystemError, isErrno, TdvcError } from '../errors.js';
@@ -8,7 +8,7 @@ import { streamEntriesIn } from '../dataset/join.js';
 import { StatIndex } from '../index/stat-index.js';
 import { inSubPaths, repoPathOf, selectDatasets, type Dataset } from '../workspace/datasets.js';
 import type { Repo } from '../workspace/repo.js';
-import { uniqueTempName } from '../util/fs.js';
+import { lstatIfExistsSync, uniqueTempName } from '../util/fs.js';
 import { withCacheWriterLock } from './cache-lock.js';
 
 export interface UnprotectOptions {
@@ -69,7 +69,7 @@ async function unprotectDataset(repo: Repo, ds: Dataset, subPaths: string[]): Pr
       for (const e of batch) {
         if (ds.pointer.type === 'dir' && !inSubPaths(subPaths, e.path)) continue;
         const abs = ds.pointer.type === 'dir' ? join(dataAbs, ...e.path.split('/')) : dataAbs;
-        const st = lstatOrUndefined(abs);
+        const st = lstatIfExistsSync(abs);
         if (!st) {
           res.missing++;
           continue;
@@ -102,7 +102,7 @@ async function unprotectDataset(repo: Repo, ds: Dataset, subPaths: string[]): Pr
 /** Whether a workspace file is its cache object (a hardlink, or a symlink that leads to it). */
 function linkToObject(repo: Repo, e: ManifestEntry, abs: string, st: Stats): 'linked' | 'copy' | 'other-link' {
   if (!st.isSymbolicLink() && !(st.isFile() && st.nlink > 1)) return 'copy';
-  const obj = lstatOrUndefined(repo.odb.pathOf(e.oid));
+  const obj = lstatIfExistsSync(repo.odb.pathOf(e.oid));
   // following the workspace link to compare, only: nothing is read or written through it
   const target = st.isSymbolicLink() ? statOrUndefined(abs) : st;
   const same = obj !== undefined && target !== undefined && obj.ino === target.ino && obj.dev === target.dev;
@@ -123,14 +123,6 @@ async function privateCopy(repo: Repo, e: ManifestEntry, abs: string): Promise<{
   }
 }
 
-function lstatOrUndefined(p: string): Stats | undefined {
-  try {
-    return lstatSync(p);
-  } catch (err) {
-    if (isErrno(err, 'ENOENT', 'ENOTDIR')) return undefined;
-    throw fromSystemError(err, p);
-  }
-}
 
 function statOrUndefined(p: string): Stats | undefined {
   try {

@@ -203,6 +203,16 @@ export function entryExists(p: string): boolean {
   }
 }
 
+/** lstat of `p` (nothing followed); undefined when nothing is there. Other errors name `p`. */
+export function lstatIfExistsSync(p: string): Stats | undefined {
+  try {
+    return lstatSync(p);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) return undefined;
+    throw fromSystemError(err, p);
+  }
+}
+
 /**
  * Opens a file of tdvc's own for reading; undefined when it does not exist or is a symbolic link
  * (not tdvc's: never followed). Non-blocking, so a FIFO planted under the name cannot hang the
