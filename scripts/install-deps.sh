@@ -18,6 +18,7 @@ if [ "$want_test" = 1 ]; then
   command -v ceph-mds >/dev/null || need+=(ceph-mds ceph-mon ceph-osd)
   command -v ceph-fuse >/dev/null || need+=(ceph-fuse)
   command -v s3fs >/dev/null || need+=(s3fs)
+  command -v zsh >/dev/null || need+=(zsh)
 fi
 if [ "${#need[@]}" -gt 0 ]; then
   SUDO=""

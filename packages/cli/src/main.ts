@@ -1,8 +1,17 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ExitCode, jobsRange, parseJobs, type JobsKind } from '@tdvc/core';
 import { err, renderError, tolerateClosedOutput } from './output.js';
 
-export const VERSION = '0.1.0';
+/**
+ * The version in this package's package.json (dist/src/main.js → ../../package.json), so an
+ * installed tdvc reports what was published. Read when the command line is built, not at import:
+ * a bundle of the library exports (a Lambda package) has no package.json beside it.
+ */
+export function cliVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
 
 interface Globals {
   json?: boolean;
@@ -13,7 +22,7 @@ interface Globals {
 export function buildProgram(): Command {
   const program = new Command('tdvc')
     .description('data version control for ML teams: datasets and models versioned next to your Git code')
-    .version(VERSION)
+    .version(cliVersion())
     .option('-q, --quiet', 'print nothing but errors')
     .showHelpAfterError('(run tdvc --help for usage)')
     .exitOverride();
@@ -85,6 +94,46 @@ export function buildProgram(): Command {
     .action(run(async () => (await import('./commands/history.js')).runDiff));
 
   program
+    .command('check-ignore')
+    .description('say whether .tdvcignore rules keep PATHs out of their datasets (exit 0: some path is ignored, 1: none)')
+    .argument('<paths...>', 'paths in the repository')
+    .option('-v, --verbose', 'print SOURCE:LINE:PATTERN<TAB>PATH for every path a rule matches')
+    .option('--json', 'machine-readable output')
+    .action(run(async () => (await import('./commands/check-ignore.js')).runCheckIgnore));
+
+  program
+    .command('remove')
+    .description('stop tracking datasets: delete their pointer files and .gitignore lines; the data stays unless --delete')
+    .argument('<paths...>', 'datasets or their .tdvc files')
+    .option('--delete', 'also delete the workspace data (only when it matches its pointer)')
+    .option('-f, --force', 'with --delete: delete it even when it holds changes that are not in the cache')
+    .option('--json', 'machine-readable output')
+    .action(run(async () => (await import('./commands/tracking.js')).runRemove));
+
+  program
+    .command('move')
+    .description('rename a dataset: its data, pointer file and .gitignore lines (nothing is re-hashed)')
+    .argument('<src>', 'a dataset or its .tdvc file')
+    .argument('<dst>', 'the new path (or an existing folder to move it into)')
+    .option('--json', 'machine-readable output')
+    .action(run(async () => (await import('./commands/tracking.js')).runMove));
+
+  program
+    .command('unprotect')
+    .description('replace files linked to the cache (hardlink/symlink checkouts) by writable copies, before editing them')
+    .argument('<paths...>', 'datasets or paths inside them')
+    .option('--json', 'machine-readable output')
+    .action(run(async () => (await import('./commands/tracking.js')).runUnprotect));
+
+  program
+    .command('du')
+    .description('sizes of tracked data from manifests: per dataset files and bytes, and bytes after deduplication')
+    .argument('[path]', 'a dataset or a path inside one (default: all)')
+    .option('--rev <rev>', 'revision (default: the pointer files in the working tree)')
+    .option('--json', 'machine-readable output')
+    .action(run(async () => (await import('./commands/tracking.js')).runDu));
+
+  program
     .command('ls')
     .description('list the files of tracked datasets at a revision, here or in another repository (URL)')
     .argument('[path]', 'a dataset or a path inside one; or the URL of another repository (http(s)://), then PATH')
@@ -120,6 +169,16 @@ export function buildProgram(): Command {
     .option('--rev <rev>', 'the revision to follow from now on')
     .option('--json', 'machine-readable output')
     .action(run(async () => (await import('./commands/registry.js')).runUpdate));
+
+  program
+    .command('import-dvc')
+    .description('convert the DVC repository here to tdvc in place: .dvc files and dvc.lock outputs become pointer files, data read once from the DVC cache (md5-verified)')
+    .option('--remove-dvc-files', 'delete the .dvc files whose outputs were converted (default: keep them, DVC keeps working)')
+    .option('--remote-dir <dir>', 'a folder holding a copy of the DVC remote, read for objects the DVC cache lacks')
+    .option('--history', "also convert every older commit's outputs into the cache (no pointers written there), so import-dvc at any of those revisions reads no data")
+    .option('-j, --jobs <n>', 'DVC objects read at once', jobsOption('operations'))
+    .option('--json', 'machine-readable output')
+    .action(run(async () => (await import('./commands/import-dvc.js')).runImportDvc));
 
   program
     .command('install')
@@ -171,18 +230,30 @@ export function buildProgram(): Command {
     .description('get, set or list settings (e.g. cache.type, cache.dir, core.remote)')
     .argument('[key]', 'SECTION.KEY')
     .argument('[value]', 'new value')
-    .option('--local', 'write to .tdvc/config.local (git-ignored) instead of .tdvc/config')
+    .option('--system', 'only the machine\'s config (/etc/tdvc/config, or $TDVC_SYSTEM_CONFIG)')
+    .option('--global', 'only your own config ($XDG_CONFIG_HOME/tdvc/config or ~/.config/tdvc/config, or $TDVC_GLOBAL_CONFIG)')
+    .option('--project', 'only .tdvc/config, committed (where writes go by default)')
+    .option('--local', 'only .tdvc/config.local, this clone\'s (git-ignored)')
     .option('--unset', 'remove the setting')
     .option('-l, --list', 'list all settings')
+    .option('--show-origin', 'with each value, the file it comes from')
     .option('--json', 'machine-readable output')
     .action(run(async () => (await import('./commands/config.js')).runConfig));
+
+  program
+    .command('completion')
+    .description('print a shell completion script: source <(tdvc completion bash)')
+    .argument('<shell>', 'bash or zsh')
+    .action(run(async () => (await import('./commands/completion.js')).runCompletion));
 
   const cache = program.command('cache').description('the cache: its folder, and who uses it');
   cache
     .command('dir')
     .description('show or set the cache folder (e.g. a shared EFS mount)')
-    .argument('[path]', 'new cache folder; relative paths are relative to .tdvc/')
+    .argument('[path]', 'new cache folder; relative paths are relative to .tdvc/ (with --global or --system: to here)')
     .option('--local', 'only for this clone (.tdvc/config.local)')
+    .option('--global', 'your default for every repository (your own config)')
+    .option('--system', "the machine's default (the system config)")
     .action(run(async () => (await import('./commands/config.js')).runCacheDir));
   cache
     .command('status')
@@ -198,6 +269,8 @@ export function buildProgram(): Command {
     .argument('<url>', 's3://bucket/prefix, /mnt/efs/path or file:///path')
     .option('-d, --default', 'make it the default remote')
     .option('--local', 'only for this clone')
+    .option('--global', 'yours, in every repository (your own config)')
+    .option('--system', "the machine's (the system config)")
     .action(run(async () => (await import('./commands/remote.js')).runRemoteAdd));
   remote
     .command('modify')
@@ -205,6 +278,8 @@ export function buildProgram(): Command {
     .argument('<key>')
     .argument('<value>')
     .option('--local', 'write to .tdvc/config.local (git-ignored)')
+    .option('--global', 'write to your own config (a remote defined there)')
+    .option('--system', "write to the machine's config")
     .action(run(async () => (await import('./commands/remote.js')).runRemoteModify));
   remote
     .command('list')
@@ -213,10 +288,16 @@ export function buildProgram(): Command {
   remote
     .command('remove')
     .argument('<name>')
+    .option('--local', 'only from .tdvc/config.local')
+    .option('--global', 'from your own config')
+    .option('--system', "from the machine's config")
     .action(run(async () => (await import('./commands/remote.js')).runRemoteRemove));
   remote
     .command('default')
     .argument('<name>')
+    .option('--local', 'only for this clone')
+    .option('--global', 'your default in every repository')
+    .option('--system', "the machine's default")
     .action(run(async () => (await import('./commands/remote.js')).runRemoteDefault));
 
   for (const [name, description] of [

@@ -25,3 +25,4 @@ export * from './util/concurrency.js';
 export * from './git/index.js';
 export * from './merge/index.js';
 export { RevisionView, type OpenRevisionOptions, type ViewFile } from './reader/revision-view.js';
+export { importDvc, type ImportDvcOptions, type ImportDvcResult, type ConvertedDataset } from './commands/import-dvc.js';

@@ -17,10 +17,17 @@ export interface RunResult {
   stderr: string;
 }
 
-/** Runs the real `tdvc` command in `cwd`. */
+/** Where the user's and the machine's config files are, for every test that does not say: nowhere. */
+const NO_CONFIG = join(tmpdir(), 'tdvc-tests-have-no-global-config', 'config');
+
+/**
+ * Runs the real `tdvc` command in `cwd`. The developer's own ~/.config/tdvc/config and
+ * /etc/tdvc/config are not read (a global cache.dir would send every test's objects there).
+ */
 export function tdvc(cwd: string, args: string[], env: Record<string, string> = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [TDVC_BIN, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const isolated = { ...process.env, TDVC_GLOBAL_CONFIG: NO_CONFIG, TDVC_SYSTEM_CONFIG: NO_CONFIG, ...env };
+    const child = spawn(process.execPath, [TDVC_BIN, ...args], { cwd, env: isolated, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -1,16 +1,18 @@
 import { addRemote, listRemotes, modifyRemote, removeRemote, Repo, setDefaultRemote } from '@tdvc/core';
 import { out, printJson, say, type OutputOptions } from '../output.js';
+import { openConfig, printWarnings, scopeOf, type ScopeOpts } from './config.js';
 
-type RemoteOpts = OutputOptions & { default?: boolean; local?: boolean };
+type RemoteOpts = OutputOptions & ScopeOpts & { default?: boolean };
 
 export async function runRemoteAdd(g: RemoteOpts, name: string, url: string): Promise<void> {
-  const repo = await Repo.open();
-  await addRemote(repo, name, url, { makeDefault: g.default === true, level: g.local ? 'local' : 'repo' });
-  say(g, `added remote ${name} (${url})`);
+  const level = scopeOf(g);
+  printWarnings(await addRemote({ config: await openConfig(level) }, name, url, { makeDefault: g.default === true, ...(level ? { level } : {}) }));
+  say(g, `added remote ${name} (${url})${level && level !== 'project' ? ` to the ${level} config` : ''}`);
 }
 
 export async function runRemoteModify(g: RemoteOpts, name: string, key: string, value: string): Promise<void> {
-  await modifyRemote(await Repo.open(), name, key, value, g.local ? 'local' : 'repo');
+  const level = scopeOf(g);
+  printWarnings(await modifyRemote({ config: await openConfig(level) }, name, key, value, level));
 }
 
 export async function runRemoteList(g: RemoteOpts): Promise<void> {
@@ -19,10 +21,12 @@ export async function runRemoteList(g: RemoteOpts): Promise<void> {
   for (const r of remotes) out(`${r.name}\t${r.url}${r.isDefault ? '\t(default)' : ''}`);
 }
 
-export async function runRemoteRemove(_g: RemoteOpts, name: string): Promise<void> {
-  await removeRemote(await Repo.open(), name);
+export async function runRemoteRemove(g: RemoteOpts, name: string): Promise<void> {
+  const level = scopeOf(g);
+  await removeRemote({ config: await openConfig(level) }, name, level);
 }
 
-export async function runRemoteDefault(_g: RemoteOpts, name: string): Promise<void> {
-  await setDefaultRemote(await Repo.open(), name);
+export async function runRemoteDefault(g: RemoteOpts, name: string): Promise<void> {
+  const level = scopeOf(g);
+  printWarnings(await setDefaultRemote({ config: await openConfig(level) }, name, level));
 }

@@ -40,6 +40,6 @@ export async function init(dir: string = process.cwd(), opts: InitOptions = {}):
   const created = !existsSync(tdvcDir);
   await mkdir(tdvcDir, { recursive: true });
   if (!existsSync(join(tdvcDir, '.gitignore'))) await writeFileAtomic(join(tdvcDir, '.gitignore'), TDVC_GITIGNORE);
-  if (!existsSync(Config.fileFor(tdvcDir, 'repo'))) await writeFileAtomic(Config.fileFor(tdvcDir, 'repo'), '');
+  if (!existsSync(Config.fileFor(tdvcDir, 'project'))) await writeFileAtomic(Config.fileFor(tdvcDir, 'project'), '');
   return { root, created, git: gitRoot !== undefined };
 }

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { ConfigError, TdvcError } from '../errors.js';
 import type { ConfigLevel } from '../workspace/config.js';
+import { levelFlag } from '../workspace/config-scopes.js';
 import type { Repo } from '../workspace/repo.js';
 import type { Remote, RemoteOpener, RemoteSettings } from '../transfer/remote.js';
 
@@ -11,37 +12,57 @@ export interface RemoteInfo {
   options: Record<string, string>;
 }
 
+/** What the remote settings commands need: a repository, or the user's config outside one. */
+export type Settings = Pick<Repo, 'config'>;
+
 const NAME_RE = /^[A-Za-z0-9_-]+$/;
 
-/** `tdvc remote add [-d] NAME URL` */
-export async function addRemote(repo: Repo, name: string, url: string, opts: { makeDefault?: boolean; level?: ConfigLevel } = {}): Promise<void> {
+/**
+ * `tdvc remote add [-d] [--local|--global|--system] NAME URL`; returns warnings (Config.set). A
+ * remote added to the global or system config is this user's (or machine's) in every repository,
+ * and the first one there becomes that scope's default.
+ */
+export async function addRemote(repo: Settings, name: string, url: string, opts: { makeDefault?: boolean; level?: ConfigLevel } = {}): Promise<string[]> {
   if (!NAME_RE.test(name)) throw new ConfigError(`bad remote name "${name}"`, 'use letters, digits, - and _');
-  if (repo.config.get(`remote.${name}.url`) !== undefined) {
-    throw new ConfigError(`remote ${name} already exists`, `change it with 'tdvc remote modify ${name} url URL' or remove it first`);
+  const level = opts.level ?? 'project';
+  const existing = repo.config.resolve(`remote.${name}.url`);
+  if (existing !== undefined) {
+    throw new ConfigError(`remote ${name} already exists (in ${existing.file})`, `change it with 'tdvc remote modify${levelFlag(existing.level)} ${name} url URL' or remove it first`);
   }
-  await repo.config.set(`remote.${name}.url`, url, opts.level ?? 'repo');
-  if (opts.makeDefault || repo.config.sections('remote').length === 1) await repo.config.set('core.remote', name, opts.level ?? 'repo');
+  const warnings = await repo.config.set(`remote.${name}.url`, url, level);
+  // a scope's first remote is its default; project and local count together, as one repository's
+  const counted: ConfigLevel[] = level === 'project' || level === 'local' ? ['project', 'local'] : [level];
+  if (opts.makeDefault || repo.config.sections('remote', counted).length === 1) warnings.push(...(await repo.config.set('core.remote', name, level)));
+  return warnings;
 }
 
-/** `tdvc remote modify [--local] NAME KEY VALUE` */
-export async function modifyRemote(repo: Repo, name: string, key: string, value: string, level: ConfigLevel = 'repo'): Promise<void> {
+/** `tdvc remote modify [--local|--global|--system] NAME KEY VALUE`; returns warnings (Config.set). */
+export async function modifyRemote(repo: Settings, name: string, key: string, value: string, level: ConfigLevel = 'project'): Promise<string[]> {
   requireRemote(repo, name);
   if (!/^[a-z_]+$/.test(key)) throw new ConfigError(`bad remote setting "${key}"`);
-  await repo.config.set(`remote.${name}.${key}`, value, level);
+  return repo.config.set(`remote.${name}.${key}`, value, level);
 }
 
-export async function removeRemote(repo: Repo, name: string): Promise<void> {
+/**
+ * Removes a remote from the repository's files (project and local), or from the one scope given;
+ * a remote that only the user's or the machine's config defines needs that scope named.
+ */
+export async function removeRemote(repo: Settings, name: string, level?: ConfigLevel): Promise<void> {
   requireRemote(repo, name);
-  await repo.config.removeSection(`remote.${name}`);
-  if (repo.config.get('core.remote') === name) {
-    await repo.config.unset('core.remote', 'repo');
-    await repo.config.unset('core.remote', 'local');
+  const levels: ConfigLevel[] = level ? [level] : ['project', 'local'];
+  if (!(await repo.config.removeSection(`remote.${name}`, levels))) {
+    const owner = repo.config.userRemote(name);
+    throw new ConfigError(
+      `remote ${name} is not in the ${level ?? 'project or local'} config`,
+      owner ? `it is defined in ${repo.config.fileFor(owner)}: 'tdvc remote remove --${owner} ${name}'` : undefined,
+    );
   }
+  for (const l of levels) if (repo.config.getAt('core.remote', l) === name) await repo.config.unset('core.remote', l);
 }
 
-export async function setDefaultRemote(repo: Repo, name: string): Promise<void> {
+export async function setDefaultRemote(repo: Settings, name: string, level: ConfigLevel = 'project'): Promise<string[]> {
   requireRemote(repo, name);
-  await repo.config.set('core.remote', name);
+  return repo.config.set('core.remote', name, level);
 }
 
 export function listRemotes(repo: Repo): RemoteInfo[] {
@@ -55,7 +76,7 @@ export function listRemotes(repo: Repo): RemoteInfo[] {
 }
 
 
-function requireRemote(repo: Repo, name: string): string {
+function requireRemote(repo: Settings, name: string): string {
   const url = repo.config.get(`remote.${name}.url`);
   if (url === undefined) throw new ConfigError(`no remote named ${name}`, "list them with 'tdvc remote list'");
   return url;

@@ -1,10 +1,13 @@
-import { join } from 'node:path';
-import { ConfigError } from '../errors.js';
+import { mkdir, stat } from 'node:fs/promises';
+import { dirname, isAbsolute } from 'node:path';
+import { ConfigError, isErrno, TdvcError } from '../errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { readSmallText } from '../util/safe-read.js';
 import { parseIni, serializeIni, type IniData } from './ini.js';
+import { CONFIG_LEVELS, configFileOf, levelFlag, type ConfigLevel } from './config-scopes.js';
+import { credentialWarning } from './config-secrets.js';
 
-export type ConfigLevel = 'repo' | 'local';
+export { CONFIG_LEVELS, type ConfigLevel };
 
 import { LINK_TYPES, type LinkType } from '../util/link-support.js';
 import { jobsRange, parseJobs } from '../util/concurrency.js';
@@ -53,38 +56,153 @@ export function validateSetting(key: string, value: string): void {
   if (problem) throw new ConfigError(`${key} ${problem} (got ${shown(value)})`);
 }
 
+/**
+ * Creates a config folder and its missing parents one by one (Node's recursive mkdir never returns
+ * on some file systems, /proc for one): an error is the first mkdir's that fails.
+ */
+async function makeFolders(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let d = dir; ; d = dirname(d)) {
+    try {
+      await stat(d);
+      break;
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT') || dirname(d) === d) throw err;
+      missing.unshift(d);
+    }
+  }
+  for (const d of missing) {
+    try {
+      await mkdir(d);
+    } catch (err) {
+      if (!isErrno(err, 'EEXIST')) throw err;
+    }
+  }
+}
+
 function splitKey(key: string): { section: string; option: string } {
   const last = key.lastIndexOf('.');
   return { section: key.slice(0, last), option: key.slice(last + 1) };
 }
 
+const WHAT: Record<ConfigLevel, string> = {
+  system: 'system config file',
+  global: 'global config file',
+  project: 'config file',
+  local: 'config file',
+};
+
+/** A setting's value and the scope it comes from. */
+export interface ConfigValue {
+  value: string;
+  level: ConfigLevel;
+  file: string;
+}
+
 /**
- * Repository config: `.tdvc/config` is committed; `.tdvc/config.local` is git-ignored and wins.
- * Secrets never belong in either; credentials come from each tool's own provider chain.
+ * The settings: four scopes (see config-scopes.ts), merged. A later scope wins (system < global <
+ * project < local), with three exceptions, because the project's `.tdvc/config` comes from a
+ * clone and may be a stranger's: where the cache lives (`cache.dir`) is the user's choice first
+ * (local, global, system, and the project only when none of them says); `cache.shared` from the
+ * project is ignored for a cache folder the user chose; and a remote that the user's or the
+ * machine's config defines is taken from those files (and local) alone: a project cannot add an
+ * `endpoint_url` to the user's own remote. `cache.verify` off counts only from a trusted scope
+ * (Repo.verifyObjects). Secrets belong in none of them; credentials come from each tool's own
+ * provider chain.
  */
 export class Config {
   private constructor(
-    private readonly dir: string,
+    private readonly tdvcDir: string | undefined,
     private readonly levels: Record<ConfigLevel, IniData>,
+    private readonly files: Partial<Record<ConfigLevel, string>>,
   ) {}
 
-  static fileFor(tdvcDir: string, level: ConfigLevel): string {
-    return join(tdvcDir, level === 'repo' ? 'config' : 'config.local');
+  /** The file of a repository's own scope (`.tdvc/config`, `.tdvc/config.local`). */
+  static fileFor(tdvcDir: string, level: 'project' | 'local'): string {
+    return configFileOf(level, tdvcDir)!;
   }
 
-  static async load(tdvcDir: string): Promise<Config> {
-    const read = async (level: ConfigLevel): Promise<IniData> => {
-      const file = Config.fileFor(tdvcDir, level);
-      // committed by whoever wrote the repository: bounded, never through a link
-      const text = await readSmallText(file, 'config file');
-      return text === undefined ? new Map() : parseIni(text, file);
-    };
-    return new Config(tdvcDir, { repo: await read('repo'), local: await read('local') });
+  /** The file of a scope (the project ones of this repository). */
+  fileFor(level: ConfigLevel): string {
+    const file = this.files[level] ?? configFileOf(level, this.tdvcDir);
+    if (file === undefined) throw new ConfigError(`no ${level} config outside a tdvc repository`, "run it inside a repository, or use --global or --system");
+    return file;
   }
 
-  /** A committed config as text (read from a revision): `where` names it in messages; no local level. */
+  /**
+   * Loads every scope; `tdvcDir` undefined (outside a repository) loads the system and global ones
+   * only. Each file is read bounded and never through a link, the user's own too (as the committed
+   * one: a FIFO must not hang every command).
+   */
+  static async load(tdvcDir: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
+    const levels = {} as Record<ConfigLevel, IniData>;
+    const files: Partial<Record<ConfigLevel, string>> = {};
+    for (const level of CONFIG_LEVELS) {
+      const file = configFileOf(level, tdvcDir, env);
+      levels[level] = new Map();
+      if (file === undefined) continue;
+      files[level] = file;
+      const text = await readSmallText(file, WHAT[level]);
+      if (text !== undefined) levels[level] = parseIni(text, file);
+    }
+    return new Config(tdvcDir, levels, files);
+  }
+
+  /** A committed config as text (read from a revision): `where` names it in messages; no other scope. */
   static fromText(text: string | undefined, where: string): Config {
-    return new Config(where, { repo: text === undefined ? new Map() : parseIni(text, where), local: new Map() });
+    const empty = (): IniData => new Map();
+    return new Config(undefined, { system: empty(), global: empty(), project: text === undefined ? empty() : parseIni(text, where), local: empty() }, { project: where });
+  }
+
+  /** The scopes `key` is looked up in, strongest first (see the class comment). */
+  private order(key: string): ConfigLevel[] {
+    if (key === 'cache.dir') return ['local', 'global', 'system', 'project'];
+    if (key === 'cache.shared') {
+      const dir = this.resolve('cache.dir');
+      return dir && dir.level !== 'project' ? ['local', 'global', 'system'] : ['local', 'project', 'global', 'system'];
+    }
+    const remote = /^remote\.(.+)\.[^.]+$/.exec(key);
+    if (remote && this.userRemote(remote[1]!)) return ['local', 'global', 'system'];
+    return ['local', 'project', 'global', 'system'];
+  }
+
+  /** The trusted scope that defines remote NAME (global or system), if any. */
+  userRemote(name: string): ConfigLevel | undefined {
+    return (['global', 'system'] as const).find((level) => this.levels[level].has(`remote.${name}`));
+  }
+
+  /** A setting's effective value and where it comes from. */
+  resolve(key: string): ConfigValue | undefined {
+    const { section, option } = splitKey(key);
+    for (const level of this.order(key)) {
+      const value = this.levels[level].get(section)?.get(option);
+      if (value !== undefined) return { value, level, file: this.fileFor(level) };
+    }
+    return undefined;
+  }
+
+  get(key: string): string | undefined {
+    return this.resolve(key)?.value;
+  }
+
+  /** A setting as one scope holds it. */
+  getAt(key: string, level: ConfigLevel): string | undefined {
+    const { section, option } = splitKey(key);
+    return this.levels[level].get(section)?.get(option);
+  }
+
+  /** A setting from the user's own scopes only (local, global, system), never from a commit. */
+  trusted(key: string): string | undefined {
+    for (const level of ['local', 'global', 'system'] as const) {
+      const v = this.getAt(key, level);
+      if (v !== undefined) return v;
+    }
+    return undefined;
+  }
+
+  /** The file the value of `key` comes from, or undefined when it is not set. */
+  fileOf(key: string): string | undefined {
+    return this.resolve(key)?.file;
   }
 
   /** Every `remote.NAME.KEY` setting but the URL, as `{ KEY: value }`. */
@@ -95,82 +213,104 @@ export class Config {
     return out;
   }
 
-  get(key: string): string | undefined {
-    const { section, option } = splitKey(key);
-    return this.levels.local.get(section)?.get(option) ?? this.levels.repo.get(section)?.get(option);
-  }
-
-  /** A setting as one level holds it (`local`: this clone's own, never from someone else's commit). */
-  getAt(key: string, level: ConfigLevel): string | undefined {
-    const { section, option } = splitKey(key);
-    return this.levels[level].get(section)?.get(option);
-  }
-
-  /** The file the value of `key` comes from (config.local wins), or undefined when it is not set. */
-  fileOf(key: string): string | undefined {
-    const { section, option } = splitKey(key);
-    for (const level of ['local', 'repo'] as const) {
-      if (this.levels[level].get(section)?.has(option)) return Config.fileFor(this.dir, level);
-    }
-    return undefined;
-  }
-
   /**
    * A count of operations in flight (`core.jobs`, `remote.NAME.jobs`), checked as it is read: the
    * file may be committed by anyone, and a bad value is an error naming the file and the key, not
    * a default used quietly (nor a hundred million workers started).
    */
   jobs(key: string): number | undefined {
-    const value = this.get(key);
-    if (value === undefined) return undefined;
-    const n = parseJobs(value, 'operations');
+    const found = this.resolve(key);
+    if (found === undefined) return undefined;
+    const n = parseJobs(found.value, 'operations');
     if (n !== undefined) return n;
-    const file = this.fileOf(key)!;
-    const level = file.endsWith('.local') ? ' --local' : '';
+    const flag = levelFlag(found.level);
     throw new ConfigError(
-      `bad setting ${key} in ${file}: must be ${jobsRange('operations')} (got ${shown(value)})`,
-      `fix it with 'tdvc config${level} ${key} N', or remove it with 'tdvc config${level} --unset ${key}'`,
-      file,
+      `bad setting ${key} in ${found.file}: must be ${jobsRange('operations')} (got ${shown(found.value)})`,
+      `fix it with 'tdvc config${flag} ${key} N', or remove it with 'tdvc config${flag} --unset ${key}'`,
+      found.file,
     );
   }
 
-  /** All settings, local ones overriding, as flat `section.key` names. */
-  entries(): Array<[string, string]> {
-    const flat = new Map<string, string>();
-    for (const level of ['repo', 'local'] as const) {
-      for (const [section, values] of this.levels[level]) for (const [k, v] of values) flat.set(`${section}.${k}`, v);
+  /** Every setting's effective value and origin, sorted by name. */
+  resolvedEntries(): Array<[string, ConfigValue]> {
+    const keys = new Set<string>();
+    for (const level of CONFIG_LEVELS) {
+      for (const [section, values] of this.levels[level]) for (const k of values.keys()) keys.add(`${section}.${k}`);
     }
-    return [...flat.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
+    const out: Array<[string, ConfigValue]> = [];
+    for (const key of [...keys].sort()) {
+      const found = this.resolve(key);
+      if (found) out.push([key, found]);
+    }
+    return out;
   }
 
-  sections(prefix: string): string[] {
+  /** All settings as effective values, flat `section.key` names. */
+  entries(): Array<[string, string]> {
+    return this.resolvedEntries().map(([k, v]) => [k, v.value]);
+  }
+
+  /** One scope's settings, as written in its file. */
+  entriesAt(level: ConfigLevel): Array<[string, string]> {
+    const out: Array<[string, string]> = [];
+    for (const [section, values] of this.levels[level]) for (const [k, v] of values) out.push([`${section}.${k}`, v]);
+    return out.sort(([a], [b]) => (a < b ? -1 : 1));
+  }
+
+  /** The names below `prefix` (e.g. remote names), from every scope. */
+  sections(prefix: string, levels: readonly ConfigLevel[] = CONFIG_LEVELS): string[] {
     const names = new Set<string>();
-    for (const level of ['repo', 'local'] as const) {
+    for (const level of levels) {
       for (const s of this.levels[level].keys()) if (s.startsWith(prefix + '.')) names.add(s.slice(prefix.length + 1));
     }
     return [...names].sort();
   }
 
-  async set(key: string, value: string, level: ConfigLevel = 'repo'): Promise<void> {
+  /**
+   * Writes a setting into one scope; returns warnings for the user (a credential-looking setting
+   * in the committed file; a project setting that the user's own config overrides).
+   */
+  async set(key: string, value: string, level: ConfigLevel = 'project'): Promise<string[]> {
     validateSetting(key, value);
+    const file = this.fileFor(level);
+    if (key === 'cache.dir' && (level === 'global' || level === 'system') && !isAbsolute(value)) {
+      throw new ConfigError(`cache.dir in the ${level} config must be an absolute path (got ${shown(value)})`, 'a relative one is relative to .tdvc/ and only the project and local scopes have one', file);
+    }
+    const remote = /^remote\.(.+)\.[^.]+$/.exec(key)?.[1];
+    const owner = remote === undefined || level !== 'project' ? undefined : this.userRemote(remote);
+    if (owner) {
+      throw new ConfigError(
+        `remote ${remote} is defined in your ${owner} config (${this.fileFor(owner)}); a project config cannot change it`,
+        `use 'tdvc remote modify --${owner} ${remote} ...' (or --local), or give the project's remote another name`,
+      );
+    }
+    const warnings: string[] = [];
+    const warning = credentialWarning(key, value, level, file);
+    if (warning) warnings.push(warning);
     const { section, option } = splitKey(key);
     const data = this.levels[level];
     const values = data.get(section) ?? new Map<string, string>();
     values.set(option, value);
     data.set(section, values);
     await this.save(level);
+    const winner = this.resolve(key);
+    if (winner && winner.level !== level && CONFIG_LEVELS.indexOf(winner.level) < CONFIG_LEVELS.indexOf(level)) {
+      warnings.push(`${key} from the ${winner.level} config (${winner.file}) wins over the ${level} one: a project config cannot change it for you`);
+    }
+    return warnings;
   }
 
-  async unset(key: string, level: ConfigLevel = 'repo'): Promise<boolean> {
+  async unset(key: string, level: ConfigLevel = 'project'): Promise<boolean> {
     const { section, option } = splitKey(key);
     const removed = this.levels[level].get(section)?.delete(option) ?? false;
     if (removed) await this.save(level);
     return removed;
   }
 
-  async removeSection(section: string): Promise<boolean> {
+  /** Removes a section from the given scopes; true when any held it. */
+  async removeSection(section: string, levels: readonly ConfigLevel[] = ['project', 'local']): Promise<boolean> {
     let removed = false;
-    for (const level of ['repo', 'local'] as const) {
+    for (const level of levels) {
       if (this.levels[level].delete(section)) {
         removed = true;
         await this.save(level);
@@ -180,7 +320,23 @@ export class Config {
   }
 
   private async save(level: ConfigLevel): Promise<void> {
-    await writeFileAtomic(Config.fileFor(this.dir, level), serializeIni(this.levels[level]));
+    const file = this.fileFor(level);
+    try {
+      // the user's and the machine's config folders may not exist yet (the project's does)
+      if (level === 'global' || level === 'system') await makeFolders(dirname(file));
+      await writeFileAtomic(file, serializeIni(this.levels[level]));
+    } catch (err) {
+      const cause = err instanceof TdvcError ? err.cause : err;
+      if (isErrno(cause, 'EACCES', 'EPERM', 'EROFS', 'ENOENT', 'ENOTDIR')) {
+        const code = (cause as NodeJS.ErrnoException).code;
+        const why = code === 'EROFS' ? 'read-only file system' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : 'its folder cannot be created there';
+        throw new TdvcError('EACCES', `cannot write the ${level} config ${file}: ${why}`, {
+          path: file,
+          hint: level === 'system' ? 'the system config is the administrator\'s: run as root (sudo), or write your own with --global' : 'check the permissions of the file and its folder',
+        });
+      }
+      throw err;
+    }
   }
 
   linkTypes(): LinkType[] {

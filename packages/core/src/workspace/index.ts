@@ -1,6 +1,7 @@
 export { Repo, findRoot, findGitDir, TDVC_DIR } from './repo.js';
-export { Config, LINK_TYPES, validateSetting } from './config.js';
-export type { ConfigLevel, LinkType } from './config.js';
+export { Config, CONFIG_LEVELS, LINK_TYPES, validateSetting } from './config.js';
+export type { ConfigLevel, ConfigValue, LinkType } from './config.js';
+export { systemConfigFile, globalConfigFile } from './config-scopes.js';
 export { walkFiles, walkSorted, statPath } from '../util/walk.js';
 export type { WalkedFile } from '../util/walk.js';
 export { findPointerFiles, loadDataset, loadAllDatasets, selectDatasets, dataPathOf } from './datasets.js';

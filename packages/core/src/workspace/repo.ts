@@ -1,7 +1,7 @@
 import { existsSync, lstatSync, readdirSync, realpathSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { NotInitializedError, PathOutsideRepositoryError, TdvcError } from '../errors.js';
+import { ConfigError, NotInitializedError, PathOutsideRepositoryError, TdvcError } from '../errors.js';
 import { ObjectStore, type SharedMode } from '../odb/store.js';
 import { isOwnedByDeadLocalProcess } from '../util/fs.js';
 import { NoFollowGuard } from '../util/no-follow.js';
@@ -74,9 +74,12 @@ export class Repo {
   }
 
   get cacheDir(): string {
-    const configured = this.config.get('cache.dir');
-    if (!configured) return join(this.tdvcDir, 'cache');
-    return isAbsolute(configured) ? configured : resolve(this.tdvcDir, configured);
+    const configured = this.config.resolve('cache.dir');
+    if (!configured?.value) return join(this.tdvcDir, 'cache');
+    if (isAbsolute(configured.value)) return configured.value;
+    // relative to .tdvc/ in a repository's own files; the user's and the machine's serve every repository
+    if (configured.level === 'project' || configured.level === 'local') return resolve(this.tdvcDir, configured.value);
+    throw new ConfigError(`cache.dir in ${configured.file} must be an absolute path`, `set it with 'tdvc config --${configured.level} cache.dir /ABSOLUTE/PATH'`, configured.file);
   }
 
   private store: ObjectStore | undefined;
@@ -101,8 +104,8 @@ export class Repo {
   get verifyObjects(): boolean {
     if (this.odb.shared !== 'none') return true;
     // a cache outside this workspace (cache.dir set, perhaps by someone else's commit) may be
-    // shared without saying so: verified unless this clone's own local config turns it off
-    if (this.config.get('cache.dir')) return this.config.getAt('cache.verify', 'local') !== 'false';
+    // shared without saying so: verified unless the user's own config (local, global, system) turns it off
+    if (this.config.get('cache.dir')) return this.config.trusted('cache.verify') !== 'false';
     const v = this.config.get('cache.verify');
     return v === undefined ? VERIFY_PRIVATE_DEFAULT : v === 'true';
   }
