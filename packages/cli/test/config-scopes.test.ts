@@ -180,6 +180,21 @@ test("a cloned project cannot move the user's cache folder or change the user's 
   }
 });
 
+test("a team's committed cache.shared reaches a clone whose own cache dir (--local) points at the team's mount", async () => {
+  const s = await setup();
+  try {
+    write(s.proj, '[cache]\n    shared = group\n');
+    ok(await tdvc(s.root, ['cache', 'dir', '--local', join(s.home, 'team-mount')], s.env));
+    assert.equal(ok(await tdvc(s.root, ['config', 'cache.shared'], s.env)).stdout, 'group\n');
+    // the user's default cache for every repository is another matter (see the test above)
+    write(s.glob, `[cache]\n    dir = ${join(s.home, 'my-cache')}\n`);
+    ok(await tdvc(s.root, ['config', '--local', '--unset', 'cache.dir'], s.env));
+    assert.equal((await tdvc(s.root, ['config', 'cache.shared'], s.env)).stdout, '');
+  } finally {
+    s.cleanup();
+  }
+});
+
 test('cache.dir in the global or system config must be absolute', async () => {
   const s = await setup();
   try {

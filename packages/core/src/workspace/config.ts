@@ -104,7 +104,7 @@ export interface ConfigValue {
  * project < local), with three exceptions, because the project's `.tdvc/config` comes from a
  * clone and may be a stranger's: where the cache lives (`cache.dir`) is the user's choice first
  * (local, global, system, and the project only when none of them says); `cache.shared` from the
- * project is ignored for a cache folder the user chose; and a remote that the user's or the
+ * project is ignored for the user's default cache folder (global or system `cache.dir`); and a remote that the user's or the
  * machine's config defines is taken from those files (and local) alone: a project cannot add an
  * `endpoint_url` to the user's own remote. `cache.verify` off counts only from a trusted scope
  * (Repo.verifyObjects). Secrets belong in none of them; credentials come from each tool's own
@@ -159,7 +159,10 @@ export class Config {
     if (key === 'cache.dir') return ['local', 'global', 'system', 'project'];
     if (key === 'cache.shared') {
       const dir = this.resolve('cache.dir');
-      return dir && dir.level !== 'project' ? ['local', 'global', 'system'] : ['local', 'project', 'global', 'system'];
+      // a team's committed `cache.shared group` must reach the clone that points its own
+      // `cache.dir --local` at the team's mount (else its new folders are not group-writable);
+      // the user's default cache for every repository (global, system) is not the project's to share
+      return dir && (dir.level === 'global' || dir.level === 'system') ? ['local', 'global', 'system'] : ['local', 'project', 'global', 'system'];
     }
     const remote = /^remote\.(.+)\.[^.]+$/.exec(key);
     if (remote && this.userRemote(remote[1]!)) return ['local', 'global', 'system'];
