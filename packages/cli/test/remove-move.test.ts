@@ -195,6 +195,9 @@ test('move: unknown, outside, untracked, inside-a-dataset and existing targets, 
     await refused(root, ['move', 'models', 'x'], /models/, 'ENOTTRACKED');
     await refused(root, ['move', 'data', 'data'], /already is/, 'EBADPATH');
     await refused(root, ['move', 'data', '.git/hooks/data'], /\.git/, 'EBADPATH', 2);
+    // a name a pointer file cannot hold: the DST is named, not blamed on a committed pointer
+    await refused(root, ['move', 'data', 'da\nta'], /cannot use "da\\nta": path contains a line break/, 'EBADPATH', 2);
+    await refused(root, ['move', 'data/a.txt', 'data/b\nc.txt'], /line break/, 'EBADPATH', 2);
     // a DST that is a link to a folder outside is refused, never followed
     symlinkSync(out.path, join(root, 'escape'));
     await refused(root, ['move', 'data', 'escape'], /escape/, 'ESYMLINK');

@@ -2,7 +2,7 @@ import { mkdir, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Oid } from '../hash/oid.js';
 import { fromSystemError, InvalidPathError, NotTrackedError, TdvcError } from '../errors.js';
-import type { ManifestEntry } from '../objects/manifest.js';
+import { shownPath, type ManifestEntry } from '../objects/manifest.js';
 import { compareUtf8, pathBelow, relPathProblem } from '../objects/paths.js';
 import { POINTER_VERSION, serializePointer, type Pointer } from '../objects/pointer.js';
 import { StatIndex } from '../index/stat-index.js';
@@ -55,7 +55,8 @@ export async function moveInside(repo: Repo, ds: Dataset, srcRel: string, dstArg
   if (to === from) throw new InvalidPathError(dstArg, `it is where ${srcRel} already is`);
   if (to.startsWith(from + '/')) throw new InvalidPathError(dstArg, `it is inside ${srcRel} itself`);
   const problem = relPathProblem(to);
-  if (problem) throw new InvalidPathError(dstArg, problem);
+  // named as manifests name paths: a line break in it must not split the message
+  if (problem) throw new InvalidPathError(shownPath(dstArg), problem);
   const exists = (what: string): TdvcError =>
     new TdvcError('EEXISTS', `cannot move ${srcRel} to ${dstRel}: ${what}`, { path: dstRel, hint: 'move it away first, or choose another name' });
   if ((await lookupEntry(tree, root, to)) !== undefined) throw exists(`${ds.pointerPath} records a file there`);

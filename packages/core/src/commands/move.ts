@@ -5,7 +5,9 @@ import { fromSystemError, InvalidPathError, isErrno, TdvcError } from '../errors
 import { POINTER_SUFFIX, serializePointer, type Pointer } from '../objects/pointer.js';
 import { StatIndex } from '../index/stat-index.js';
 import { checkoutJournalDir, journalFile } from '../checkout/journal.js';
-import { checkDatasetPath, dataPathOf, loadAllDatasets } from '../workspace/datasets.js';
+import { dataPathOf, loadAllDatasets } from '../workspace/datasets.js';
+import { datasetPathProblem } from '../objects/paths.js';
+import { shownPath } from '../objects/manifest.js';
 import { ensureIgnored, removeIgnored } from '../workspace/gitignore.js';
 import type { Repo } from '../workspace/repo.js';
 import { writeFileAtomic } from '../util/fs.js';
@@ -51,7 +53,9 @@ export async function move(repo: Repo, src: string, dst: string, opts: MoveOptio
     throw new InvalidPathError(dst, `it is inside the dataset ${other.dataPath}`, 'a dataset cannot hold another one: choose a path outside it');
   }
   if (other) throw new InvalidPathError(dst, `it would contain the dataset ${other.dataPath}`, 'choose a path that holds no dataset');
-  checkDatasetPath(dstRel + POINTER_SUFFIX);
+  const dstProblem = datasetPathProblem(dstRel);
+  // named as manifests name paths: a line break in it must not split the message
+  if (dstProblem) throw new InvalidPathError(shownPath(dst), dstProblem);
 
   const srcAbs = repo.abs(ds.dataPath);
   const dstAbs = repo.abs(dstRel);
